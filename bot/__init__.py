@@ -1,0 +1,1 @@
+"""Minhu chat front door: the shell (FastAPI app, channels, CLI)."""

@@ -1,0 +1,141 @@
+"""The dashboard: tickets by category / grid / status, times to accept and resolve, share
+resolved within target, satisfaction and a 30-day trend — over the caller's scope."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.admin.charts import bar_chart, column_chart, line_chart
+from bot.admin.policy import Principal, ticket_scope
+from bot.admin.targets import OPEN_STATUSES, overdue_filter, resolved_in_time, targets_of
+from bot.admin.tickets import load_names
+from bot.container import Container
+from handlers.flows import category_label
+from handlers.i18n import status_text
+from handlers.notices import LOCAL_TZ
+from storage.admin_types import TicketFilter
+
+
+def duration_text(minutes: float | None) -> str:
+    if minutes is None:
+        return "—"
+    if minutes < 60:
+        return f"{minutes:.0f}分钟"
+    hours, rest = divmod(round(minutes), 60)
+    if hours < 48:
+        return f"{hours}小时{rest}分" if rest else f"{hours}小时"
+    return f"{hours / 24:.1f}天"
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+async def stats(c: Container, p: Principal, *, days: int = 30) -> dict[str, Any]:
+    """Figures for the last ``days`` days (tickets reported in that window)."""
+    now = c.clock.now()
+    targets = targets_of(c.settings)
+    scope = ticket_scope(p)
+    today = now.astimezone(LOCAL_TZ).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, datetime.min.time(), tzinfo=LOCAL_TZ)
+    window = TicketFilter(
+        community_ids=scope.community_ids, assignee_id=scope.assignee_id, created_from=since
+    )
+    async with c.store.unit() as uow:
+        names = await load_names(uow)
+        timings = await uow.ticket_queries.timings(window)
+        _, overdue_now = await uow.ticket_queries.search(
+            TicketFilter(
+                community_ids=scope.community_ids,
+                assignee_id=scope.assignee_id,
+                overdue=overdue_filter(now, targets),
+            ),
+            limit=1,
+        )
+    by_category = Counter(t.category for t in timings)
+    by_grid = Counter(names.grid(t.grid_id) or "未分网格" for t in timings)
+    by_status = Counter(t.status for t in timings)
+    accept = [(t.accepted_at - t.created_at).total_seconds() / 60 for t in timings if t.accepted_at]
+    resolve = [
+        (t.resolved_at - t.created_at).total_seconds() / 60 for t in timings if t.resolved_at
+    ]
+    in_time = [
+        resolved_in_time(
+            priority=t.priority, created_at=t.created_at, resolved_at=t.resolved_at, targets=targets
+        )
+        for t in timings
+        if t.resolved_at
+    ]
+    ratings = [t.rating for t in timings if t.rating]
+    created_per_day = Counter(t.created_at.astimezone(LOCAL_TZ).date() for t in timings)
+    resolved_per_day = Counter(
+        t.resolved_at.astimezone(LOCAL_TZ).date() for t in timings if t.resolved_at
+    )
+    day_list = [first + timedelta(days=i) for i in range(days)]
+    return {
+        "days": days,
+        "from": first.isoformat(),
+        "to": today.isoformat(),
+        "total": len(timings),
+        "open": sum(1 for t in timings if t.status in OPEN_STATUSES),
+        "overdue_now": overdue_now,
+        "by_category": [
+            {"category": k, "label": category_label(k), "count": n}
+            for k, n in by_category.most_common()
+        ],
+        "by_grid": [{"grid": k, "count": n} for k, n in by_grid.most_common()],
+        "by_status": [
+            {"status": k, "label": status_text(k), "count": n} for k, n in by_status.most_common()
+        ],
+        "median_accept_minutes": _median(accept),
+        "median_resolve_minutes": _median(resolve),
+        "resolved": len(in_time),
+        "resolved_in_time_share": round(sum(1 for x in in_time if x) / len(in_time), 4)
+        if in_time
+        else None,
+        "satisfaction": {
+            "rated": len(ratings),
+            "average": round(sum(ratings) / len(ratings), 2) if ratings else None,
+            "distribution": {str(s): ratings.count(s) for s in range(1, 6)},
+        },
+        "trend": [
+            {
+                "day": d.isoformat(),
+                "created": created_per_day.get(d, 0),
+                "resolved": resolved_per_day.get(d, 0),
+            }
+            for d in day_list
+        ],
+    }
+
+
+def charts(data: dict[str, Any]) -> dict[str, str]:
+    """The SVG charts of :func:`stats`."""
+    return {
+        "category": bar_chart(
+            [(x["label"], x["count"]) for x in data["by_category"]], title="按类别"
+        ),
+        "grid": bar_chart(
+            [(x["grid"], x["count"]) for x in data["by_grid"]], title="按网格", color="#1a7f37"
+        ),
+        "status": bar_chart(
+            [(x["label"], x["count"]) for x in data["by_status"]], title="按状态", color="#8250df"
+        ),
+        "ratings": column_chart(
+            [(f"{s}星", data["satisfaction"]["distribution"][str(s)]) for s in range(1, 6)],
+            title="居民评价",
+            colors=("#cf222e", "#e16f24", "#bf8700", "#2da44e", "#1a7f37"),
+        ),
+        "trend": line_chart(
+            [d["day"][5:] for d in data["trend"]],
+            [
+                ("新报事", [d["created"] for d in data["trend"]]),
+                ("办结", [d["resolved"] for d in data["trend"]]),
+            ],
+            title=f"近{data['days']}天趋势",
+        ),
+    }

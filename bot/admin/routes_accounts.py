@@ -1,0 +1,448 @@
+"""Login, logout, accounts (admins only) and the audit log."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from bot.admin import audit
+from bot.admin.accounts import create_user, issue_api_token, login, logout
+from bot.admin.errors import BadInput, Forbidden, Locked, Missing, Unauthenticated
+from bot.admin.policy import ROLE_LABELS, Principal, require_admin
+from bot.admin.web import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    ApiUser,
+    Dep,
+    FormUser,
+    PageUser,
+    build_model,
+    client_ip,
+    cookie_secure,
+    redirect,
+    render,
+    safe_back,
+)
+from bot.container import Container
+
+router = APIRouter()
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=3, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+    role: str
+    display_name: str = Field(default="", max_length=100)
+    community_id: int | None = None
+    worker_id: int | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    community_id: int | None
+    worker_id: int | None
+    active: bool
+    locked: bool
+    last_login_at: str | None
+
+
+class UserPatch(BaseModel):
+    active: bool | None = None
+    unlock: bool = False
+    password: str | None = Field(default=None, max_length=200)
+
+
+class TokenOut(BaseModel):
+    token: str = Field(description="shown once; send as `Authorization: Bearer <token>`")
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: str
+    username: str
+    action: str
+    target_type: str
+    target_id: str
+    summary: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    ip: str
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditOut]
+    total: int
+
+
+class MeOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    community_id: int | None
+    worker_id: int | None
+
+
+# --- login / logout ----------------------------------------------------------------------------
+
+
+@router.get("/admin/login", include_in_schema=False)
+async def login_page(request: Request, next: str = "/admin") -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", None, next=safe_back(next), login_csrf=token)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        path="/admin",
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request),
+    )
+    return response
+
+
+@router.post("/admin/login", include_in_schema=False)
+async def login_submit(
+    request: Request,
+    c: Dep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/admin",
+) -> Response:
+    # login CSRF: the form must carry the value of the cookie set with the form
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, csrf_token):
+        return redirect("/admin/login", "页面已过期，请重新登录", error=True)
+    try:
+        session = await login(
+            c.store,
+            c.settings.admin,
+            username=username,
+            password=password,
+            env=c.settings.env,
+            now=c.clock.now(),
+            ip=client_ip(request),
+        )
+    except (Unauthenticated, Locked) as e:
+        return redirect(f"/admin/login?next={next}", e.message, error=True)
+    response = RedirectResponse(safe_back(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.token,
+        max_age=int(c.settings.admin.session_hours * 3600),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request),
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/admin")
+    return response
+
+
+@router.post("/admin/logout", include_in_schema=False)
+async def logout_submit(request: Request, c: Dep, p: FormUser) -> Response:
+    await logout(
+        c.store,
+        request.cookies.get(SESSION_COOKIE, ""),
+        p,
+        now=c.clock.now(),
+        ip=client_ip(request),
+    )
+    response = redirect("/admin/login", "已退出登录")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/api/v1/admin/me", response_model=MeOut, tags=["admin"])
+async def me(p: ApiUser) -> MeOut:
+    """Who the token or session belongs to."""
+    return MeOut(
+        id=p.user_id,
+        username=p.username,
+        display_name=p.display_name,
+        role=p.role.value,
+        community_id=p.community_id,
+        worker_id=p.worker_id,
+    )
+
+
+# --- accounts -----------------------------------------------------------------------------------
+
+
+async def _users(c: Container) -> list[UserOut]:
+    now = c.clock.now()
+    async with c.store.unit() as uow:
+        users = await uow.admin.users()
+    return [
+        UserOut(
+            id=u.id or 0,
+            username=u.username,
+            display_name=u.display_name,
+            role=u.role,
+            community_id=u.community_id,
+            worker_id=u.worker_id,
+            active=u.active,
+            locked=u.locked_until is not None and u.locked_until > now,
+            last_login_at=u.last_login_at.isoformat() if u.last_login_at else None,
+        )
+        for u in users
+    ]
+
+
+async def _create(c: Container, p: Principal, body: UserIn, ip: str) -> int:
+    require_admin(p)
+    async with c.store.unit() as uow:
+        user = await create_user(
+            uow,
+            username=body.username.strip(),
+            password=body.password,
+            role=body.role,
+            env=c.settings.env,
+            now=c.clock.now(),
+            display_name=body.display_name,
+            community_id=body.community_id,
+            worker_id=body.worker_id,
+            actor=p,
+            ip=ip,
+        )
+        return user.id or 0
+
+
+async def _patch(c: Container, p: Principal, user_id: int, body: UserPatch, ip: str) -> None:
+    from bot.admin.accounts import check_password, hash_password
+
+    require_admin(p)
+    now = c.clock.now()
+    async with c.store.unit() as uow:
+        user = await uow.admin.user(user_id)
+        if user is None:
+            raise Missing("没有这个账号")
+        before = {"active": user.active, "locked_until": user.locked_until}
+        changes: list[str] = []
+        if body.active is not None and body.active != user.active:
+            if user.id == p.user_id and not body.active:
+                raise Forbidden("不能停用自己的账号")
+            user.active = body.active
+            changes.append("启用" if body.active else "停用")
+            if not body.active:
+                await uow.admin.revoke_tokens(user.id or 0)
+        if body.unlock:
+            user.locked_until = None
+            user.failed_attempts = 0
+            changes.append("解锁")
+        if body.password:
+            check_password(body.password, env=c.settings.env)
+            user.password_hash = await hash_password(body.password)
+            await uow.admin.revoke_tokens(user.id or 0, kind="session")
+            changes.append("重设密码")
+        if not changes:
+            raise BadInput("没有需要修改的内容")
+        await uow.admin.save_user(user)
+        await audit.record(
+            uow,
+            p,
+            "user.update",
+            now=now,
+            target_type="user",
+            target_id=user.id or "",
+            summary=f"{user.username}：{'、'.join(changes)}",
+            before=before,
+            after={"active": user.active, "locked_until": user.locked_until},
+            ip=ip,
+        )
+
+
+@router.get("/api/v1/admin/users", response_model=list[UserOut], tags=["admin"])
+async def api_users(c: Dep, p: ApiUser) -> list[UserOut]:
+    """Console accounts (admins only)."""
+    require_admin(p)
+    return await _users(c)
+
+
+@router.post("/api/v1/admin/users", status_code=201, tags=["admin"])
+async def api_create_user(request: Request, c: Dep, p: ApiUser, body: UserIn) -> dict[str, int]:
+    """Create an account: role admin, community_staff (with community_id) or grid_worker
+    (with worker_id)."""
+    return {"id": await _create(c, p, body, client_ip(request))}
+
+
+@router.patch("/api/v1/admin/users/{user_id}", status_code=204, tags=["admin"])
+async def api_patch_user(
+    request: Request, c: Dep, p: ApiUser, user_id: int, body: UserPatch
+) -> Response:
+    """Activate/deactivate, unlock, or set a new password (signs the user out)."""
+    await _patch(c, p, user_id, body, client_ip(request))
+    return Response(status_code=204)
+
+
+@router.post("/api/v1/admin/users/{user_id}/tokens", response_model=TokenOut, tags=["admin"])
+async def api_issue_token(request: Request, c: Dep, p: ApiUser, user_id: int) -> TokenOut:
+    """Issue an API token for an account (admins only); the token is shown once."""
+    require_admin(p)
+    async with c.store.unit() as uow:
+        user = await uow.admin.user(user_id)
+        if user is None:
+            raise Missing("没有这个账号")
+        secret = await issue_api_token(
+            uow, user, now=c.clock.now(), days=c.settings.admin.token_days, actor=p
+        )
+    return TokenOut(token=secret)
+
+
+@router.get("/admin/users", include_in_schema=False)
+async def users_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
+    require_admin(p)
+    async with c.store.unit() as uow:
+        communities = await uow.registry.communities()
+        workers = await uow.registry.workers()
+    return render(
+        request,
+        "users.html",
+        p,
+        users=await _users(c),
+        communities=communities,
+        workers=workers,
+        roles=[(r.value, label) for r, label in ROLE_LABELS.items()],
+        token=None,
+    )
+
+
+@router.post("/admin/users", include_in_schema=False)
+async def users_create(
+    request: Request,
+    c: Dep,
+    p: FormUser,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=200)],
+    role: Annotated[str, Form(max_length=20)],
+    display_name: Annotated[str, Form(max_length=100)] = "",
+    community_id: Annotated[str, Form(max_length=12)] = "",
+    worker_id: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    body = build_model(
+        UserIn,
+        username=username,
+        password=password,
+        role=role,
+        display_name=display_name,
+        community_id=int(community_id) if community_id.isdigit() else None,
+        worker_id=int(worker_id) if worker_id.isdigit() else None,
+    )
+    await _create(c, p, body, client_ip(request))
+    return redirect("/admin/users", f"已创建账号 {username}")
+
+
+@router.post("/admin/users/{user_id}", include_in_schema=False)
+async def users_update(
+    request: Request,
+    c: Dep,
+    p: FormUser,
+    user_id: int,
+    op: Annotated[str, Form(max_length=20)],
+    password: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    if op == "token":
+        require_admin(p)
+        async with c.store.unit() as uow:
+            user = await uow.admin.user(user_id)
+            if user is None:
+                raise Missing("没有这个账号")
+            secret = await issue_api_token(
+                uow, user, now=c.clock.now(), days=c.settings.admin.token_days, actor=p
+            )
+        async with c.store.unit() as uow:
+            communities = await uow.registry.communities()
+            workers = await uow.registry.workers()
+        return render(
+            request,
+            "users.html",
+            p,
+            users=await _users(c),
+            communities=communities,
+            workers=workers,
+            roles=[(r.value, label) for r, label in ROLE_LABELS.items()],
+            token={"username": user.username, "secret": secret},
+        )
+    patch = {
+        "activate": UserPatch(active=True),
+        "deactivate": UserPatch(active=False),
+        "unlock": UserPatch(unlock=True),
+        "password": UserPatch(password=password),
+    }.get(op)
+    if patch is None:
+        raise BadInput("未知操作")
+    await _patch(c, p, user_id, patch, client_ip(request))
+    return redirect("/admin/users", "已保存")
+
+
+# --- audit log ------------------------------------------------------------------------------
+
+
+async def _audit(
+    c: Container, p: Principal, *, page: int, action: str, username: str
+) -> tuple[list[AuditOut], int]:
+    require_admin(p)
+    async with c.store.unit() as uow:
+        rows, total = await uow.admin.audit(
+            limit=50, offset=(page - 1) * 50, action=action or None, username=username or None
+        )
+    return [
+        AuditOut(
+            id=r.id or 0,
+            at=r.at.isoformat(),
+            username=r.username,
+            action=r.action,
+            target_type=r.target_type,
+            target_id=r.target_id,
+            summary=r.summary,
+            before=dict(r.before or {}),
+            after=dict(r.after or {}),
+            ip=r.ip,
+        )
+        for r in rows
+    ], total
+
+
+@router.get("/api/v1/admin/audit", response_model=AuditPage, tags=["admin"])
+async def api_audit(
+    c: Dep,
+    p: ApiUser,
+    page: Annotated[int, Query(ge=1)] = 1,
+    action: Annotated[str, Query(max_length=60)] = "",
+    username: Annotated[str, Query(max_length=64)] = "",
+) -> AuditPage:
+    """The audit log, newest first (admins only); ``action`` filters by prefix."""
+    entries, total = await _audit(c, p, page=page, action=action, username=username)
+    return AuditPage(entries=entries, total=total)
+
+
+@router.get("/admin/audit", include_in_schema=False)
+async def audit_page(
+    request: Request,
+    c: Dep,
+    p: PageUser,
+    page: Annotated[int, Query(ge=1)] = 1,
+    action: Annotated[str, Query(max_length=60)] = "",
+    username: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    entries, total = await _audit(c, p, page=page, action=action, username=username)
+    return render(
+        request,
+        "audit.html",
+        p,
+        entries=entries,
+        total=total,
+        page=page,
+        pages=max(1, (total + 49) // 50),
+        params={"action": action, "username": username},
+    )

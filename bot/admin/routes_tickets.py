@@ -1,0 +1,277 @@
+"""Tickets: the JSON API (``/api/v1/tickets``) and the console pages (``/admin/tickets``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from bot.admin import tickets as service
+from bot.admin.policy import Action, Principal, Role
+from bot.admin.tickets import (
+    PRIORITY_LABELS,
+    CategoryIn,
+    CloseIn,
+    NoteIn,
+    ReassignIn,
+    TicketQuery,
+)
+from bot.admin.web import ApiUser, Dep, FormUser, PageUser, build_model, client_ip, redirect, render
+from bot.container import Container
+from handlers.i18n import STATUS_TEXT
+from handlers.lifecycle import Status
+
+router = APIRouter()
+
+
+class Ref(BaseModel):
+    id: int | None
+    name: str
+
+
+class TicketOut(BaseModel):
+    number: str = Field(examples=["MH-20261122-0001"])
+    category: str = Field(examples=["elevator"])
+    category_label: str = Field(examples=["电梯故障"])
+    priority: str = Field(examples=["urgent"], description="urgent | high | normal | low")
+    status: str = Field(examples=["assigned"])
+    status_label: str
+    community: Ref | None
+    building: str = Field(examples=["3幢"])
+    building_id: int | None
+    unit: str
+    room: str
+    location_note: str
+    grid: Ref | None
+    assignee: Ref | None
+    overdue: str | None = Field(description="accept | resolve when past its target")
+    rating: int | None
+    channel: str
+    created_at: str | None
+    updated_at: str | None
+    assigned_at: str | None
+    accepted_at: str | None
+    resolved_at: str | None
+    closed_at: str | None
+
+
+class EventOut(BaseModel):
+    at: str | None
+    kind: str
+    kind_label: str
+    actor_type: str = Field(description="resident | worker | system | admin | department")
+    actor_label: str
+    actor_name: str
+    from_status: str
+    to_status: str
+    from_label: str
+    to_label: str
+    note: str
+    data: dict[str, Any]
+
+
+class PhotoOut(BaseModel):
+    id: int | None
+    mime: str
+    size: int
+    url: str = Field(description="a signed link to the photo")
+
+
+class ConversationOut(BaseModel):
+    at: str | None
+    text: str = Field(description="the resident's message, phone numbers masked")
+    button: str | None
+    intent: str
+    confidence: float | None
+    replies: list[str]
+
+
+class NluOut(BaseModel):
+    intent: str
+    confidence: float | None
+
+
+class TicketDetailOut(TicketOut):
+    description: str
+    contact_phone: str
+    rating_comment: str
+    reopen_count: int
+    nlu: NluOut
+    extra: dict[str, Any]
+    events: list[EventOut]
+    photos: list[PhotoOut]
+    conversation: list[ConversationOut]
+
+
+class TicketPage(BaseModel):
+    tickets: list[TicketOut]
+    total: int
+    page: int
+    per_page: int
+
+
+# --- JSON API ----------------------------------------------------------------------------------
+
+
+@router.get("/api/v1/tickets", response_model=TicketPage, tags=["tickets"])
+async def api_list(c: Dep, p: ApiUser, query: Annotated[TicketQuery, Query()]) -> TicketPage:
+    """Tickets the caller may see, newest first, filtered and paginated.
+
+    Requires ``Authorization: Bearer <token>`` (``minhu admin token --user NAME``). Community
+    staff see their community, grid workers their own tickets.
+    """
+    rows, total, _ = await service.list_tickets(c, p, query)
+    return TicketPage(
+        tickets=[TicketOut.model_validate(r) for r in rows],
+        total=total,
+        page=query.page,
+        per_page=query.per_page,
+    )
+
+
+@router.get("/api/v1/exports/tickets.csv", tags=["tickets"], response_class=Response)
+async def api_export(c: Dep, p: ApiUser, query: Annotated[TicketQuery, Query()]) -> Response:
+    """The filtered list as CSV (UTF-8 with BOM, up to 20,000 rows)."""
+    return _csv(await service.export_csv(c, p, query))
+
+
+@router.get("/api/v1/tickets/{number}", response_model=TicketDetailOut, tags=["tickets"])
+async def api_detail(c: Dep, p: ApiUser, number: str) -> TicketDetailOut:
+    """One ticket with its timeline, photos and the conversation around it (phones masked)."""
+    return TicketDetailOut.model_validate(await service.ticket_detail(c, p, number))
+
+
+@router.post("/api/v1/tickets/{number}/reassign", response_model=TicketDetailOut, tags=["tickets"])
+async def api_reassign(
+    request: Request, c: Dep, p: ApiUser, number: str, body: ReassignIn
+) -> TicketDetailOut:
+    """Give the ticket to another grid worker of its community (staff and admins)."""
+    data = await service.act(c, p, number, Action.REASSIGN, body, ip=client_ip(request))
+    return TicketDetailOut.model_validate(data)
+
+
+@router.post("/api/v1/tickets/{number}/category", response_model=TicketDetailOut, tags=["tickets"])
+async def api_category(
+    request: Request, c: Dep, p: ApiUser, number: str, body: CategoryIn
+) -> TicketDetailOut:
+    """Correct the category; the ticket then shows up in the review inbox for training."""
+    data = await service.act(c, p, number, Action.RECATEGORIZE, body, ip=client_ip(request))
+    return TicketDetailOut.model_validate(data)
+
+
+@router.post("/api/v1/tickets/{number}/notes", response_model=TicketDetailOut, tags=["tickets"])
+async def api_note(
+    request: Request, c: Dep, p: ApiUser, number: str, body: NoteIn
+) -> TicketDetailOut:
+    """Add a note to the timeline (told to the assigned worker; to the resident on request)."""
+    data = await service.act(c, p, number, Action.NOTE, body, ip=client_ip(request))
+    return TicketDetailOut.model_validate(data)
+
+
+@router.post("/api/v1/tickets/{number}/close", response_model=TicketDetailOut, tags=["tickets"])
+async def api_close(
+    request: Request, c: Dep, p: ApiUser, number: str, body: CloseIn
+) -> TicketDetailOut:
+    """Close with a reason: resolved → closed, in work → resolved and closed, not yet accepted
+    → cancelled (staff and admins)."""
+    data = await service.act(c, p, number, Action.CLOSE, body, ip=client_ip(request))
+    return TicketDetailOut.model_validate(data)
+
+
+def _csv(text: str) -> Response:
+    return Response(
+        content=text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="tickets.csv"'},
+    )
+
+
+# --- console pages -----------------------------------------------------------------------------
+
+
+async def _choices(c: Container, p: Principal) -> dict[str, Any]:
+    async with c.store.unit() as uow:
+        grids = await uow.registry.grids()
+        workers = await uow.registry.workers()
+    if p.role == Role.COMMUNITY_STAFF:
+        grids = [g for g in grids if g.community_id == p.community_id]
+        workers = [w for w in workers if w.community_id == p.community_id]
+    return {
+        "grids": grids,
+        "workers": [w for w in workers if w.active],
+        "categories": service.categories(),
+        "statuses": [(s.value, STATUS_TEXT[s.value]["zh"]) for s in Status],
+        "priorities": list(PRIORITY_LABELS.items()),
+    }
+
+
+@router.get("/admin/tickets", include_in_schema=False)
+async def list_page(
+    request: Request, c: Dep, p: PageUser, query: Annotated[TicketQuery, Query()]
+) -> HTMLResponse:
+    rows, total, _ = await service.list_tickets(c, p, query)
+    return render(
+        request,
+        "tickets.html",
+        p,
+        tickets=rows,
+        total=total,
+        query=query,
+        params=query.params(),
+        pages=max(1, (total + query.per_page - 1) // query.per_page),
+        **await _choices(c, p),
+    )
+
+
+@router.get("/admin/tickets/export.csv", include_in_schema=False)
+async def export_page(c: Dep, p: PageUser, query: Annotated[TicketQuery, Query()]) -> Response:
+    return _csv(await service.export_csv(c, p, query))
+
+
+@router.get("/admin/tickets/{number}", include_in_schema=False)
+async def detail_page(request: Request, c: Dep, p: PageUser, number: str) -> HTMLResponse:
+    ticket = await service.ticket_detail(c, p, number)
+    return render(request, "ticket.html", p, t=ticket, **await _choices(c, p))
+
+
+@router.post("/admin/tickets/{number}/{op}", include_in_schema=False)
+async def action_form(
+    request: Request,
+    c: Dep,
+    p: FormUser,
+    number: str,
+    op: str,
+    worker_id: Annotated[str, Form(max_length=12)] = "",
+    category: Annotated[str, Form(max_length=40)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    tell_resident: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    back = f"/admin/tickets/{number}"
+    body: ReassignIn | CategoryIn | NoteIn | CloseIn
+    if op == "reassign":
+        action = Action.REASSIGN
+        body = build_model(
+            ReassignIn, worker_id=worker_id if worker_id.isdigit() else -1, reason=reason
+        )
+        message = "已转派"
+    elif op == "category":
+        action, body, message = (
+            Action.RECATEGORIZE,
+            build_model(CategoryIn, category=category, note=note),
+            "类别已更改",
+        )
+    elif op == "note":
+        action, body, message = (
+            Action.NOTE,
+            build_model(NoteIn, note=note, tell_resident=bool(tell_resident)),
+            "备注已添加",
+        )
+    elif op == "close":
+        action, body, message = Action.CLOSE, build_model(CloseIn, reason=reason), "工单已关闭"
+    else:
+        return redirect(back, "未知操作", error=True)
+    await service.act(c, p, number, action, body, ip=client_ip(request))
+    return redirect(back, message)

@@ -1,0 +1,105 @@
+"""The FastAPI application: ``create_app(settings)`` wires everything once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot import admin
+from bot.channels import CHANNELS
+from bot.channels.web import STATIC
+from bot.config import Settings
+from bot.container import Container, build, start_background
+from bot.demo import load_demo
+from handlers.ports import Clock
+from storage.errors import StorageError
+
+log = logging.getLogger("minhu.app")
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build the app. Nothing connects until startup (the lifespan)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container = await build(settings, clock=clock)
+        app.state.container = container
+        try:
+            if settings.load_demo and await load_demo(container.store):
+                log.info("demo community loaded")
+                container.service.invalidate_registry()
+            await admin.start(container)
+            for channel in CHANNELS:
+                if channel.enabled(settings):
+                    await channel.start(container)
+            await start_background(container)
+            log.info(
+                "Minhu ready: database=%s state=%s nlu=%s channels=%s",
+                "postgresql" if not container.database.is_sqlite else "sqlite",
+                "redis" if settings.redis_url else "memory",
+                container.interpreter.version,
+                ",".join(sorted(container.notifiers)),
+            )
+            yield
+        finally:
+            await container.close()
+
+    app = FastAPI(
+        title="Minhu 民呼",
+        version="0.1.0",
+        description="Community reporting: residents' messages in, routed tickets out.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    for channel in CHANNELS:
+        if channel.enabled(settings):
+            router = channel.router(settings)
+            if router is not None:
+                app.include_router(router)
+    if settings.open311.enabled:
+        from bot.open311 import build_router as open311_router
+
+        app.include_router(open311_router())
+    admin.install(app)  # the console (/admin) and its JSON API
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> dict[str, Any]:
+        container: Container = request.app.state.container
+        await container.database.ping()
+        return {"status": "ok", "nlu_model": container.interpreter.version}
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"error": "invalid request", "detail": errors})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"error": str(exc.detail)},
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(StorageError)
+    async def storage_down(request: Request, exc: StorageError) -> JSONResponse:
+        log.error("storage error on %s: %s", request.url.path, exc)
+        return JSONResponse(
+            status_code=503,
+            content={"error": "服务暂时不可用，请稍后再试 (storage unavailable)"},
+        )
+
+    return app

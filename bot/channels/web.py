@@ -1,0 +1,225 @@
+"""The HTTP JSON channel (a public contract) and the web chat page.
+
+Contract:
+    POST /api/v1/messages  {"user_id": "...", "text": "..."} or {"user_id": "...", "button": "..."}
+        → {"replies": [{"text": "...", "buttons": [{"title": "...", "payload": "..."}]}]}
+    GET  /api/v1/messages?user_id=...
+        → {"messages": [ same shape as a reply ]}: pushed since the last call, each once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from bot.config import Settings
+from bot.container import Container
+from bot.notify.mailbox import MailboxNotifier
+from handlers.messages import Inbound, Media, MediaKind, Outbound
+from handlers.ports import Notifier
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+MAX_UPLOAD = 5 * 1024 * 1024
+_IMAGE_MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+USER_ID = r"^[A-Za-z0-9_.:@+\-]{1,128}$"
+
+
+class ButtonOut(BaseModel):
+    title: str
+    payload: str
+
+
+class ReplyOut(BaseModel):
+    text: str
+    buttons: list[ButtonOut] = []
+    image: str | None = None
+
+
+class RepliesOut(BaseModel):
+    replies: list[ReplyOut]
+
+
+class MessagesOut(BaseModel):
+    messages: list[ReplyOut]
+
+
+class MessageIn(BaseModel):
+    """A message from a web/script user. Exactly the public contract, plus optional extras."""
+
+    user_id: str = Field(pattern=USER_ID, description="the user's id on the web channel")
+    text: str | None = Field(default=None, max_length=20_000)
+    button: str | None = Field(default=None, max_length=200)
+    message_id: str | None = Field(
+        default=None, max_length=128, description="set it to make retries idempotent"
+    )
+    media: list[str] = Field(default_factory=list, max_length=9)
+    locale: str | None = Field(default=None, max_length=10)
+
+    @field_validator("media")
+    @classmethod
+    def _media_refs(cls, value: list[str]) -> list[str]:
+        for ref in value:
+            if not ref.startswith("attachment:") or not ref.removeprefix("attachment:").isdigit():
+                raise ValueError("media items are refs returned by POST /api/v1/uploads")
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> MessageIn:
+        if self.text is None and self.button is None and not self.media:
+            raise ValueError("send 'text', 'button' or 'media'")
+        return self
+
+
+class UploadOut(BaseModel):
+    media: str
+
+
+def sign(secret: str, value: str) -> str:
+    return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def container_of(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def render(message: Outbound, container: Container) -> ReplyOut:
+    image = None
+    if message.image and message.image.startswith("attachment:"):
+        ident = message.image.removeprefix("attachment:")
+        secret = container.settings.secret_key.get_secret_value()
+        image = f"/api/v1/attachments/{ident}?sig={sign(secret, ident)}"
+    return ReplyOut(
+        text=message.text,
+        buttons=[ButtonOut(title=b.title, payload=b.payload) for b in message.buttons],
+        image=image,
+    )
+
+
+Dep = Annotated[Container, Depends(container_of)]
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post(
+        "/api/v1/messages",
+        response_model=RepliesOut,
+        response_model_exclude_none=True,
+        tags=["chat"],
+    )
+    async def post_message(body: MessageIn, c: Dep) -> RepliesOut:
+        """Send a message as a resident or a worker; the replies come back at once."""
+        media = tuple(Media(MediaKind.IMAGE, ref) for ref in body.media)
+        inbound = Inbound(
+            channel="web",
+            user_id=body.user_id,
+            message_id=body.message_id or uuid.uuid4().hex,
+            text=body.text or "",
+            button=body.button,
+            media=media,
+            locale=body.locale or "zh",
+        )
+        replies = await c.service.handle(inbound)
+        return RepliesOut(replies=[render(r, c) for r in replies])
+
+    @router.get(
+        "/api/v1/messages",
+        response_model=MessagesOut,
+        response_model_exclude_none=True,
+        tags=["chat"],
+    )
+    async def get_messages(c: Dep, user_id: Annotated[str, Query(pattern=USER_ID)]) -> MessagesOut:
+        """Messages pushed to a user since the last call (progress updates, tasks), each once."""
+        from handlers.service import outbound_from_dict
+
+        async with c.store.unit() as uow:
+            items = await uow.mailbox.drain("web", user_id)
+        return MessagesOut(messages=[render(outbound_from_dict(i), c) for i in items])
+
+    @router.post("/api/v1/uploads", response_model=UploadOut, tags=["chat"])
+    async def upload(
+        c: Dep,
+        user_id: Annotated[str, Form(pattern=USER_ID)],
+        file: Annotated[UploadFile, File()],
+    ) -> UploadOut:
+        """Upload a photo (JPEG/PNG/GIF, ≤ 5 MB); send its ref in a message's ``media``."""
+        content = await file.read(MAX_UPLOAD + 1)
+        if len(content) > MAX_UPLOAD:
+            raise HTTPException(413, "photo larger than 5 MB")
+        mime = next((m for magic, m in _IMAGE_MAGIC if content.startswith(magic)), None)
+        if mime is None:
+            raise HTTPException(415, "only JPEG, PNG or GIF photos are accepted")
+        async with c.store.unit() as uow:
+            item = await uow.attachments.add(
+                content,
+                kind="image",
+                mime=mime,
+                channel="web",
+                uploaded_by=f"web:{user_id}",
+                filename=(file.filename or "")[:200],
+                now=c.clock.now(),
+            )
+        return UploadOut(media=f"attachment:{item.id}")
+
+    @router.get("/api/v1/attachments/{attachment_id}", tags=["chat"])
+    async def attachment(
+        attachment_id: int, c: Dep, sig: Annotated[str, Query(max_length=64)]
+    ) -> Response:
+        """A stored photo, reachable only through the signed link the chat API handed out."""
+        secret = c.settings.secret_key.get_secret_value()
+        if not hmac.compare_digest(sig, sign(secret, str(attachment_id))):
+            raise HTTPException(403, "bad signature")
+        async with c.store.unit() as uow:
+            item = await uow.attachments.get(attachment_id)
+        if item is None:
+            raise HTTPException(404, "no such attachment")
+        return Response(
+            content=item.content,
+            media_type=item.mime,
+            headers={"Cache-Control": "private, max-age=3600"},
+        )
+
+    @router.get("/api/v1/demo", tags=["chat"])
+    async def demo(c: Dep) -> dict[str, Any]:
+        """The registry (grids, buildings, workers with web ids) — used by the chat page."""
+        from bot.demo import demo_registry
+
+        return await demo_registry(c.store)
+
+    @router.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "chat.html", media_type="text/html; charset=utf-8")
+
+    return router
+
+
+class WebChannel:
+    name = "web"
+
+    def enabled(self, settings: Settings) -> bool:
+        return True
+
+    def notifier(self, container: Container) -> Notifier | None:
+        return MailboxNotifier("web", container.store, container.clock)
+
+    def router(self, settings: Settings) -> APIRouter | None:
+        return build_router()
+
+    async def start(self, container: Container) -> None:
+        return None
+
+
+CHANNEL = WebChannel()

@@ -1,0 +1,161 @@
+"""The `minhu` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from bot import cli_admin as admin_cli
+from bot import cli_telegram, cli_worker
+from bot.cli_nlu import nlu_app
+from bot.cli_sla import sla_app
+from bot.cli_wechat import wechat_app
+from bot.config import Settings
+
+app = typer.Typer(help="民呼 Minhu — community reporting service.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(nlu_app, name="nlu")  # bot/cli_nlu.py
+app.add_typer(db_app, name="db")
+app.add_typer(sla_app, name="sla")
+app.add_typer(cli_telegram.app, name="telegram")
+app.add_typer(cli_worker.app, name="worker")
+app.add_typer(wechat_app, name="wechat")
+app.add_typer(admin_cli.app, name="admin")  # bot/cli_admin.py
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as e:  # pydantic ValidationError: say it plainly, no traceback
+        typer.echo(f"配置错误 / configuration error: {e}", err=True)
+        raise typer.Exit(2) from e
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+# --- service -------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """Run the web service (web chat at /, API at /api/v1, docs at /docs)."""
+    import uvicorn
+
+    from bot.app import create_app
+    from bot.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    if settings.rasa is None:
+        # A missing or damaged NLU model is a plain message here, not a startup traceback.
+        from bot.nlu_runtime import preflight
+
+        try:
+            preflight(settings.models_path)
+        except Exception as e:
+            raise _fail(f"无法启动 / cannot start: {e}", 2) from e
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def chat(
+    user: Annotated[str, typer.Option(help="your user id (a worker's id acts as that worker)")] = (
+        "terminal-resident"
+    ),
+    channel: Annotated[str, typer.Option(help="channel of that id: cli or web")] = "cli",
+) -> None:
+    """Chat with Minhu in the terminal."""
+    from bot.channels.cli import run_chat
+    from bot.container import build
+    from bot.demo import load_demo
+    from bot.logs import configure_logging
+
+    settings = _settings()
+    configure_logging("WARNING")
+
+    async def main() -> None:
+        container = await build(settings)
+        try:
+            if settings.load_demo:
+                await load_demo(container.store)
+            container.spawn(container.dispatcher.run_forever(), "outbox")
+            await run_chat(container, user_id=user, channel=channel)
+        finally:
+            await container.close()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except Exception as e:
+        raise _fail(f"无法启动聊天 / cannot start: {e}") from e
+
+
+@app.command()
+def demo(
+    reset: Annotated[bool, typer.Option("--reset", help="wipe all data and reload")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the demo registry")] = False,
+) -> None:
+    """Load the demo community (if the database is empty, or always with --reset)."""
+    from bot.demo import demo_registry, load_demo
+    from storage.db import Database
+    from storage.repositories import SqlStore
+
+    settings = _settings()
+
+    async def main() -> dict[str, Any] | bool:
+        database = Database(settings.database_url)
+        try:
+            await database.migrate()
+            store = SqlStore(database)
+            loaded = await load_demo(store, reset=reset)
+            if as_json:
+                return await demo_registry(store)
+            return loaded
+        finally:
+            await database.dispose()
+
+    result = asyncio.run(main())
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    elif result:
+        typer.echo("已加载示例社区 / demo community loaded")
+    else:
+        typer.echo("数据库已有数据，未改动（--reset 可重置）/ data exists, unchanged")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations."""
+    from storage.db import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    typer.echo("database is up to date")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

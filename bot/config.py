@@ -1,0 +1,274 @@
+"""Configuration, built once from the environment (``MINHU_`` prefix, ``__`` for nesting)."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDERS = frozenset({"", "changeme", "change-me", "placeholder", "secret", "test", "xxx"})
+
+
+def _is_placeholder(value: SecretStr | None) -> bool:
+    return value is not None and value.get_secret_value().strip().lower() in PLACEHOLDERS
+
+
+class RasaSettings(BaseModel):
+    """Delegate parsing to an external Rasa server (``/model/parse``)."""
+
+    url: str
+    token: SecretStr | None = None
+    timeout_seconds: float = 3.0
+
+
+class WeChatSettings(BaseModel):
+    """A WeChat official account. The channel is on iff ``MINHU_WECHAT__APP_ID`` is set.
+
+    Template field mappings map a template's field names to Python format strings over the
+    message's fields (``{number}``, ``{category}``, ``{status_text}``, ``{location}``,
+    ``{description}``, ``{text}``, ``{title}``, ``{time}``, ``{options}`` ...); a precision
+    truncates, e.g. ``{description:.20}`` for a ``thing`` field of at most 20 characters.
+    """
+
+    app_id: str = Field(min_length=1, max_length=64)
+    secret: SecretStr
+    token: SecretStr  # the URL token set in the official-account console
+    aes_key: SecretStr | None = None  # EncodingAESKey (43 characters); absent → plaintext mode
+    account_id: str = ""  # the original id (gh_…); when set, ToUserName must match it
+    reply_mode: Literal["passive", "push"] = "passive"
+    passive_budget_seconds: float = Field(default=4.0, gt=0, lt=5)  # WeChat waits 5 s
+    api_base: str = "https://api.weixin.qq.com"
+    api_timeout_seconds: float = Field(default=5.0, gt=0)
+    template_progress: str = ""  # template id for resident updates after the 48-hour window
+    template_task: str = ""  # template id for worker task cards (and worker notices after 48 h)
+    template_progress_fields: dict[str, str] = Field(
+        default_factory=lambda: {
+            "first": "{title}",
+            "keyword1": "{number}",
+            "keyword2": "{status_text}",
+            "keyword3": "{time}",
+            "remark": "{options}",
+        }
+    )
+    template_task_fields: dict[str, str] = Field(
+        default_factory=lambda: {
+            "first": "{title}",
+            "keyword1": "{number}",
+            "keyword2": "{category}",
+            "keyword3": "{location}",
+            "keyword4": "{description:.60}",
+            "keyword5": "{time}",
+            "remark": "{options}",
+        }
+    )
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_media_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_clock_skew_seconds: int = Field(default=300, ge=10)
+
+    @field_validator("aes_key")
+    @classmethod
+    def _aes_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        key = value.get_secret_value()
+        try:
+            raw = base64.b64decode(key + "=", validate=True)
+        except ValueError:
+            raw = b""
+        if len(key) != 43 or len(raw) != 32:
+            raise ValueError("the EncodingAESKey must be the 43 characters the console shows")
+        return value
+
+    @field_validator("api_base")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+class WeComSettings(BaseModel):
+    """WeCom (企业微信) application messages to grid workers; on iff ``MINHU_WECOM__CORP_ID``."""
+
+    corp_id: str = Field(min_length=1, max_length=64)
+    agent_id: int
+    secret: SecretStr  # the application's Secret
+    api_base: str = "https://qyapi.weixin.qq.com"
+    timeout_seconds: float = Field(default=5.0, gt=0)
+
+
+class TelegramSettings(BaseModel):
+    """A Telegram bot. The channel is on iff ``MINHU_TELEGRAM__TOKEN`` is set.
+
+    Without ``webhook_secret`` the webhook refuses every request (use ``minhu telegram poll``).
+    """
+
+    token: SecretStr
+    webhook_secret: SecretStr | None = None
+    api_base: str = "https://api.telegram.org"
+    bot_username: str = ""  # for t.me links; asked from the Bot API (getMe) when empty
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Telegram: about 1 message per second per chat, about 30 per second overall
+    messages_per_second: int = Field(default=30, ge=1, le=30)
+    chat_interval_seconds: int = Field(default=1, ge=0)  # 0 only against a local fake API
+    poll_timeout_seconds: int = Field(default=25, ge=0, le=50)
+    card_sync_seconds: float = Field(default=5.0, gt=0)
+    max_photo_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        # BotFather tokens are "<bot id>:<secret>"; say so at start, not at the first send
+        if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", value.get_secret_value()):
+            raise ValueError("MINHU_TELEGRAM__TOKEN is not a bot token (<digits>:<secret>)")
+        return value
+
+
+# --- ticket lifecycle (issue 7): SLA clocks, duplicates, Open311 ------------------------------
+
+
+class SlaTargetSettings(BaseModel):
+    """One priority's targets; a field left unset keeps the default for that priority."""
+
+    accept_minutes: float | None = Field(default=None, gt=0)
+    resolve_hours: float | None = Field(default=None, gt=0)
+
+
+class SlaSettings(BaseModel):
+    """SLA clocks (``MINHU_SLA__…``).
+
+    Per priority: ``MINHU_SLA__NORMAL__ACCEPT_MINUTES=60``. Per category and priority, JSON:
+    ``MINHU_SLA__CATEGORIES='{"elevator": {"high": {"accept_minutes": 15}}}'``. Working hours
+    are per community (``Community.settings["working_hours"]``, see handlers/sla.py).
+    """
+
+    urgent: SlaTargetSettings = Field(default_factory=SlaTargetSettings)  # 10 min / 24 h
+    high: SlaTargetSettings = Field(default_factory=SlaTargetSettings)  # 30 min / 48 h
+    normal: SlaTargetSettings = Field(default_factory=SlaTargetSettings)  # 2 h / 3 days
+    low: SlaTargetSettings = Field(default_factory=SlaTargetSettings)  # 4 h / 5 days
+    categories: dict[str, dict[str, SlaTargetSettings]] = Field(default_factory=dict)
+    remind_at: float = Field(default=0.8, ge=0, lt=1)  # 0 turns reminders off
+    rating_timeout_hours: float = Field(default=72, gt=0)
+    overdue_step_hours: float = Field(default=24, gt=0)
+    always_on: list[str] = Field(default_factory=lambda: ["urgent"])  # ignore working hours
+    enabled: bool = True  # run the sweeper in this process
+    sweep_seconds: float = Field(default=5.0, gt=0)
+    batch: int = Field(default=100, ge=1)
+    lease_seconds: float = Field(default=60.0, gt=0)
+
+
+class DuplicateSettings(BaseModel):
+    """Same problem, same building (or within a radius): offer to follow the open ticket."""
+
+    enabled: bool = True
+    radius_m: dict[str, float] = Field(
+        default_factory=lambda: {
+            "parking": 50.0,
+            "sanitation": 30.0,
+            "safety": 30.0,
+            "illegal_construction": 30.0,
+        }
+    )
+    exclude: list[str] = Field(default_factory=lambda: ["dispute", "other"])
+
+
+class Open311Settings(BaseModel):
+    """The Open311 GeoReport v2 read API at /open311/v2 (on by default; it is public)."""
+
+    enabled: bool = True
+    jurisdiction_id: str = ""
+    withhold_description: list[str] = Field(default_factory=lambda: ["dispute"])
+
+
+class AdminSettings(BaseModel):
+    """The admin console (``MINHU_ADMIN__...``): sessions, lockout, targets, limits."""
+
+    session_hours: float = Field(default=12.0, gt=0)  # a console login lasts this long
+    max_failed_logins: int = Field(default=5, ge=1)  # then the account is locked ...
+    lockout_minutes: float = Field(default=15.0, gt=0)  # ... for this long
+    token_days: int = Field(default=365, ge=1)  # `minhu admin token` lifetime
+    cookie_secure: bool | None = None  # default: on when public_base_url is https
+    min_examples: int = Field(default=10, ge=1)  # fewer examples → a warning on the intent
+    # a candidate model whose held-out macro-F1 is lower than the active one's by more than
+    # this is refused unless forced with a reason
+    activation_tolerance: float = Field(default=0.005, ge=0)
+    max_upload_bytes: int = Field(default=1024 * 1024, ge=1024)  # CSV / YAML imports
+    # overdue: minutes to accept and hours to resolve, per priority (until SLA rules exist)
+    accept_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"urgent": 10.0, "high": 30.0, "normal": 120.0, "low": 480.0}
+    )
+    resolve_hours: dict[str, float] = Field(
+        default_factory=lambda: {"urgent": 4.0, "high": 24.0, "normal": 72.0, "low": 168.0}
+    )
+
+
+class Settings(BaseSettings):
+    """Everything Minhu reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MINHU_", env_nested_delimiter="__", extra="ignore", env_file=None
+    )
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    database_url: str = "sqlite:///var/minhu.db"
+    redis_url: str | None = None
+    redis_prefix: str = "minhu:"
+    data_dir: Path = Path("var")
+    model_dir: Path | None = None  # default: <data_dir>/models
+    nlu_data: Path | None = None  # default: the packaged nlu/data
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr = SecretStr("dev-only-secret-key-change-me-in-production")
+    conversation_ttl_seconds: int = Field(default=1800, ge=60)
+    max_text: int = Field(default=2000, ge=100)
+    lock_timeout_seconds: float = Field(default=15.0, gt=0)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_send_timeout_seconds: float = Field(default=10.0, gt=0)
+    model_watch_seconds: float = Field(default=2.0, gt=0)
+    load_demo: bool = True
+    log_level: str = "INFO"
+    log_json: bool = False
+    rasa: RasaSettings | None = None
+    wechat: WeChatSettings | None = None
+    wecom: WeComSettings | None = None
+    telegram: TelegramSettings | None = None
+    sla: SlaSettings = Field(default_factory=SlaSettings)
+    duplicates: DuplicateSettings = Field(default_factory=DuplicateSettings)
+    open311: Open311Settings = Field(default_factory=Open311Settings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
+
+    @property
+    def models_path(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
+
+    @property
+    def media_path(self) -> Path:
+        return self.data_dir / "media"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Self:
+        if self.env == "dev":
+            return self
+        problems: list[str] = []
+        if self.env == "prod" and "dev-only" in self.secret_key.get_secret_value():
+            problems.append("MINHU_SECRET_KEY")
+        if self.wechat is not None:
+            for name in ("secret", "token", "aes_key"):
+                if _is_placeholder(getattr(self.wechat, name)):
+                    problems.append(f"MINHU_WECHAT__{name.upper()}")
+        if self.wecom is not None and _is_placeholder(self.wecom.secret):
+            problems.append("MINHU_WECOM__SECRET")
+        if self.telegram is not None:
+            for name in ("token", "webhook_secret"):
+                if _is_placeholder(getattr(self.telegram, name)):
+                    problems.append(f"MINHU_TELEGRAM__{name.upper()}")
+        if problems:
+            raise ValueError(
+                "placeholder secrets are refused outside dev: set real values for "
+                + ", ".join(problems)
+            )
+        return self

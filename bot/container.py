@@ -1,0 +1,181 @@
+"""Wiring: the one place that builds concrete classes and connects them (``build``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.config import Settings
+from bot.nlu_runtime import ActiveInterpreter, ModelRepository
+from bot.outbox import OutboxDispatcher
+from bot.sla import lifecycle_config, sweep_forever
+from handlers.dialogue import DialogueConfig
+from handlers.ports import Clock, Interpreter, Notifier, SystemClock
+from handlers.service import MinhuService, ServiceConfig
+from handlers.sla_service import SlaSweeper
+from storage.db import Database
+from storage.interfaces import SessionStore, Store
+from storage.repositories import SqlStore
+from storage.state import make_session_store
+
+log = logging.getLogger("minhu.app")
+
+
+@dataclass
+class Container:
+    """Everything a running Minhu holds; built once per process (or per test app)."""
+
+    settings: Settings
+    clock: Clock
+    database: Database
+    store: Store
+    sessions: SessionStore
+    models: ModelRepository
+    interpreter: Interpreter
+    service: MinhuService
+    dispatcher: OutboxDispatcher
+    sweeper: SlaSweeper | None = None
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)  # channel-owned objects
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Start a tracked background task (cancelled at shutdown)."""
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.append(task)
+        return task
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        if self.tasks:
+            done, pending = await asyncio.wait(self.tasks, timeout=10)
+            for task in pending:
+                log.error("background task %s ignored cancellation; abandoning it", task.get_name())
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error(
+                        "background task %s ended with an error",
+                        task.get_name(),
+                        exc_info=task.exception(),
+                    )
+        self.tasks.clear()
+        await self.sessions.close()
+        await self.database.dispose()
+
+
+async def build(settings: Settings, *, clock: Clock | None = None) -> Container:
+    """Connect to the database and state store, load the NLU model, wire the service.
+
+    Raises:
+        StorageError: database or Redis unreachable.
+        NLUError: no trained model, or a corrupt one (clear message).
+    """
+    from bot.channels import CHANNELS
+
+    clock = clock or SystemClock()
+    database = Database(settings.database_url)
+    await database.migrate()
+    await database.ping()
+    sessions = make_session_store(settings.redis_url, settings.redis_prefix)
+    try:
+        await sessions.connect()
+    except Exception:
+        await database.dispose()
+        raise
+    store = SqlStore(database)
+    models = ModelRepository(settings.models_path, tolerance=settings.admin.activation_tolerance)
+    interpreter: Interpreter
+    if settings.rasa is not None:
+        from bot.rasa_backend import RasaHttpInterpreter
+
+        interpreter = RasaHttpInterpreter(
+            settings.rasa.url,
+            token=settings.rasa.token.get_secret_value() if settings.rasa.token else None,
+            timeout=settings.rasa.timeout_seconds,
+        )
+    else:
+        try:
+            model = await asyncio.to_thread(models.load)
+        except Exception:
+            await sessions.close()
+            await database.dispose()
+            raise
+        interpreter = ActiveInterpreter(model, clock)
+    dispatcher = OutboxDispatcher(
+        store,
+        {},
+        clock,
+        poll_seconds=settings.outbox_poll_seconds,
+        max_attempts=settings.outbox_max_attempts,
+        send_timeout=settings.outbox_send_timeout_seconds,
+    )
+    service = MinhuService(
+        store=store,
+        sessions=sessions,
+        interpreter=interpreter,
+        clock=clock,
+        config=ServiceConfig(
+            dialogue=DialogueConfig(max_text=settings.max_text),
+            conversation_ttl_seconds=settings.conversation_ttl_seconds,
+            max_text=settings.max_text,
+            lock_timeout_seconds=settings.lock_timeout_seconds,
+            lifecycle=lifecycle_config(settings),
+        ),
+        on_outbox=dispatcher.kick,
+    )
+    sweeper = SlaSweeper(
+        store,
+        service.tickets,
+        clock,
+        batch=settings.sla.batch,
+        lease_seconds=settings.sla.lease_seconds,
+    )
+    container = Container(
+        settings=settings,
+        clock=clock,
+        database=database,
+        store=store,
+        sessions=sessions,
+        models=models,
+        interpreter=interpreter,
+        service=service,
+        dispatcher=dispatcher,
+        sweeper=sweeper,
+    )
+    for channel in CHANNELS:
+        if channel.enabled(settings):
+            notifier = channel.notifier(container)
+            if notifier is not None:
+                container.notifiers[channel.name] = notifier
+    dispatcher.notifiers.update(container.notifiers)
+    return container
+
+
+async def start_background(container: Container) -> None:
+    """Start the outbox loop, the SLA sweeper, the model follower and recovery."""
+    container.spawn(container.dispatcher.run_forever(), "outbox")
+    if container.sweeper is not None and container.settings.sla.enabled:
+        container.spawn(
+            sweep_forever(container.sweeper, container.settings.sla.sweep_seconds), "sla-sweeper"
+        )
+    if isinstance(container.interpreter, ActiveInterpreter):
+        container.spawn(
+            container.interpreter.follow(container.models, container.settings.model_watch_seconds),
+            "model-follower",
+        )
+    container.spawn(_recover(container), "recover-inbound")
+
+
+async def _recover(container: Container) -> None:
+    """Messages stored but not processed (a crash mid-way) are processed at start."""
+    try:
+        count = await container.service.recover()
+    except Exception:
+        log.exception("recovery of unprocessed inbound messages failed")
+        return
+    if count:
+        log.info("re-processed %d stored inbound messages", count)

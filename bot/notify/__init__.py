@@ -1,0 +1,1 @@
+"""Notification transports: one module per target, each a handlers.ports.Notifier."""

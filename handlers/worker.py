@@ -1,0 +1,114 @@
+"""Grid-worker commands typed in chat or sent by task-card buttons (pure parsing)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Command(StrEnum):
+    ACCEPT = "accept"
+    PROGRESS = "progress"
+    RESOLVE = "resolve"
+    TRANSFER = "transfer"
+    CONTACT = "contact"
+    TASKS = "tasks"
+    HELP = "help"
+    HANDOFF = "handoff"  # hand the ticket to a department (移交 MH-… 城管)
+    COHANDLE = "cohandle"  # add a department as co-handler (协办 MH-… 物业)
+    MERGE = "merge"  # staff/leaders: merge a duplicate into another ticket
+
+
+WORDS: dict[str, Command] = {
+    "接单": Command.ACCEPT,
+    "接": Command.ACCEPT,
+    "accept": Command.ACCEPT,
+    "进展": Command.PROGRESS,
+    "进度": Command.PROGRESS,
+    "progress": Command.PROGRESS,
+    "办结": Command.RESOLVE,
+    "完成": Command.RESOLVE,
+    "已办结": Command.RESOLVE,
+    "resolve": Command.RESOLVE,
+    "转派": Command.TRANSFER,
+    "转交": Command.TRANSFER,
+    "transfer": Command.TRANSFER,
+    "联系居民": Command.CONTACT,
+    "contact": Command.CONTACT,
+    "任务": Command.TASKS,
+    "我的任务": Command.TASKS,
+    "待办": Command.TASKS,
+    "tasks": Command.TASKS,
+    "帮助": Command.HELP,
+    "help": Command.HELP,
+    "指令": Command.HELP,
+    "移交": Command.HANDOFF,
+    "移交部门": Command.HANDOFF,
+    "handoff": Command.HANDOFF,
+    "协办": Command.COHANDLE,
+    "cohandle": Command.COHANDLE,
+    "合并": Command.MERGE,
+    "merge": Command.MERGE,
+}
+
+ACTION_NAMES = {
+    Command.ACCEPT: {"zh": "接单", "en": "accept"},
+    Command.PROGRESS: {"zh": "进展", "en": "progress"},
+    Command.RESOLVE: {"zh": "办结", "en": "resolve"},
+    Command.TRANSFER: {"zh": "转派", "en": "transfer"},
+    Command.CONTACT: {"zh": "联系居民", "en": "contact"},
+    Command.HANDOFF: {"zh": "移交", "en": "hand off"},
+    Command.COHANDLE: {"zh": "协办", "en": "co-handle"},
+    Command.MERGE: {"zh": "合并", "en": "merge"},
+}
+
+NEEDS_NOTE = frozenset(
+    {Command.PROGRESS, Command.RESOLVE, Command.TRANSFER, Command.HANDOFF, Command.COHANDLE}
+)
+
+_WORD_PATTERN = "|".join(sorted((re.escape(w) for w in WORDS), key=len, reverse=True))
+_COMMAND = re.compile(
+    rf"^\s*(?P<word>{_WORD_PATTERN})(?![a-z])\s*[:：,，]?\s*"
+    r"(?P<number>MH-\d{8}-\d{4})?\s*[:：,，]?\s*(?P<rest>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerCommand:
+    command: Command
+    number: str | None = None
+    note: str = ""
+
+
+def parse_command(text: str) -> WorkerCommand | None:
+    """'办结 MH-20261122-0007 已修复' → WorkerCommand(RESOLVE, 'MH-…', '已修复'), else None."""
+    match = _COMMAND.match(text.strip())
+    if match is None:
+        return None
+    command = WORDS[match.group("word").lower()]
+    number = match.group("number")
+    rest = match.group("rest").strip()
+    if command in (Command.TASKS, Command.HELP) and rest:
+        return None
+    if command in (Command.ACCEPT, Command.CONTACT) and rest and not number:
+        # "接单" takes no note: "接到了居民电话" is not a command
+        found = re.search(r"MH-\d{8}-\d{4}", rest, re.IGNORECASE)
+        if found is None:
+            return None
+        number, rest = found.group(), ""
+    return WorkerCommand(command, number.upper() if number else None, rest)
+
+
+def parse_button(payload: str) -> WorkerCommand | None:
+    """Task-card buttons: 'accept:MH-…', 'progress:MH-…', 'transfer:MH-…:<target>'."""
+    head, _, rest = payload.partition(":")
+    try:
+        command = Command(head)
+    except ValueError:
+        return None
+    number, _, target = rest.partition(":")
+    if number and not re.fullmatch(r"MH-\d{8}-\d{4}", number, re.IGNORECASE):
+        return None
+    return WorkerCommand(command, number.upper() or None, target)

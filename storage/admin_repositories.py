@@ -1,0 +1,584 @@
+"""SQL repositories of the admin console: accounts and audit, NLU training data, ticket queries.
+
+Bound to the same session as the core repositories (see ``SqlUnitOfWork``), so a console
+action and its audit entry commit or roll back together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.admin_types import ExampleRow, TableKind, TicketFilter, TicketTiming
+from storage.errors import DuplicateError, NotFound
+from storage.models import (
+    AdminToken,
+    AdminUser,
+    AuditLog,
+    Building,
+    ChannelIdentity,
+    Grid,
+    GridWorker,
+    InboundMessage,
+    NluActivation,
+    NluExample,
+    NluIntent,
+    NluJob,
+    NluLookup,
+    NluRegex,
+    NluSynonym,
+    Resident,
+    ReviewDecision,
+    Ticket,
+    TicketEvent,
+)
+
+TABLES: dict[str, type[NluSynonym] | type[NluLookup] | type[NluRegex]] = {
+    "synonym": NluSynonym,
+    "lookup": NluLookup,
+    "regex": NluRegex,
+}
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    table: sa.Table = getattr(model, "__table__")  # noqa: B009 - SQLModel's stubs lack it
+    return table
+
+
+async def _flush(session: AsyncSession, what: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as e:
+        raise DuplicateError(f"{what}: {e.orig}") from e
+
+
+# --- accounts, tokens, audit, review decisions -------------------------------------------------
+
+
+class SqlAdmin:
+    """Console users, their sessions and API tokens, the audit log and review decisions."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def users(self) -> Sequence[AdminUser]:
+        return (await self.s.exec(select(AdminUser).order_by(col(AdminUser.id)))).all()
+
+    async def user(self, user_id: int) -> AdminUser | None:
+        return await self.s.get(AdminUser, user_id)
+
+    async def user_by_name(self, username: str) -> AdminUser | None:
+        query = select(AdminUser).where(AdminUser.username == username)
+        return (await self.s.exec(query)).first()
+
+    async def add_user(self, user: AdminUser) -> AdminUser:
+        self.s.add(user)
+        await _flush(self.s, f"user {user.username!r} exists")
+        return user
+
+    async def save_user(self, user: AdminUser) -> None:
+        self.s.add(user)
+        await self.s.flush()
+
+    async def add_token(self, token: AdminToken) -> AdminToken:
+        self.s.add(token)
+        await _flush(self.s, "token clash")
+        return token
+
+    async def token_by_hash(self, token_hash: str) -> AdminToken | None:
+        query = select(AdminToken).where(AdminToken.token_hash == token_hash)
+        return (await self.s.exec(query)).first()
+
+    async def save_token(self, token: AdminToken) -> None:
+        self.s.add(token)
+        await self.s.flush()
+
+    async def tokens(self, user_id: int, *, kind: str | None = None) -> Sequence[AdminToken]:
+        query = select(AdminToken).where(AdminToken.user_id == user_id)
+        if kind is not None:
+            query = query.where(AdminToken.kind == kind)
+        return (await self.s.exec(query.order_by(col(AdminToken.id)))).all()
+
+    async def revoke_tokens(self, user_id: int, *, kind: str | None = None) -> int:
+        table = _table(AdminToken)
+        stmt = sa.update(table).where(table.c.user_id == user_id, table.c.revoked.is_(False))
+        if kind is not None:
+            stmt = stmt.where(table.c.kind == kind)
+        result = await self.s.execute(stmt.values(revoked=True))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def add_audit(self, entry: AuditLog) -> AuditLog:
+        self.s.add(entry)
+        await self.s.flush()
+        return entry
+
+    async def audit(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        action: str | None = None,
+        username: str | None = None,
+    ) -> tuple[Sequence[AuditLog], int]:
+        query = select(AuditLog)
+        if action:
+            query = query.where(col(AuditLog.action).startswith(action))
+        if username:
+            query = query.where(AuditLog.username == username)
+        total = await _count(self.s, query)
+        rows = (
+            await self.s.exec(query.order_by(col(AuditLog.id).desc()).offset(offset).limit(limit))
+        ).all()
+        return rows, total
+
+    async def decision(self, source: str, source_id: int) -> ReviewDecision | None:
+        query = select(ReviewDecision).where(
+            ReviewDecision.source == source, ReviewDecision.source_id == source_id
+        )
+        return (await self.s.exec(query)).first()
+
+    async def decided(self, source: str, source_ids: Sequence[int]) -> set[int]:
+        if not source_ids:
+            return set()
+        query = select(ReviewDecision.source_id).where(
+            ReviewDecision.source == source, col(ReviewDecision.source_id).in_(list(source_ids))
+        )
+        return {int(x) for x in (await self.s.exec(query)).all()}
+
+    async def add_decision(self, decision: ReviewDecision) -> ReviewDecision:
+        self.s.add(decision)
+        await _flush(self.s, "this item was reviewed already")
+        return decision
+
+    # registry maintenance (the core RegistryRepository only adds and saves)
+    async def delete_row(self, obj: Any) -> None:
+        try:
+            await self.s.delete(obj)
+            await self.s.flush()
+        except IntegrityError as e:
+            raise DuplicateError(f"still referenced: {e.orig}") from e
+
+    async def references(self, column: str, row_id: int) -> int:
+        """How many tickets, residents, workers, grids or buildings point at a registry row."""
+        checks: dict[str, list[tuple[type[SQLModel], str]]] = {
+            "community": [(Ticket, "community_id"), (Resident, "community_id"),
+                          (GridWorker, "community_id"), (Grid, "community_id"),
+                          (Building, "community_id"), (AdminUser, "community_id")],
+            "grid": [(Ticket, "grid_id"), (GridWorker, "grid_id"), (Building, "grid_id"),
+                     (Grid, "parent_id")],
+            "building": [(Ticket, "building_id"), (Resident, "building_id")],
+            "worker": [(Ticket, "assignee_id"), (AdminUser, "worker_id")],
+        }  # fmt: skip
+        total = 0
+        for model, attr in checks[column]:
+            table = _table(model)
+            query = sa.select(sa.func.count()).select_from(table).where(table.c[attr] == row_id)
+            total += int((await self.s.execute(query)).scalar_one())
+        return total
+
+    async def set_worker_identities(
+        self, worker_id: int, identities: Sequence[tuple[str, str]]
+    ) -> None:
+        """Make these (channel, user_id) pairs the worker's channels, in preference order."""
+        wanted = {(c, u): i for i, (c, u) in enumerate(identities)}
+        current = (
+            await self.s.exec(select(ChannelIdentity).where(ChannelIdentity.worker_id == worker_id))
+        ).all()
+        for ident in current:
+            if (ident.channel, ident.user_id) not in wanted:
+                ident.worker_id = None
+                self.s.add(ident)
+        await self.s.flush()
+        for (channel, user_id), priority in wanted.items():
+            query = select(ChannelIdentity).where(
+                ChannelIdentity.channel == channel, ChannelIdentity.user_id == user_id
+            )
+            found = (await self.s.exec(query)).first()
+            ident = found or ChannelIdentity(channel=channel, user_id=user_id)
+            if ident.worker_id not in (None, worker_id):
+                raise DuplicateError(f"{channel}:{user_id} belongs to worker {ident.worker_id}")
+            ident.worker_id = worker_id
+            ident.priority = priority
+            ident.reachable = True
+            self.s.add(ident)
+        await self.s.flush()
+
+
+async def _count(session: AsyncSession, query: Any) -> int:
+    counted = sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+    return int((await session.execute(counted)).scalar_one())
+
+
+# --- NLU training data, training jobs, activations -------------------------------------------
+
+
+class SqlNluData:
+    """Intents, examples, synonyms, lookup tables and regexes; training jobs; activations."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    # intents
+    async def intents(self) -> Sequence[NluIntent]:
+        return (await self.s.exec(select(NluIntent).order_by(col(NluIntent.name)))).all()
+
+    async def example_counts(self) -> dict[int, int]:
+        query = select(NluExample.intent_id, sa.func.count()).group_by(col(NluExample.intent_id))
+        return {int(i): int(n) for i, n in (await self.s.exec(query)).all()}
+
+    async def intent(self, intent_id: int) -> NluIntent | None:
+        return await self.s.get(NluIntent, intent_id)
+
+    async def intent_by_name(self, name: str) -> NluIntent | None:
+        return (await self.s.exec(select(NluIntent).where(NluIntent.name == name))).first()
+
+    async def add_intent(self, intent: NluIntent) -> NluIntent:
+        self.s.add(intent)
+        await _flush(self.s, f"intent {intent.name!r} exists")
+        return intent
+
+    async def save_intent(self, intent: NluIntent) -> None:
+        self.s.add(intent)
+        await _flush(self.s, f"intent {intent.name!r} exists")
+
+    async def delete_intent(self, intent_id: int) -> int:
+        """Delete an intent and its examples; returns how many examples went with it."""
+        ex = _table(NluExample)
+        result = await self.s.execute(sa.delete(ex).where(ex.c.intent_id == intent_id))
+        intent = await self.s.get(NluIntent, intent_id)
+        if intent is None:
+            raise NotFound(f"intent {intent_id}")
+        await self.s.delete(intent)
+        await self.s.flush()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # examples
+    async def examples(self, intent_id: int | None = None) -> Sequence[NluExample]:
+        query = select(NluExample).order_by(col(NluExample.id))
+        if intent_id is not None:
+            query = query.where(NluExample.intent_id == intent_id)
+        return (await self.s.exec(query)).all()
+
+    async def all_examples(self) -> list[ExampleRow]:
+        query = (
+            select(NluExample, NluIntent.name)
+            .join(NluIntent, col(NluIntent.id) == col(NluExample.intent_id))
+            .order_by(col(NluIntent.name), col(NluExample.id))
+        )
+        return [
+            ExampleRow(e.id or 0, name, e.text, list(e.entities or []), e.source)
+            for e, name in (await self.s.exec(query)).all()
+        ]
+
+    async def example(self, example_id: int) -> NluExample | None:
+        return await self.s.get(NluExample, example_id)
+
+    async def add_example(self, example: NluExample) -> NluExample:
+        self.s.add(example)
+        await _flush(self.s, "this example exists under the intent already")
+        return example
+
+    async def insert_examples(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert many examples in one statement (seeding, imports); DuplicateError on a clash.
+
+        Each row: intent_id, text, entities, source, created_by, created_at.
+        """
+        if not rows:
+            return 0
+        try:
+            await self.s.execute(sa.insert(_table(NluExample)), list(rows))
+        except IntegrityError as e:
+            raise DuplicateError(f"example exists: {e.orig}") from e
+        return len(rows)
+
+    async def save_example(self, example: NluExample) -> None:
+        self.s.add(example)
+        await _flush(self.s, "this example exists under the intent already")
+
+    async def delete_example(self, example_id: int) -> None:
+        example = await self.s.get(NluExample, example_id)
+        if example is None:
+            raise NotFound(f"example {example_id}")
+        await self.s.delete(example)
+        await self.s.flush()
+
+    async def intents_with_text(self, text: str) -> list[str]:
+        query = (
+            select(NluIntent.name)
+            .join(NluExample, col(NluIntent.id) == col(NluExample.intent_id))
+            .where(NluExample.text == text)
+            .order_by(col(NluIntent.name))
+        )
+        return [str(n) for n in (await self.s.exec(query)).all()]
+
+    async def shared_texts(self) -> dict[str, list[str]]:
+        """Example texts that appear under more than one intent → those intents."""
+        shared = (
+            select(NluExample.text)
+            .group_by(col(NluExample.text))
+            .having(sa.func.count(sa.distinct(col(NluExample.intent_id))) > 1)
+        )
+        query = (
+            select(NluExample.text, NluIntent.name)
+            .join(NluIntent, col(NluIntent.id) == col(NluExample.intent_id))
+            .where(col(NluExample.text).in_(shared))
+            .order_by(col(NluExample.text), col(NluIntent.name))
+        )
+        out: dict[str, list[str]] = {}
+        for text, name in (await self.s.exec(query)).all():
+            out.setdefault(str(text), []).append(str(name))
+        return out
+
+    # synonyms, lookup tables, regexes
+    async def table_rows(self, kind: TableKind) -> Sequence[NluSynonym | NluLookup | NluRegex]:
+        model = TABLES[kind]
+        rows = (await self.s.execute(sa.select(model).order_by(col(model.name)))).scalars().all()
+        return list(rows)
+
+    async def table_row(
+        self, kind: TableKind, row_id: int
+    ) -> NluSynonym | NluLookup | NluRegex | None:
+        return await self.s.get(TABLES[kind], row_id)
+
+    async def table_row_by_name(
+        self, kind: TableKind, name: str
+    ) -> NluSynonym | NluLookup | NluRegex | None:
+        model = TABLES[kind]
+        query = sa.select(model).where(col(model.name) == name)
+        return (await self.s.execute(query)).scalars().first()
+
+    async def save_table_row(self, row: NluSynonym | NluLookup | NluRegex) -> None:
+        self.s.add(row)
+        await _flush(self.s, f"{row.name!r} exists")
+
+    async def delete_table_row(self, kind: TableKind, row_id: int) -> None:
+        row = await self.s.get(TABLES[kind], row_id)
+        if row is None:
+            raise NotFound(f"{kind} {row_id}")
+        await self.s.delete(row)
+        await self.s.flush()
+
+    async def is_empty(self) -> bool:
+        return (await self.s.exec(select(NluIntent.id).limit(1))).first() is None
+
+    async def clear(self) -> None:
+        """Remove all training data (an import in replace mode, inside its transaction)."""
+        for model in (NluExample, NluIntent, NluSynonym, NluLookup, NluRegex):
+            await self.s.execute(sa.delete(_table(model)))
+
+    # jobs
+    async def add_job(self, job: NluJob) -> NluJob:
+        self.s.add(job)
+        await self.s.flush()
+        return job
+
+    async def job(self, job_id: int) -> NluJob | None:
+        query = select(NluJob).where(NluJob.id == job_id).execution_options(populate_existing=True)
+        return (await self.s.exec(query)).first()
+
+    async def jobs(self, *, limit: int = 20) -> Sequence[NluJob]:
+        return (
+            await self.s.exec(select(NluJob).order_by(col(NluJob.id).desc()).limit(limit))
+        ).all()
+
+    async def unfinished_jobs(self) -> Sequence[NluJob]:
+        query = select(NluJob).where(col(NluJob.status).in_(["queued", "running"]))
+        return (await self.s.exec(query.order_by(col(NluJob.id)))).all()
+
+    async def save_job(self, job: NluJob) -> None:
+        self.s.add(job)
+        await self.s.flush()
+
+    # activations
+    async def add_activation(self, activation: NluActivation) -> NluActivation:
+        self.s.add(activation)
+        await self.s.flush()
+        return activation
+
+    async def activations(self, *, limit: int = 50) -> Sequence[NluActivation]:
+        query = select(NluActivation).order_by(col(NluActivation.id).desc()).limit(limit)
+        return (await self.s.exec(query)).all()
+
+
+# --- ticket queries (lists, filters, statistics) -----------------------------------------------
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _where(query: Any, f: TicketFilter) -> Any:
+    if f.community_ids is not None:
+        query = query.where(col(Ticket.community_id).in_(list(f.community_ids)))
+    if f.assignee_id is not None:
+        query = query.where(Ticket.assignee_id == f.assignee_id)
+    if f.statuses:
+        query = query.where(col(Ticket.status).in_(list(f.statuses)))
+    if f.categories:
+        query = query.where(col(Ticket.category).in_(list(f.categories)))
+    if f.priorities:
+        query = query.where(col(Ticket.priority).in_(list(f.priorities)))
+    if f.grid_ids:
+        query = query.where(col(Ticket.grid_id).in_(list(f.grid_ids)))
+    if f.created_from is not None:
+        query = query.where(col(Ticket.created_at) >= f.created_from)
+    if f.created_to is not None:
+        query = query.where(col(Ticket.created_at) < f.created_to)
+    if f.numbers:
+        query = query.where(col(Ticket.number).in_(list(f.numbers)))
+    if f.query.strip():
+        pattern = f"%{_escape_like(f.query.strip())}%"
+        query = query.where(
+            sa.or_(
+                col(Ticket.number).ilike(pattern, escape="\\"),
+                col(Ticket.description).ilike(pattern, escape="\\"),
+                col(Ticket.building_name).ilike(pattern, escape="\\"),
+                col(Ticket.location_note).ilike(pattern, escape="\\"),
+                col(Ticket.contact_phone).ilike(pattern, escape="\\"),
+            )
+        )
+    if f.overdue is not None:
+        o = f.overdue
+        late: list[Any] = []
+        for priority, cutoff in o.accept_before.items():
+            late.append(
+                sa.and_(
+                    col(Ticket.priority) == priority,
+                    col(Ticket.status).in_(list(o.waiting)),
+                    sa.func.coalesce(col(Ticket.assigned_at), col(Ticket.created_at)) < cutoff,
+                )
+            )
+        for priority, cutoff in o.resolve_before.items():
+            late.append(
+                sa.and_(
+                    col(Ticket.priority) == priority,
+                    col(Ticket.status).in_(list(o.open)),
+                    col(Ticket.created_at) < cutoff,
+                )
+            )
+        query = query.where(sa.or_(*late) if late else sa.false())
+    return query
+
+
+class SqlTicketQueries:
+    """Read-only ticket queries for the console and the JSON API."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def search(
+        self, f: TicketFilter, *, limit: int = 50, offset: int = 0
+    ) -> tuple[Sequence[Ticket], int]:
+        query = _where(select(Ticket), f)
+        total = await _count(self.s, query)
+        rows = (
+            await self.s.exec(query.order_by(col(Ticket.id).desc()).offset(offset).limit(limit))
+        ).all()
+        return rows, total
+
+    async def count_by(self, f: TicketFilter, column: str) -> dict[Any, int]:
+        """Ticket counts grouped by one column (category, status, grid_id, priority, rating)."""
+        if column not in ("category", "status", "grid_id", "priority", "rating"):
+            raise ValueError(f"cannot group by {column!r}")
+        attr = getattr(Ticket, column)
+        query = _where(select(attr, sa.func.count()), f).group_by(attr)
+        return {key: int(n) for key, n in (await self.s.exec(query)).all()}
+
+    async def timings(self, f: TicketFilter) -> list[TicketTiming]:
+        t = _table(Ticket).c
+        columns = (t.id, t.category, t.priority, t.status, t.grid_id, t.rating)
+        times = (t.created_at, t.accepted_at, t.resolved_at, t.closed_at)
+        query = _where(sa.select(*columns, *times), f).order_by(t.id)
+        return [TicketTiming(*row) for row in (await self.s.execute(query)).all()]
+
+    async def recategorised(
+        self, f: TicketFilter, *, limit: int = 200
+    ) -> list[tuple[Ticket, TicketEvent]]:
+        """Tickets whose category staff or a worker changed, with the latest such event."""
+        query = _where(
+            select(Ticket, TicketEvent)
+            .join(TicketEvent, col(TicketEvent.ticket_id) == col(Ticket.id))
+            .where(TicketEvent.kind == "recategorize"),
+            f,
+        ).order_by(col(TicketEvent.id).desc())
+        seen: set[int] = set()
+        out: list[tuple[Ticket, TicketEvent]] = []
+        for ticket, event in (await self.s.exec(query.limit(limit * 3))).all():
+            if ticket.id in seen:
+                continue
+            seen.add(ticket.id or 0)
+            out.append((ticket, event))
+            if len(out) >= limit:
+                break
+        return out
+
+    async def inbound_for_user(
+        self,
+        channel: str,
+        user_id: str,
+        *,
+        since: datetime,
+        until: datetime,
+        limit: int = 30,
+    ) -> Sequence[InboundMessage]:
+        query = (
+            select(InboundMessage)
+            .where(
+                InboundMessage.channel == channel,
+                InboundMessage.user_id == user_id,
+                col(InboundMessage.received_at) >= since,
+                col(InboundMessage.received_at) <= until,
+            )
+            .order_by(col(InboundMessage.id))
+            .limit(limit)
+        )
+        return (await self.s.exec(query)).all()
+
+    async def unsure_inbound(
+        self,
+        *,
+        threshold: float,
+        since: datetime,
+        community_ids: tuple[int, ...] | None = None,
+        limit: int = 200,
+    ) -> Sequence[InboundMessage]:
+        """Residents' processed messages the NLU was unsure about (low confidence or
+        out_of_scope), newest first. Workers' messages are left out."""
+        ident = _table(ChannelIdentity)
+        query = (
+            select(InboundMessage)
+            .join(
+                ident,
+                sa.and_(
+                    ident.c.channel == InboundMessage.channel,
+                    ident.c.user_id == InboundMessage.user_id,
+                ),
+            )
+            .where(
+                InboundMessage.status == "done",
+                InboundMessage.intent != "",
+                col(InboundMessage.received_at) >= since,
+                ident.c.worker_id.is_(None),
+                sa.or_(
+                    col(InboundMessage.intent) == "out_of_scope",
+                    col(InboundMessage.confidence) < threshold,
+                ),
+            )
+        )
+        if community_ids is not None:
+            resident = _table(Resident)
+            query = query.join(resident, resident.c.id == ident.c.resident_id).where(
+                resident.c.community_id.in_(list(community_ids))
+            )
+        query = query.order_by(col(InboundMessage.id).desc()).limit(limit)
+        return (await self.s.exec(query)).all()
+
+
+def table_model(kind: str) -> type[SQLModel]:
+    return TABLES[kind]

@@ -1,0 +1,132 @@
+"""Database engine, sessions and migrations (SQLite embedded by default, PostgreSQL by URL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.errors import StorageError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _parse(url: str) -> URL:
+    try:
+        return make_url(url)
+    except Exception as e:  # sqlalchemy raises ArgumentError for garbage
+        raise StorageError(f"invalid database URL: {e}") from e
+
+
+def async_url(url: str) -> URL:
+    """Map a user-facing URL (sqlite:///x.db, postgresql://...) to its asyncio driver."""
+    parsed = _parse(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    raise StorageError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def sync_url(url: str) -> URL:
+    """The same database through a synchronous driver (Alembic runs synchronously)."""
+    parsed = _parse(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite")
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    raise StorageError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the web process and `minhu chat` read while the other writes; foreign keys are
+    # off by default in SQLite; busy_timeout turns brief write contention into a wait.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Database:
+    """Owns the async engine and hands out sessions. Built once in the app's wiring."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        target = async_url(url)
+        self.is_sqlite = target.get_backend_name() == "sqlite"
+        if self.is_sqlite and target.database not in (None, "", ":memory:"):
+            Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {"echo": echo}
+        if not self.is_sqlite:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(target, **kwargs)
+        if self.is_sqlite:
+            sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(
+            self.engine, class_=AsyncSession, expire_on_commit=False
+        )
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits on success and rolls back on error."""
+        async with self._sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def migrate(self) -> None:
+        """Apply Alembic migrations up to head (idempotent; safe at every start)."""
+        await asyncio.to_thread(upgrade, self.url)
+
+    async def ping(self) -> None:
+        """Fail fast with a clear error when the database is unreachable."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except Exception as e:
+            raise StorageError(f"database unreachable: {_safe(self.url)}: {e}") from e
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _safe(url: str) -> str:
+    return _parse(url).render_as_string(hide_password=True)
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # '%' is ConfigParser interpolation syntax; URLs may contain it (encoded passwords).
+    cfg.set_main_option(
+        "sqlalchemy.url", sync_url(url).render_as_string(hide_password=False).replace("%", "%%")
+    )
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Synchronously apply migrations (used at start and by `minhu db upgrade`)."""
+    from alembic import command
+
+    target = sync_url(url)
+    if target.get_backend_name() == "sqlite" and target.database not in (None, "", ":memory:"):
+        Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
+    try:
+        command.upgrade(alembic_config(url), revision)
+    except Exception as e:
+        raise StorageError(f"migration failed on {_safe(url)}: {e}") from e

@@ -1,0 +1,23 @@
+"""Errors raised by the storage package.
+
+Adapters wrap driver errors (redis, psycopg, SQLAlchemy) in these with ``raise ... from e``, so
+callers outside storage/ catch ``StorageError`` and never import a driver.
+"""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Root of every storage error: the backend failed, is unreachable or holds bad data."""
+
+
+class LockTimeout(StorageError):  # noqa: N818 -- the name the project agreed on
+    """A conversation lock could not be acquired within the allowed time."""
+
+
+class DuplicateError(StorageError):
+    """A row or key that must be unique already exists."""
+
+
+class NotFound(StorageError):  # noqa: N818 -- the name the project agreed on
+    """The requested row or key does not exist."""

@@ -1,0 +1,685 @@
+"""The storage interfaces the rest of the app depends on (implemented in repositories.py).
+
+The embedded backend is SQLite and the production one PostgreSQL: both run the same SQL
+implementation, and tests/storage runs one contract suite against each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from storage.admin_types import (
+    ExampleRow,
+    TableKind,
+    TicketFilter,
+    TicketTiming,
+)
+from storage.models import (
+    AdminToken,
+    AdminUser,
+    Attachment,
+    AuditLog,
+    Building,
+    ChannelIdentity,
+    Community,
+    Department,
+    DepartmentContact,
+    Grid,
+    GridWorker,
+    InboundMessage,
+    NluActivation,
+    NluExample,
+    NluIntent,
+    NluJob,
+    NluLookup,
+    NluRegex,
+    NluSynonym,
+    Outbox,
+    Resident,
+    ReviewDecision,
+    TaskCard,
+    Ticket,
+    TicketClock,
+    TicketEvent,
+    TicketFollower,
+    TicketParty,
+    WorkerBindCode,
+)
+from storage.state import SessionStore
+
+
+class RegistryRepository(Protocol):
+    """Communities, grids, buildings, workers, residents and their channel identities."""
+
+    async def communities(self) -> Sequence[Community]: ...
+    async def community(self, community_id: int) -> Community | None: ...
+    async def community_by_name(self, name: str) -> Community | None: ...
+    async def grids(self, community_id: int | None = None) -> Sequence[Grid]: ...
+    async def grid(self, grid_id: int) -> Grid | None: ...
+    async def buildings(self, community_id: int | None = None) -> Sequence[Building]: ...
+    async def building(self, building_id: int) -> Building | None: ...
+    async def workers(self, community_id: int | None = None) -> Sequence[GridWorker]: ...
+    async def worker(self, worker_id: int) -> GridWorker | None: ...
+    async def identity(self, channel: str, user_id: str) -> ChannelIdentity | None: ...
+    async def worker_identities(self, worker_id: int) -> Sequence[ChannelIdentity]: ...
+    async def resident_identities(self, resident_id: int) -> Sequence[ChannelIdentity]: ...
+    async def resident(self, resident_id: int) -> Resident | None: ...
+
+    async def ensure_resident(
+        self, channel: str, user_id: str, *, locale: str = "zh", now: datetime | None = None
+    ) -> tuple[Resident, ChannelIdentity]:
+        """Return the resident behind a channel identity, creating both on first contact.
+
+        Args:
+            channel: the channel name.
+            user_id: the platform user id.
+            locale: the locale for a new resident.
+            now: when set, recorded as the identity's last inbound time.
+        """
+        ...
+
+    async def touch_identity(self, channel: str, user_id: str, now: datetime) -> None: ...
+    async def set_reachable(self, channel: str, user_id: str, reachable: bool) -> None: ...
+
+    async def bind_worker_identity(
+        self, worker_id: int, channel: str, user_id: str, *, priority: int = 0
+    ) -> ChannelIdentity: ...
+
+    async def add(self, obj: Any) -> Any:
+        """Insert a registry row and flush; raises DuplicateError on a unique clash."""
+        ...
+
+    async def save(self, obj: Any) -> None: ...
+    async def delete_all(self) -> None: ...
+
+
+class TicketRepository(Protocol):
+    """Tickets, their human numbers and their append-only events."""
+
+    async def next_number(self, day: str) -> str:
+        """Allocate the next ``MH-<day>-NNNN`` atomically, even across processes."""
+        ...
+
+    async def add(self, ticket: Ticket) -> Ticket: ...
+    async def save(self, ticket: Ticket) -> None: ...
+    async def get(self, ticket_id: int) -> Ticket | None: ...
+    async def by_number(self, number: str, *, for_update: bool = False) -> Ticket | None: ...
+    async def lock(self, ticket_id: int) -> Ticket | None: ...
+
+    async def for_resident(
+        self, resident_id: int, *, statuses: Iterable[str] | None = None, limit: int = 20
+    ) -> Sequence[Ticket]: ...
+
+    async def for_worker(
+        self, worker_id: int, *, statuses: Iterable[str] = ...
+    ) -> Sequence[Ticket]: ...
+
+    async def open_counts_by_worker(self) -> dict[int, int]: ...
+    async def add_event(self, event: TicketEvent) -> TicketEvent: ...
+    async def events(self, ticket_id: int) -> Sequence[TicketEvent]: ...
+
+    async def search(
+        self, *, statuses: Iterable[str] | None = None, limit: int = 100, offset: int = 0
+    ) -> Sequence[Ticket]: ...
+
+
+class OutboxRepository(Protocol):
+    """Pushed messages awaiting delivery."""
+
+    async def enqueue(
+        self,
+        channel: str,
+        recipient: str,
+        payload: dict[str, Any],
+        *,
+        now: datetime,
+        ticket_id: int | None = None,
+        worker_id: int | None = None,
+    ) -> Outbox:
+        """Queue a message in the current transaction (it is sent only if that commits)."""
+        ...
+
+    async def claim_due(self, now: datetime, *, limit: int, lease_seconds: float) -> list[Outbox]:
+        """Claim due items for a lease; concurrent callers get disjoint items."""
+        ...
+
+    async def mark_sent(
+        self, item_id: int, token: str, *, now: datetime, platform_message_id: str = ""
+    ) -> None: ...
+
+    async def mark_retry(
+        self, item_id: int, token: str, *, error: str, next_try_at: datetime
+    ) -> Outbox: ...
+
+    async def release(self, item_id: int, token: str) -> None: ...
+    async def mark_dead(self, item_id: int, token: str, *, error: str) -> None: ...
+    async def get(self, item_id: int) -> Outbox | None: ...
+    async def items(self, *, status: str | None = None, limit: int = 1000) -> Sequence[Outbox]: ...
+    async def next_due_at(self) -> datetime | None: ...
+
+
+class MailboxRepository(Protocol):
+    """Per-user mailboxes of the web and CLI channels."""
+
+    async def deliver(
+        self,
+        channel: str,
+        user_id: str,
+        payload: dict[str, Any],
+        *,
+        outbox_id: int | None,
+        now: datetime,
+    ) -> None:
+        """Put a message in a mailbox; idempotent per outbox item."""
+        ...
+
+    async def drain(self, channel: str, user_id: str) -> list[dict[str, Any]]:
+        """Take every waiting message, oldest first; each is returned exactly once."""
+        ...
+
+
+class InboundRepository(Protocol):
+    """The log of inbound messages, written before processing."""
+
+    async def record(
+        self,
+        channel: str,
+        message_id: str,
+        user_id: str,
+        payload: dict[str, Any],
+        *,
+        now: datetime,
+    ) -> tuple[InboundMessage, bool]:
+        """Store a message unless its (channel, message_id) exists; say whether it is new."""
+        ...
+
+    async def get(self, inbound_id: int) -> InboundMessage | None: ...
+
+    async def update(
+        self,
+        inbound_id: int,
+        *,
+        status: str,
+        now: datetime,
+        replies: list[dict[str, Any]] | None = None,
+        intent: str | None = None,
+        confidence: float | None = None,
+        error: str | None = None,
+    ) -> None: ...
+
+    async def recent_for_user(
+        self, channel: str, user_id: str, *, limit: int = 20
+    ) -> Sequence[InboundMessage]: ...
+
+    async def with_status(self, status: str, *, limit: int = 100) -> Sequence[InboundMessage]: ...
+
+
+class AttachmentRepository(Protocol):
+    async def add(
+        self,
+        content: bytes,
+        *,
+        kind: str,
+        mime: str,
+        channel: str,
+        uploaded_by: str,
+        filename: str = "",
+        ticket_id: int | None = None,
+        now: datetime,
+    ) -> Attachment: ...
+
+    async def get(self, attachment_id: int) -> Attachment | None: ...
+    async def attach(self, attachment_ids: Iterable[int], ticket_id: int) -> None: ...
+    async def for_ticket(self, ticket_id: int) -> Sequence[Attachment]: ...
+
+
+class BindCodeRepository(Protocol):
+    """One-time codes that bind a messenger account to a grid worker (stored hashed)."""
+
+    async def add(
+        self,
+        code_hash: str,
+        worker_id: int,
+        *,
+        now: datetime,
+        expires_at: datetime,
+        created_by: str = "",
+    ) -> WorkerBindCode:
+        """Store a new code; raises DuplicateError if the hash exists (practically never)."""
+        ...
+
+    async def by_hash(self, code_hash: str) -> WorkerBindCode | None: ...
+
+    async def use(self, code_id: int, *, now: datetime, channel: str, user_id: str) -> bool:
+        """Mark a code used if it is unused and unexpired at ``now``.
+
+        Atomic (one conditional UPDATE): of any number of concurrent callers, in any number
+        of processes, exactly one gets ``True``.
+        """
+        ...
+
+
+class TaskCardRepository(Protocol):
+    """Task cards on platforms that edit messages in place, keyed by the platform message."""
+
+    async def record(self, card: TaskCard) -> None:
+        """Remember a sent card; recording the same platform message again is a no-op."""
+        ...
+
+    async def for_message(self, channel: str, recipient: str, message_id: str) -> TaskCard | None:
+        """The card a platform message is (e.g. the message a worker replied to), if any."""
+        ...
+
+    async def stale(
+        self,
+        channel: str,
+        *,
+        since: datetime,
+        recipient: str | None = None,
+        limit: int = 50,
+    ) -> list[tuple[TaskCard, Ticket, int]]:
+        """Cards created after ``since`` whose ticket has events newer than the card shows.
+
+        Returns:
+            ``(card, ticket, newest event id)`` per stale card, oldest card first.
+        """
+        ...
+
+    async def rendered(
+        self, card_id: int, *, previous_event_id: int, event_id: int, fingerprint: str
+    ) -> bool:
+        """Move a card to ``event_id`` if it still shows ``previous_event_id``.
+
+        Returns True for exactly one of several concurrent refreshers: only that one edits.
+        """
+        ...
+
+
+# --- admin console (issue 6) ------------------------------------------------------------------
+
+
+class AdminRepository(Protocol):
+    """Console users, their sessions and API tokens, the audit log and review decisions."""
+
+    async def users(self) -> Sequence[AdminUser]: ...
+    async def user(self, user_id: int) -> AdminUser | None: ...
+    async def user_by_name(self, username: str) -> AdminUser | None: ...
+
+    async def add_user(self, user: AdminUser) -> AdminUser:
+        """Insert a user; raises DuplicateError when the username is taken."""
+        ...
+
+    async def save_user(self, user: AdminUser) -> None: ...
+    async def add_token(self, token: AdminToken) -> AdminToken: ...
+    async def token_by_hash(self, token_hash: str) -> AdminToken | None: ...
+    async def save_token(self, token: AdminToken) -> None: ...
+    async def tokens(self, user_id: int, *, kind: str | None = None) -> Sequence[AdminToken]: ...
+
+    async def revoke_tokens(self, user_id: int, *, kind: str | None = None) -> int:
+        """Revoke a user's live tokens (all, or of one kind); returns how many."""
+        ...
+
+    async def add_audit(self, entry: AuditLog) -> AuditLog: ...
+
+    async def audit(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        action: str | None = None,
+        username: str | None = None,
+    ) -> tuple[Sequence[AuditLog], int]:
+        """Audit entries, newest first, and how many match in all."""
+        ...
+
+    async def decision(self, source: str, source_id: int) -> ReviewDecision | None: ...
+    async def decided(self, source: str, source_ids: Sequence[int]) -> set[int]: ...
+
+    async def add_decision(self, decision: ReviewDecision) -> ReviewDecision:
+        """Record a review decision; DuplicateError if the item was reviewed already."""
+        ...
+
+    async def delete_row(self, obj: Any) -> None:
+        """Delete a registry row; DuplicateError when something still references it."""
+        ...
+
+    async def references(self, column: str, row_id: int) -> int:
+        """How many rows point at a ``community``, ``grid``, ``building`` or ``worker``."""
+        ...
+
+    async def set_worker_identities(
+        self, worker_id: int, identities: Sequence[tuple[str, str]]
+    ) -> None:
+        """Bind exactly these (channel, user_id) pairs to the worker, preferred first;
+        DuplicateError when one belongs to another worker."""
+        ...
+
+
+class NluDataRepository(Protocol):
+    """The NLU training data kept in the database, training jobs and model activations."""
+
+    async def intents(self) -> Sequence[NluIntent]: ...
+    async def example_counts(self) -> dict[int, int]: ...
+    async def intent(self, intent_id: int) -> NluIntent | None: ...
+    async def intent_by_name(self, name: str) -> NluIntent | None: ...
+    async def add_intent(self, intent: NluIntent) -> NluIntent: ...
+    async def save_intent(self, intent: NluIntent) -> None: ...
+
+    async def delete_intent(self, intent_id: int) -> int:
+        """Delete an intent with its examples; returns the number of examples deleted."""
+        ...
+
+    async def examples(self, intent_id: int | None = None) -> Sequence[NluExample]: ...
+    async def all_examples(self) -> list[ExampleRow]: ...
+    async def example(self, example_id: int) -> NluExample | None: ...
+    async def add_example(self, example: NluExample) -> NluExample: ...
+
+    async def insert_examples(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert many examples at once (intent_id, text, entities, source, created_by,
+        created_at); DuplicateError when one exists."""
+        ...
+
+    async def save_example(self, example: NluExample) -> None: ...
+    async def delete_example(self, example_id: int) -> None: ...
+    async def intents_with_text(self, text: str) -> list[str]: ...
+
+    async def shared_texts(self) -> dict[str, list[str]]:
+        """Example texts found under more than one intent, with those intents."""
+        ...
+
+    async def table_rows(self, kind: TableKind) -> Sequence[NluSynonym | NluLookup | NluRegex]: ...
+
+    async def table_row(
+        self, kind: TableKind, row_id: int
+    ) -> NluSynonym | NluLookup | NluRegex | None: ...
+
+    async def table_row_by_name(
+        self, kind: TableKind, name: str
+    ) -> NluSynonym | NluLookup | NluRegex | None: ...
+
+    async def save_table_row(self, row: NluSynonym | NluLookup | NluRegex) -> None: ...
+    async def delete_table_row(self, kind: TableKind, row_id: int) -> None: ...
+    async def is_empty(self) -> bool: ...
+    async def clear(self) -> None: ...
+    async def add_job(self, job: NluJob) -> NluJob: ...
+    async def job(self, job_id: int) -> NluJob | None: ...
+    async def jobs(self, *, limit: int = 20) -> Sequence[NluJob]: ...
+    async def unfinished_jobs(self) -> Sequence[NluJob]: ...
+    async def save_job(self, job: NluJob) -> None: ...
+    async def add_activation(self, activation: NluActivation) -> NluActivation: ...
+    async def activations(self, *, limit: int = 50) -> Sequence[NluActivation]: ...
+
+
+class TicketQueryRepository(Protocol):
+    """Read-only ticket queries: filtered lists, counts, timings, review candidates."""
+
+    async def search(
+        self, f: TicketFilter, *, limit: int = 50, offset: int = 0
+    ) -> tuple[Sequence[Ticket], int]:
+        """Tickets matching the filter, newest first, and how many match in all."""
+        ...
+
+    async def count_by(self, f: TicketFilter, column: str) -> dict[Any, int]: ...
+    async def timings(self, f: TicketFilter) -> list[TicketTiming]: ...
+
+    async def recategorised(
+        self, f: TicketFilter, *, limit: int = 200
+    ) -> list[tuple[Ticket, TicketEvent]]: ...
+
+    async def inbound_for_user(
+        self, channel: str, user_id: str, *, since: datetime, until: datetime, limit: int = 30
+    ) -> Sequence[InboundMessage]: ...
+
+    async def unsure_inbound(
+        self,
+        *,
+        threshold: float,
+        since: datetime,
+        community_ids: tuple[int, ...] | None = None,
+        limit: int = 200,
+    ) -> Sequence[InboundMessage]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction with every repository bound to it.
+
+    ``queued`` counts outbox items queued in this unit (callers bump it), so the caller knows
+    to wake the dispatcher after commit.
+    """
+
+    queued: int
+
+    @property
+    def registry(self) -> RegistryRepository: ...
+    @property
+    def tickets(self) -> TicketRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
+    @property
+    def mailbox(self) -> MailboxRepository: ...
+    @property
+    def inbound(self) -> InboundRepository: ...
+    @property
+    def attachments(self) -> AttachmentRepository: ...
+    @property
+    def clocks(self) -> ClockRepository: ...
+    @property
+    def followers(self) -> FollowerRepository: ...
+    @property
+    def departments(self) -> DepartmentRepository: ...
+    @property
+    def finder(self) -> TicketFinder: ...
+    @property
+    def bind_codes(self) -> BindCodeRepository: ...
+    @property
+    def cards(self) -> TaskCardRepository: ...
+    @property
+    def admin(self) -> AdminRepository: ...
+    @property
+    def nlu_data(self) -> NluDataRepository: ...
+    @property
+    def ticket_queries(self) -> TicketQueryRepository: ...
+
+    async def commit(self) -> None: ...
+
+
+class Store(Protocol):
+    """Hands out units of work: ``async with store.unit() as uow`` commits on success."""
+
+    def unit(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+
+
+# --- ticket lifecycle (issue 7): SLA clocks, followers, departments, queries ---------------------
+
+
+class ClockRepository(Protocol):
+    """Durable SLA clocks. Claiming and firing are safe with several processes sweeping."""
+
+    async def add(self, clock: TicketClock) -> TicketClock: ...
+    async def save(self, clock: TicketClock) -> None: ...
+
+    async def cancel(self, ticket_id: int, kinds: Iterable[str] | None, *, now: datetime) -> int:
+        """Cancel a ticket's pending clocks of these kinds (all when None); returns how many."""
+        ...
+
+    async def for_ticket(
+        self, ticket_id: int, *, status: str | None = None
+    ) -> Sequence[TicketClock]: ...
+
+    async def pending_for_tickets(
+        self, ticket_ids: Iterable[int], kind: str
+    ) -> dict[int, TicketClock]:
+        """The earliest pending clock of a kind per ticket."""
+        ...
+
+    async def claim_due(
+        self, now: datetime, *, limit: int, lease_seconds: float
+    ) -> list[TicketClock]:
+        """Lease up to ``limit`` due pending clocks, oldest due first.
+
+        Concurrent callers (other processes) get disjoint rows: PostgreSQL skips rows another
+        transaction holds (``FOR UPDATE SKIP LOCKED``); a leased row is not claimed again until
+        its lease runs out (the claimer crashed). Each call stamps a fresh ``claim_token``.
+        """
+        ...
+
+    async def fire(self, clock_id: int, token: str, *, now: datetime) -> TicketClock | None:
+        """Mark a claimed clock fired, only if it is still pending and still ours.
+
+        The conditional update is the exactly-once guard: of two processes racing for the same
+        row only one gets it back; the caller applies the effects in the same transaction.
+        """
+        ...
+
+    async def settle_expired(
+        self,
+        clock_ids: Iterable[int],
+        token: str,
+        *,
+        kinds: Iterable[str],
+        now: datetime,
+        outcome: str,
+    ) -> list[int]:
+        """Mark claimed clocks of these kinds whose ``deadline_at`` has passed as fired with
+        ``outcome``, in one statement (reminders found stale after downtime); returns their ids."""
+        ...
+
+    async def retry(
+        self, clock_id: int, token: str, *, error: str, retry_at: datetime, give_up: bool
+    ) -> None:
+        """Record a failed firing: try again at ``retry_at`` or mark it failed for good."""
+        ...
+
+    async def counts(self) -> dict[str, int]:
+        """Clocks per status (monitoring)."""
+        ...
+
+    async def next_due_at(self) -> datetime | None: ...
+
+
+class FollowerRepository(Protocol):
+    """Residents following a ticket besides its reporter."""
+
+    async def add(
+        self,
+        ticket_id: int,
+        channel: str,
+        user_id: str,
+        *,
+        resident_id: int | None,
+        via: str,
+        now: datetime,
+    ) -> bool:
+        """Follow a ticket; False when this identity follows it already."""
+        ...
+
+    async def for_ticket(self, ticket_id: int) -> Sequence[TicketFollower]: ...
+
+    async def followed_tickets(
+        self, channel: str, user_id: str, *, statuses: Iterable[str] | None = None
+    ) -> Sequence[Ticket]: ...
+
+    async def copy(self, from_ticket: int, to_ticket: int, *, via: str, now: datetime) -> int:
+        """Make every follower of one ticket a follower of another; returns how many were new."""
+        ...
+
+
+class DepartmentRepository(Protocol):
+    """The registry of departments/parties and their part in tickets."""
+
+    async def add(self, department: Department) -> Department:
+        """Insert and flush; raises DuplicateError when the name exists in that community."""
+        ...
+
+    async def add_contact(self, contact: DepartmentContact) -> DepartmentContact: ...
+    async def get(self, department_id: int) -> Department | None: ...
+
+    async def for_community(
+        self, community_id: int | None = None, *, active_only: bool = True
+    ) -> Sequence[Department]:
+        """Departments serving a community (its own and the street-wide ones)."""
+        ...
+
+    async def contacts(self, department_id: int) -> Sequence[DepartmentContact]: ...
+
+    async def by_contact(
+        self, channel: str, user_id: str
+    ) -> tuple[Department, DepartmentContact] | None: ...
+
+    async def add_party(
+        self, ticket_id: int, department_id: int, *, role: str, added_by: str, now: datetime
+    ) -> tuple[TicketParty, bool]:
+        """Involve a department in a ticket; an existing involvement is returned (and updated
+        from co-handler to lead when asked), with ``False``."""
+        ...
+
+    async def parties(self, ticket_id: int) -> Sequence[TicketParty]: ...
+    async def save_party(self, party: TicketParty) -> None: ...
+
+    async def active_tickets(
+        self, department_id: int, *, statuses: Iterable[str]
+    ) -> Sequence[Ticket]: ...
+
+
+class TicketFinder(Protocol):
+    """Read queries over tickets for duplicates, supervisors and the Open311 API."""
+
+    async def open_similar(
+        self,
+        *,
+        community_id: int | None,
+        category: str,
+        building_id: int | None,
+        statuses: Iterable[str],
+        limit: int = 200,
+    ) -> Sequence[Ticket]:
+        """Open tickets of a category in a community: same building, or with coordinates."""
+        ...
+
+    async def requests(
+        self,
+        *,
+        numbers: Sequence[str] | None = None,
+        categories: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        statuses: Iterable[str] | None = None,
+        limit: int = 1000,
+    ) -> Sequence[Ticket]:
+        """Tickets by number or by category/creation time/status, newest first."""
+        ...
+
+    async def events_for(
+        self, ticket_ids: Iterable[int], kinds: Iterable[str]
+    ) -> dict[int, list[TicketEvent]]:
+        """Events of these kinds per ticket, oldest first."""
+        ...
+
+    async def escalated(
+        self, community_id: int, *, statuses: Iterable[str]
+    ) -> Sequence[Ticket]: ...
+
+
+__all__ = [
+    "AdminRepository",
+    "AttachmentRepository",
+    "BindCodeRepository",
+    "ClockRepository",
+    "DepartmentRepository",
+    "FollowerRepository",
+    "InboundRepository",
+    "MailboxRepository",
+    "NluDataRepository",
+    "OutboxRepository",
+    "RegistryRepository",
+    "SessionStore",
+    "Store",
+    "TaskCardRepository",
+    "TicketFinder",
+    "TicketQueryRepository",
+    "TicketRepository",
+    "UnitOfWork",
+]

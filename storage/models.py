@@ -1,0 +1,529 @@
+"""SQLModel tables. Plain persistence: no domain rules live here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no zone and PostgreSQL must agree."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_type=sa.JSON)
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_type=sa.JSON)
+
+
+# --- registry -------------------------------------------------------------------------------
+
+
+class Community(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=100)
+    street: str = Field(default="", max_length=100)  # 街道 the community belongs to
+    hotline: str = Field(default="", max_length=40)
+    settings: dict[str, Any] = _json()  # working hours etc.
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Grid(SQLModel, table=True):
+    """A node of the grid tree: a grid (网格) or a micro-grid (微网格) under a community."""
+
+    __table_args__ = (sa.UniqueConstraint("community_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
+    name: str = Field(max_length=100)
+    level: str = Field(default="grid", max_length=20)  # grid | micro_grid
+
+
+class Building(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("community_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
+    name: str = Field(max_length=100)  # canonical: 3幢, B区5幢, 综合楼
+    aliases: list[str] = _json_list()  # 3号楼, 三幢, 3栋 ...
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class GridWorker(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=50)
+    role: str = Field(
+        default="grid_worker", max_length=30
+    )  # grid_worker|grid_leader|community_staff
+    community_id: int = Field(foreign_key="community.id", index=True)
+    grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
+    phone: str = Field(default="", max_length=30)
+    on_duty: bool = True
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Resident(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    display_name: str = Field(default="", max_length=100)
+    phone: str = Field(default="", max_length=30)  # remembered for the next report
+    community_id: int | None = Field(default=None, foreign_key="community.id")
+    building_id: int | None = Field(default=None, foreign_key="building.id")
+    unit: str = Field(default="", max_length=20)
+    room: str = Field(default="", max_length=20)
+    locale: str = Field(default="zh", max_length=10)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ChannelIdentity(SQLModel, table=True):
+    """Who a platform user is: a resident, a worker, or both."""
+
+    __table_args__ = (sa.UniqueConstraint("channel", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    user_id: str = Field(max_length=128)
+    resident_id: int | None = Field(default=None, foreign_key="resident.id", index=True)
+    worker_id: int | None = Field(default=None, foreign_key="gridworker.id", index=True)
+    priority: int = 0  # a worker's preferred channel first
+    reachable: bool = True  # false once the platform says the user blocked/unsubscribed
+    last_inbound_at: datetime | None = _ts()  # WeChat's 48-hour customer-service window
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- tickets --------------------------------------------------------------------------------
+
+
+class TicketCounter(SQLModel, table=True):
+    """Per-day sequence behind human ticket numbers (MH-YYYYMMDD-NNNN)."""
+
+    day: str = Field(primary_key=True, max_length=8)
+    last: int = 0
+
+
+class Ticket(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(index=True, unique=True, max_length=32)
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
+    category: str = Field(index=True, max_length=40)
+    priority: str = Field(default="normal", max_length=10)  # urgent|high|normal|low
+    status: str = Field(default="submitted", index=True, max_length=20)
+    description: str = Field(default="", sa_type=sa.Text)  # the resident's own words
+    building_id: int | None = Field(default=None, foreign_key="building.id", index=True)
+    building_name: str = Field(default="", max_length=100)
+    unit: str = Field(default="", max_length=20)
+    room: str = Field(default="", max_length=20)
+    location_note: str = Field(default="", max_length=200)
+    latitude: float | None = None
+    longitude: float | None = None
+    grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="gridworker.id", index=True)
+    resident_id: int | None = Field(default=None, foreign_key="resident.id", index=True)
+    channel: str = Field(default="", max_length=20)  # where the resident reported ...
+    channel_user_id: str = Field(default="", max_length=128)  # ... so updates go back there
+    contact_phone: str = Field(default="", max_length=30)
+    extra: dict[str, Any] = _json()  # plate, time expressions, NLU confidence ...
+    rating: int | None = None
+    rating_comment: str = Field(default="", max_length=500)
+    reopen_count: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    assigned_at: datetime | None = _ts()
+    accepted_at: datetime | None = _ts()
+    resolved_at: datetime | None = _ts()
+    closed_at: datetime | None = _ts()
+
+
+class TicketEvent(SQLModel, table=True):
+    """Append-only audit trail of a ticket."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    kind: str = Field(max_length=30)
+    actor_type: str = Field(max_length=20)  # resident|worker|system|admin|department
+    actor_id: str = Field(default="", max_length=64)
+    actor_name: str = Field(default="", max_length=100)
+    from_status: str = Field(default="", max_length=20)
+    to_status: str = Field(default="", max_length=20)
+    note: str = Field(default="", sa_type=sa.Text)
+    data: dict[str, Any] = _json()
+
+
+class Attachment(SQLModel, table=True):
+    """A photo or file a resident or worker sent; bytes kept in the database for replicas."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    kind: str = Field(default="image", max_length=20)
+    mime: str = Field(default="application/octet-stream", max_length=100)
+    filename: str = Field(default="", max_length=200)
+    size: int = 0
+    sha256: str = Field(default="", max_length=64)
+    content: bytes = Field(default=b"", sa_type=sa.LargeBinary)
+    channel: str = Field(default="", max_length=20)
+    uploaded_by: str = Field(default="", max_length=64)  # resident:<id> / worker:<id>
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- messaging ------------------------------------------------------------------------------
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every inbound message, persisted before processing (unique per platform message id)."""
+
+    __table_args__ = (sa.UniqueConstraint("channel", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    message_id: str = Field(max_length=128)
+    user_id: str = Field(max_length=128, index=True)
+    payload: dict[str, Any] = _json()  # the Inbound as JSON
+    status: str = Field(
+        default="received", index=True, max_length=20
+    )  # received|processing|done|failed
+    replies: list[dict[str, Any]] = _json_list()
+    intent: str = Field(default="", max_length=60)
+    confidence: float | None = None
+    error: str = Field(default="", sa_type=sa.Text)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    processed_at: datetime | None = _ts()
+
+
+class Outbox(SQLModel, table=True):
+    """Pending pushed messages. Written in the same transaction as the change they report."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20, index=True)
+    recipient: str = Field(max_length=128)
+    payload: dict[str, Any] = _json()  # an Outbound as JSON
+    status: str = Field(default="pending", index=True, max_length=20)  # pending|sent|dead
+    attempts: int = 0
+    next_try_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    claimed_until: datetime | None = _ts()
+    claim_token: str = Field(default="", max_length=40)
+    last_error: str = Field(default="", sa_type=sa.Text)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    worker_id: int | None = Field(default=None, foreign_key="gridworker.id")
+    platform_message_id: str = Field(default="", max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = _ts()
+
+
+class Mailbox(SQLModel, table=True):
+    """Messages pushed to web/CLI users, drained by GET /api/v1/messages (each once)."""
+
+    __table_args__ = (sa.Index("ix_mailbox_user", "channel", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    user_id: str = Field(max_length=128)
+    outbox_id: int | None = Field(default=None, unique=True)  # makes redelivery idempotent
+    payload: dict[str, Any] = _json()
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- ticket lifecycle: SLA clocks, followers, departments (issue 7) ---------------------------
+
+
+class TicketClock(SQLModel, table=True):
+    """A durable SLA timer of a ticket. It fires once when due, whichever process sweeps first.
+
+    ``status``: pending → fired | cancelled (a move stopped it) | failed (gave up after errors).
+    A sweeper claims due rows for a lease (``claim_token``/``claimed_until``) and fires a row by a
+    conditional update (pending + its token → fired) in the same transaction as the effects.
+    """
+
+    __table_args__ = (sa.Index("ix_ticketclock_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    kind: str = Field(max_length=20)  # accept|accept_remind|resolve|resolve_remind|rating
+    level: int = 0  # escalation level reached when it fires (1 grid leader, 2 community staff)
+    status: str = Field(default="pending", max_length=12)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    deadline_at: datetime | None = _ts()  # a reminder's deadline
+    target_seconds: int = 0  # the configured target behind it (for messages)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    fired_at: datetime | None = _ts()
+    cancelled_at: datetime | None = _ts()
+    attempts: int = 0
+    claimed_until: datetime | None = _ts()
+    claim_token: str = Field(default="", max_length=40)
+    outcome: str = Field(default="", max_length=200)
+    last_error: str = Field(default="", sa_type=sa.Text)
+
+
+class TicketFollower(SQLModel, table=True):
+    """A resident who follows a ticket's updates (same problem reported, or a merged ticket)."""
+
+    __table_args__ = (sa.UniqueConstraint("ticket_id", "channel", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    resident_id: int | None = Field(default=None, foreign_key="resident.id", index=True)
+    channel: str = Field(max_length=20)
+    user_id: str = Field(max_length=128)
+    via: str = Field(default="duplicate", max_length=20)  # duplicate|merge
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Department(SQLModel, table=True):
+    """A department or party a ticket can be handed to (城管, 交管, 物业, 业委会, 施工方 …)."""
+
+    __table_args__ = (sa.UniqueConstraint("community_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
+    name: str = Field(max_length=50)
+    kind: str = Field(default="other", max_length=30)
+    aliases: list[str] = _json_list()
+    phone: str = Field(default="", max_length=30)  # the office's public number
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DepartmentContact(SQLModel, table=True):
+    """A department's reachable identity: pushes go there, its messages are recognised."""
+
+    __table_args__ = (sa.UniqueConstraint("channel", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    channel: str = Field(max_length=20)
+    user_id: str = Field(max_length=128)
+    name: str = Field(default="", max_length=50)
+    priority: int = 0
+    reachable: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TicketParty(SQLModel, table=True):
+    """A department working on a ticket: the lead it was handed to, or a co-handler."""
+
+    __table_args__ = (sa.UniqueConstraint("ticket_id", "department_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    role: str = Field(default="lead", max_length=20)  # lead|cohandler
+    status: str = Field(default="active", max_length=20)  # active|done
+    added_by: str = Field(default="", max_length=100)
+    added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    done_at: datetime | None = _ts()
+
+
+# --- messenger consoles: worker binding codes and editable task cards (issue 5) -------------
+
+
+class WorkerBindCode(SQLModel, table=True):
+    """A one-time code that binds a messenger account to a GridWorker.
+
+    Only the SHA-256 of the code is stored: a database leak must not hand out live codes.
+    A code is good until ``expires_at`` and exactly once (``used_at`` is set atomically).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    worker_id: int = Field(foreign_key="gridworker.id", index=True)
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used_at: datetime | None = _ts()
+    used_channel: str = Field(default="", max_length=20)
+    used_user_id: str = Field(default="", max_length=128)
+
+
+class TaskCard(SQLModel, table=True):
+    """A task card a worker received on a platform that edits messages in place (Telegram).
+
+    ``last_event_id`` is the newest TicketEvent the card shows; a newer event makes it stale
+    and the channel re-renders it. ``fingerprint`` is a hash of what is on screen now, so an
+    event that changes nothing visible does not cost an edit.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("channel", "recipient", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    recipient: str = Field(max_length=128)
+    message_id: str = Field(max_length=128)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    worker_id: int | None = Field(default=None, foreign_key="gridworker.id")
+    media: bool = False  # sent as a photo with a caption: edits change the caption
+    last_event_id: int = 0
+    fingerprint: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+# --- admin console: accounts, audit, DB-backed NLU training data, review ---------------------
+# (issue 6; the console lives in bot/admin, its repositories in storage/admin_repositories.py)
+
+
+class AdminUser(SQLModel, table=True):
+    """A console user: ``admin`` (everything), ``community_staff`` (one community) or
+    ``grid_worker`` (the tickets of one GridWorker)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True, max_length=64)
+    display_name: str = Field(default="", max_length=100)
+    password_hash: str = Field(sa_type=sa.Text)
+    role: str = Field(max_length=20)
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
+    worker_id: int | None = Field(default=None, foreign_key="gridworker.id", index=True)
+    active: bool = True
+    failed_attempts: int = 0
+    locked_until: datetime | None = _ts()
+    last_login_at: datetime | None = _ts()
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AdminToken(SQLModel, table=True):
+    """A console session (cookie) or an API token (bearer). Only the secret's SHA-256 is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="adminuser.id", index=True)
+    kind: str = Field(max_length=10)  # session | api
+    token_hash: str = Field(index=True, unique=True, max_length=64)
+    csrf_token: str = Field(default="", max_length=64)  # sessions: the form token
+    name: str = Field(default="", max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime | None = _ts()
+    last_used_at: datetime | None = _ts()
+    revoked: bool = False
+
+
+class AuditLog(SQLModel, table=True):
+    """Who changed what, when, with a before/after summary. Append-only."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    user_id: int | None = Field(default=None, foreign_key="adminuser.id", index=True)
+    username: str = Field(default="", max_length=64)
+    action: str = Field(max_length=60, index=True)
+    target_type: str = Field(default="", max_length=40)
+    target_id: str = Field(default="", max_length=100)
+    summary: str = Field(default="", sa_type=sa.Text)
+    before: dict[str, Any] = _json()
+    after: dict[str, Any] = _json()
+    ip: str = Field(default="", max_length=64)
+
+
+class NluIntent(SQLModel, table=True):
+    """An intent of the training data kept in the database (edited in the console)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=60)
+    description: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class NluExample(SQLModel, table=True):
+    """One training example: plain text plus entity annotations (start/end/entity/value)."""
+
+    __table_args__ = (sa.UniqueConstraint("intent_id", "text"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    intent_id: int = Field(foreign_key="nluintent.id", index=True)
+    text: str = Field(max_length=500)
+    entities: list[dict[str, Any]] = _json_list()
+    source: str = Field(default="admin", max_length=20)  # seed | admin | import | review
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class NluSynonym(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=100)  # the canonical value
+    items: list[str] = _json_list()  # variants
+
+
+class NluLookup(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=60)
+    items: list[str] = _json_list()  # elements
+
+
+class NluRegex(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=60)
+    items: list[str] = _json_list()  # patterns (Python re)
+
+
+class NluJob(SQLModel, table=True):
+    """A background training or comparison run, visible to every process while it runs."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="train", max_length=10)  # train | compare
+    status: str = Field(default="queued", index=True, max_length=10)  # queued|running|done|failed
+    stage: str = Field(default="", max_length=60)
+    progress: float = 0.0
+    version: str = Field(default="", max_length=100)  # the candidate model version
+    baseline_version: str = Field(default="", max_length=100)
+    result: dict[str, Any] = _json()  # summary: macro-F1 of both, verdict
+    error: str = Field(default="", sa_type=sa.Text)
+    started_by: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    heartbeat_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+
+
+class NluActivation(SQLModel, table=True):
+    """Every activation of a model version (the history behind rollback)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(max_length=100)
+    previous: str = Field(default="", max_length=100)
+    kind: str = Field(default="activate", max_length=10)  # activate | rollback
+    forced: bool = False
+    reason: str = Field(default="", sa_type=sa.Text)
+    by: str = Field(default="", max_length=64)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class ReviewDecision(SQLModel, table=True):
+    """A review-inbox item that staff labelled (added to the examples) or dismissed."""
+
+    __table_args__ = (sa.UniqueConstraint("source", "source_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=10)  # inbound | ticket
+    source_id: int
+    action: str = Field(max_length=10)  # labelled | dismissed
+    intent: str = Field(default="", max_length=60)
+    example_id: int | None = None
+    by: str = Field(default="", max_length=64)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

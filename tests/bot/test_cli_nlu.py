@@ -1,0 +1,176 @@
+"""`minhu nlu …` as other tools script it: exit codes, files written, JSON on the last line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import nlu
+from bot.cli import app
+
+MINI = Path(__file__).resolve().parents[1] / "nlu" / "fixtures" / "mini.yml"
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private data directory (models under it) and our mini data as the training data."""
+    monkeypatch.setenv("MINHU_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("MINHU_NLU_DATA", str(MINI))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["nlu", *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def trained(env: Path) -> str:
+    code, out, _ = invoke("train")
+    assert code == 0, out
+    assert "activated" in out
+    return (env / "var" / "models" / "ACTIVE").read_text("utf-8").strip()
+
+
+def test_eval_prints_json_last_and_writes_png_misclassified_and_predictions(
+    env: Path, trained: str
+) -> None:
+    test = env / "test.jsonl"
+    rows = [
+        {"title": "电梯坏了", "text": "门打不开，有人被困", "label": "report_elevator"},
+        {"text": "楼上装修太吵了", "label": "report_noise"},
+        {"text": "车停在消防通道", "label": "report_parking"},
+        {"text": "你好", "label": "report_leak"},  # deliberately wrong
+    ]
+    test.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    code, out, _ = invoke(
+        "eval",
+        "--data",
+        str(test),
+        "--json",
+        "--predictions",
+        str(env / "pred.jsonl"),
+        "--report-dir",
+        str(env / "report"),
+    )
+    assert code == 0, out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["accuracy"] == pytest.approx(0.75)
+    assert 0.0 <= summary["macro_f1"] <= 1.0
+    assert summary["model"] == trained
+    assert "report_elevator" in out and "macro-F1" in out  # the human-readable report too
+    assert (env / "report" / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    wrong = [
+        json.loads(x)
+        for x in (env / "report" / "misclassified.jsonl").read_text("utf-8").splitlines()
+    ]
+    assert [(w["text"], w["gold"]) for w in wrong] == [("你好", "report_leak")]
+    predictions = [json.loads(x) for x in (env / "pred.jsonl").read_text("utf-8").splitlines()]
+    assert len(predictions) == 4
+    first = predictions[0]
+    assert first["text"] == "电梯坏了。门打不开，有人被困"  # title and text joined
+    assert first["gold"] == first["predicted"] == "report_elevator"
+    assert first["ranking"][0] == {"name": "report_elevator", "confidence": first["confidence"]}
+
+
+def test_eval_fails_clearly_when_no_model_is_active(env: Path) -> None:
+    code, _, err = invoke("eval", "--data", str(MINI))
+    assert code == 2
+    assert "no active NLU model" in err
+
+
+def test_cv_reports_every_intent_and_json_when_asked(env: Path) -> None:
+    code, out, _ = invoke("cv", "--folds", "3", "--json", "--report-dir", str(env / "cv"))
+    assert code == 0, out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["folds"] == 3 and len(summary["fold_macro_f1"]) == 3
+    assert set(summary["per_intent"]) == set(nlu.load_training_data(MINI).intents)
+    assert (env / "cv" / "confusion.png").is_file()
+
+
+def test_export_then_import_round_trips_rasa_yaml_without_loss(env: Path) -> None:
+    data = nlu.load_training_data(Path(__file__).resolve().parents[2] / "nlu" / "data")
+    code, _, _ = invoke(
+        "export",
+        "--data",
+        str(Path(__file__).resolve().parents[2] / "nlu" / "data"),
+        "--out",
+        str(env / "export" / "nlu.yml"),
+        "--domain",
+        str(env / "export" / "domain.yml"),
+    )
+    assert code == 0
+    exported = nlu.load_training_data(env / "export" / "nlu.yml")
+    by_intent = sorted((e.intent, e.text, e.entities) for e in data.examples)
+    assert sorted((e.intent, e.text, e.entities) for e in exported.examples) == by_intent
+    assert (exported.synonyms, exported.regexes, exported.lookups) == (
+        data.synonyms,
+        data.regexes,
+        data.lookups,
+    )
+    domain = nlu.parse_domain_yaml((env / "export" / "domain.yml").read_text("utf-8"))
+    assert set(domain.intents) == set(data.intents)
+    assert {"building", "unit", "room", "phone", "plate"} <= set(domain.entities)
+    assert domain.slots["building"]["mappings"] == [{"type": "from_entity", "entity": "building"}]
+
+    into = env / "site-data"
+    code, out, _ = invoke(
+        "import", str(env / "export" / "nlu.yml"), "--into", str(into), "--domain",
+        str(env / "export" / "domain.yml"),
+    )  # fmt: skip
+    assert code == 0, out
+    assert f"{len(data.examples)} examples" in out
+    # exporting the imported copy gives the same file, byte for byte
+    code, again, _ = invoke("export", "--data", str(into))
+    assert again == (env / "export" / "nlu.yml").read_text("utf-8")
+    # importing twice is refused unless replaced
+    code, _, err = invoke("import", str(env / "export" / "nlu.yml"), "--into", str(into))
+    assert code == 2 and "exists" in err
+
+
+def test_import_refuses_intents_the_domain_does_not_declare(env: Path) -> None:
+    domain = env / "domain.yml"
+    domain.write_text('version: "3.1"\nintents:\n  - greet\n', "utf-8")
+    code, _, err = invoke("import", str(MINI), "--into", str(env / "d"), "--domain", str(domain))
+    assert code == 2
+    assert "report_elevator" in err
+
+
+def test_versions_activate_and_rollback_through_the_cli(env: Path, trained: str) -> None:
+    code, out, _ = invoke("train", "--no-activate")
+    assert code == 0 and "not activated" in out
+    code, out, _ = invoke("versions", "--json")
+    listing = json.loads(out)
+    assert listing["active"] == trained
+    names = [v["version"] for v in listing["versions"]]
+    assert len(names) == 2 and trained in names
+    second = next(n for n in names if n != trained)
+    assert all("macro_f1" in v["metrics"] for v in listing["versions"])
+
+    code, _, err = invoke("activate", second, "--force")
+    assert code == 2 and "--reason" in err
+    # same data, same held-out split: the candidate is not worse, so no force is needed
+    code, out, err = invoke("activate", second)
+    assert code == 0, err
+    assert f"activated {second} (was {trained})" in out
+    code, out, _ = invoke("rollback")
+    assert code == 0 and f"rolled back to {trained}" in out
+    code, out, _ = invoke("versions")
+    assert f"* {trained}" in out
+
+
+def test_parse_prints_the_decision_and_thresholds(env: Path, trained: str) -> None:
+    code, out, _ = invoke("parse", "3幢电梯坏了，有人被困在里面")
+    assert code == 0
+    parsed = json.loads(out)
+    assert parsed["intent"]["name"] == "report_elevator"
+    assert parsed["decision"] in {"act", "clarify"}
+    assert {e["entity"] for e in parsed["entities"]} >= {"building", "urgency"}
+    assert parsed["model"] == trained

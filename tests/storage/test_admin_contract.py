@@ -1,0 +1,199 @@
+"""Contract of the admin repositories, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from storage.admin_types import Overdue, TicketFilter
+from storage.errors import DuplicateError
+from storage.models import (
+    AdminToken,
+    AdminUser,
+    AuditLog,
+    ChannelIdentity,
+    Community,
+    NluExample,
+    NluIntent,
+    NluLookup,
+    Resident,
+    ReviewDecision,
+    Ticket,
+    TicketEvent,
+)
+from storage.repositories import SqlStore
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+async def test_usernames_and_token_hashes_are_unique(sql_store: SqlStore) -> None:
+    async with sql_store.unit() as uow:
+        user = await uow.admin.add_user(AdminUser(username="ops", password_hash="h", role="admin"))
+        await uow.admin.add_token(AdminToken(user_id=user.id, kind="api", token_hash="a" * 64))
+    with pytest.raises(DuplicateError):
+        async with sql_store.unit() as uow:
+            await uow.admin.add_user(AdminUser(username="ops", password_hash="x", role="admin"))
+    with pytest.raises(DuplicateError):
+        async with sql_store.unit() as uow:
+            await uow.admin.add_token(AdminToken(user_id=user.id, kind="api", token_hash="a" * 64))
+    async with sql_store.unit() as uow:
+        assert (await uow.admin.token_by_hash("a" * 64)).user_id == user.id
+        assert await uow.admin.revoke_tokens(user.id) == 1
+        assert await uow.admin.revoke_tokens(user.id) == 0
+        assert (await uow.admin.token_by_hash("a" * 64)).revoked
+
+
+async def test_audit_pages_newest_first_and_filters_by_action_prefix(sql_store: SqlStore) -> None:
+    async with sql_store.unit() as uow:
+        for i in range(5):
+            await uow.admin.add_audit(
+                AuditLog(at=T0 + timedelta(minutes=i), action=f"ticket.n{i}", username="a")
+            )
+        await uow.admin.add_audit(AuditLog(at=T0, action="login", username="b"))
+    async with sql_store.unit() as uow:
+        rows, total = await uow.admin.audit(limit=2, action="ticket.")
+        assert total == 5 and [r.action for r in rows] == ["ticket.n4", "ticket.n3"]
+        rows, total = await uow.admin.audit(username="b")
+        assert total == 1 and rows[0].action == "login"
+
+
+async def test_training_data_keeps_one_text_per_intent_and_finds_shared_texts(
+    sql_store: SqlStore,
+) -> None:
+    async with sql_store.unit() as uow:
+        noise = await uow.nlu_data.add_intent(NluIntent(name="report_noise"))
+        dispute = await uow.nlu_data.add_intent(NluIntent(name="report_dispute"))
+        await uow.nlu_data.add_example(NluExample(intent_id=noise.id, text="楼上太吵"))
+        await uow.nlu_data.add_example(NluExample(intent_id=dispute.id, text="楼上太吵"))
+        await uow.nlu_data.add_example(
+            NluExample(
+                intent_id=noise.id,
+                text="3幢装修",
+                entities=[{"start": 0, "end": 2, "entity": "building"}],
+            )
+        )
+    with pytest.raises(DuplicateError):
+        async with sql_store.unit() as uow:
+            await uow.nlu_data.add_example(NluExample(intent_id=noise.id, text="楼上太吵"))
+    async with sql_store.unit() as uow:
+        assert await uow.nlu_data.shared_texts() == {"楼上太吵": ["report_dispute", "report_noise"]}
+        assert await uow.nlu_data.example_counts() == {noise.id: 2, dispute.id: 1}
+        rows = await uow.nlu_data.all_examples()
+        assert next((r.intent, r.text) for r in rows) == ("report_dispute", "楼上太吵")
+        assert next(r for r in rows if r.text == "3幢装修").entities[0]["entity"] == "building"
+        assert await uow.nlu_data.delete_intent(noise.id) == 2
+        assert [i.name for i in await uow.nlu_data.intents()] == ["report_dispute"]
+        await uow.nlu_data.save_table_row(NluLookup(name="pets", items=["狗", "猫"]))
+    with pytest.raises(DuplicateError):
+        async with sql_store.unit() as uow:
+            await uow.nlu_data.save_table_row(NluLookup(name="pets", items=[]))
+    async with sql_store.unit() as uow:
+        assert [r.items for r in await uow.nlu_data.table_rows("lookup")] == [["狗", "猫"]]
+        await uow.nlu_data.clear()
+        assert await uow.nlu_data.is_empty()
+
+
+async def test_review_decisions_are_taken_once(sql_store: SqlStore) -> None:
+    async with sql_store.unit() as uow:
+        await uow.admin.add_decision(
+            ReviewDecision(source="inbound", source_id=7, action="labelled")
+        )
+    with pytest.raises(DuplicateError):
+        async with sql_store.unit() as uow:
+            await uow.admin.add_decision(
+                ReviewDecision(source="inbound", source_id=7, action="dismissed")
+            )
+    async with sql_store.unit() as uow:
+        assert await uow.admin.decided("inbound", [6, 7, 8]) == {7}
+        assert await uow.admin.decided("ticket", [7]) == set()
+
+
+async def _tickets(sql_store: SqlStore) -> tuple[int, int]:
+    async with sql_store.unit() as uow:
+        a = await uow.registry.add(Community(name="A"))
+        b = await uow.registry.add(Community(name="B"))
+        rows = [
+            ("MH-1", a.id, "noise", "assigned", "normal", T0, None, "楼上100%吵"),
+            ("MH-2", a.id, "elevator", "accepted", "urgent", T0 + timedelta(hours=1), 5, "电梯"),
+            ("MH-3", b.id, "noise", "closed", "normal", T0 + timedelta(days=1), None, "噪音"),
+        ]
+        for number, community, category, status, priority, created, _, text in rows:
+            await uow.tickets.add(
+                Ticket(
+                    number=number, community_id=community, category=category, status=status,
+                    priority=priority, description=text, created_at=created, rating=4,
+                    assigned_at=created if status == "assigned" else None,
+                )
+            )  # fmt: skip
+    return int(a.id), int(b.id)
+
+
+async def test_ticket_queries_filter_scope_count_and_time(sql_store: SqlStore) -> None:
+    a, b = await _tickets(sql_store)
+    async with sql_store.unit() as uow:
+        q = uow.ticket_queries
+
+        async def found(f: TicketFilter) -> list[str]:
+            rows, total = await q.search(f)
+            assert total == len(rows)
+            return sorted(t.number for t in rows)
+
+        assert await found(TicketFilter()) == ["MH-1", "MH-2", "MH-3"]
+        assert await found(TicketFilter(community_ids=(a,))) == ["MH-1", "MH-2"]
+        assert await found(TicketFilter(community_ids=())) == []
+        assert await found(TicketFilter(categories=("noise",), statuses=("closed",))) == ["MH-3"]
+        assert await found(TicketFilter(query="100%")) == ["MH-1"]
+        assert await found(TicketFilter(query="_")) == []
+        assert await found(TicketFilter(created_from=T0 + timedelta(minutes=30))) == [
+            "MH-2",
+            "MH-3",
+        ]
+        overdue = Overdue(
+            waiting=("assigned",),
+            open=("assigned", "accepted"),
+            accept_before={"normal": T0 + timedelta(minutes=1), "urgent": T0},
+            resolve_before={"normal": T0, "urgent": T0 + timedelta(hours=2)},
+        )
+        assert await found(TicketFilter(overdue=overdue)) == ["MH-1", "MH-2"]
+        rows, total = await q.search(TicketFilter(), limit=1, offset=1)
+        assert total == 3 and [t.number for t in rows] == ["MH-2"]
+        assert await q.count_by(TicketFilter(), "category") == {"noise": 2, "elevator": 1}
+        assert await q.count_by(TicketFilter(community_ids=(b,)), "status") == {"closed": 1}
+        timings = await q.timings(TicketFilter(community_ids=(a,)))
+        assert [t.created_at for t in timings] == [T0, T0 + timedelta(hours=1)]
+        with pytest.raises(ValueError):
+            await q.count_by(TicketFilter(), "description")
+
+
+async def test_unsure_messages_come_from_residents_of_the_scope(sql_store: SqlStore) -> None:
+    async with sql_store.unit() as uow:
+        a = await uow.registry.add(Community(name="A"))
+        resident = await uow.registry.add(Resident(community_id=a.id))
+        await uow.registry.add(
+            ChannelIdentity(channel="web", user_id="r1", resident_id=resident.id)
+        )
+        await uow.registry.add(ChannelIdentity(channel="web", user_id="w1", worker_id=None))
+        for i, (user, intent, confidence) in enumerate(
+            [("r1", "report_noise", 0.3), ("r1", "out_of_scope", 0.9), ("r1", "greet", 0.99),
+             ("w1", "report_noise", 0.1)]
+        ):  # fmt: skip
+            row, _ = await uow.inbound.record("web", f"m{i}", user, {"text": "x"}, now=T0)
+            await uow.inbound.update(
+                row.id, status="done", now=T0, intent=intent, confidence=confidence
+            )
+    async with sql_store.unit() as uow:
+        rows = await uow.ticket_queries.unsure_inbound(threshold=0.5, since=T0 - timedelta(days=1))
+        assert sorted(r.message_id for r in rows) == ["m0", "m1", "m3"]
+        scoped = await uow.ticket_queries.unsure_inbound(
+            threshold=0.5, since=T0 - timedelta(days=1), community_ids=(a.id,)
+        )
+        assert sorted(r.message_id for r in scoped) == ["m0", "m1"]
+        ticket = await uow.tickets.add(
+            Ticket(number="MH-9", community_id=a.id, category="noise", created_at=T0)
+        )
+        await uow.tickets.add_event(
+            TicketEvent(ticket_id=ticket.id, kind="recategorize", actor_type="admin")
+        )
+        found = await uow.ticket_queries.recategorised(TicketFilter(community_ids=(a.id,)))
+        assert [t.number for t, _ in found] == ["MH-9"]
