@@ -183,7 +183,8 @@ class Open311Settings(BaseModel):
 
 
 class AdminSettings(BaseModel):
-    """The admin console (``MINHU_ADMIN__...``): sessions, lockout, targets, limits."""
+    """The admin console (``MINHU_ADMIN__...``): sessions, lockout, limits (its "overdue" uses
+    the SLA targets, ``MINHU_SLA__…``)."""
 
     session_hours: float = Field(default=12.0, gt=0)  # a console login lasts this long
     max_failed_logins: int = Field(default=5, ge=1)  # then the account is locked ...
@@ -195,13 +196,6 @@ class AdminSettings(BaseModel):
     # this is refused unless forced with a reason
     activation_tolerance: float = Field(default=0.005, ge=0)
     max_upload_bytes: int = Field(default=1024 * 1024, ge=1024)  # CSV / YAML imports
-    # overdue: minutes to accept and hours to resolve, per priority (until SLA rules exist)
-    accept_minutes: dict[str, float] = Field(
-        default_factory=lambda: {"urgent": 10.0, "high": 30.0, "normal": 120.0, "low": 480.0}
-    )
-    resolve_hours: dict[str, float] = Field(
-        default_factory=lambda: {"urgent": 4.0, "high": 24.0, "normal": 72.0, "low": 168.0}
-    )
 
 
 class Settings(BaseSettings):

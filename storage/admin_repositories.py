@@ -6,7 +6,7 @@ action and its audit entry commit or roll back together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -446,22 +446,37 @@ def _where(query: Any, f: TicketFilter) -> Any:
     if f.overdue is not None:
         o = f.overdue
         late: list[Any] = []
-        for priority, cutoff in o.accept_before.items():
-            late.append(
-                sa.and_(
-                    col(Ticket.priority) == priority,
-                    col(Ticket.status).in_(list(o.waiting)),
-                    sa.func.coalesce(col(Ticket.assigned_at), col(Ticket.created_at)) < cutoff,
-                )
+        own = list(o.by_category)
+        scopes: list[tuple[Any, Mapping[str, datetime], Mapping[str, datetime]]] = [
+            (
+                col(Ticket.category).not_in(own) if own else sa.true(),
+                o.accept_before,
+                o.resolve_before,
             )
-        for priority, cutoff in o.resolve_before.items():
-            late.append(
-                sa.and_(
-                    col(Ticket.priority) == priority,
-                    col(Ticket.status).in_(list(o.open)),
-                    col(Ticket.created_at) < cutoff,
+        ]
+        scopes += [
+            (col(Ticket.category) == category, accept, resolve)
+            for category, (accept, resolve) in o.by_category.items()
+        ]
+        for in_scope, accept_before, resolve_before in scopes:
+            for priority, cutoff in accept_before.items():
+                late.append(
+                    sa.and_(
+                        in_scope,
+                        col(Ticket.priority) == priority,
+                        col(Ticket.status).in_(list(o.waiting)),
+                        sa.func.coalesce(col(Ticket.assigned_at), col(Ticket.created_at)) < cutoff,
+                    )
                 )
-            )
+            for priority, cutoff in resolve_before.items():
+                late.append(
+                    sa.and_(
+                        in_scope,
+                        col(Ticket.priority) == priority,
+                        col(Ticket.status).in_(list(o.open)),
+                        col(Ticket.created_at) < cutoff,
+                    )
+                )
         query = query.where(sa.or_(*late) if late else sa.false())
     return query
 

@@ -27,13 +27,17 @@ class Overdue:
 
     A ticket is overdue when it still waits for acceptance and was assigned (or, never
     assigned, created) before ``accept_before[priority]``, or is still open and was created
-    before ``resolve_before[priority]``.
+    before ``resolve_before[priority]``. A category in ``by_category`` uses its own pair of
+    cut-off maps (accept, resolve) instead.
     """
 
     waiting: tuple[str, ...]
     open: tuple[str, ...]
     accept_before: Mapping[str, datetime]
     resolve_before: Mapping[str, datetime]
+    by_category: Mapping[str, tuple[Mapping[str, datetime], Mapping[str, datetime]]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True, slots=True)

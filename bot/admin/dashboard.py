@@ -65,7 +65,11 @@ async def stats(c: Container, p: Principal, *, days: int = 30) -> dict[str, Any]
     ]
     in_time = [
         resolved_in_time(
-            priority=t.priority, created_at=t.created_at, resolved_at=t.resolved_at, targets=targets
+            category=t.category,
+            priority=t.priority,
+            created_at=t.created_at,
+            resolved_at=t.resolved_at,
+            targets=targets,
         )
         for t in timings
         if t.resolved_at

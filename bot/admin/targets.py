@@ -1,8 +1,11 @@
 """Service targets: when a ticket is overdue, and whether it was resolved in time.
 
 The one place that decides "overdue" for the console, its filters and the dashboard. The
-targets come from ``MINHU_ADMIN__ACCEPT_MINUTES`` / ``MINHU_ADMIN__RESOLVE_HOURS`` (per
-priority); point :func:`targets_of` at the SLA rules once they exist and everything follows.
+targets are the SLA policy's (``MINHU_SLA__…``, per priority and per category, see
+bot/sla.py), the same ones the SLA clocks run on. The console measures plain elapsed time
+from assignment (accept) and from the report (resolve); the clocks additionally pause outside
+a community's working hours, so a non-urgent ticket may show as overdue here a little before
+its clock escalates it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import Settings
+from bot.sla import lifecycle_config
 from handlers.lifecycle import OPEN, WAITING_FOR_ACCEPT, Status
+from handlers.sla import SlaPolicy
 from storage.admin_types import Overdue
 
 WAITING = tuple(sorted({Status.SUBMITTED.value, *(s.value for s in WAITING_FOR_ACCEPT)}))
@@ -21,27 +26,23 @@ PRIORITIES = ("urgent", "high", "normal", "low")
 
 @dataclass(frozen=True, slots=True)
 class Targets:
-    accept: dict[str, timedelta]
-    resolve: dict[str, timedelta]
+    policy: SlaPolicy
 
-    def accept_for(self, priority: str) -> timedelta:
-        return self.accept.get(priority) or self.accept.get("normal") or timedelta(hours=2)
+    def accept_for(self, category: str, priority: str) -> timedelta:
+        return self.policy.target(category, priority).accept
 
-    def resolve_for(self, priority: str) -> timedelta:
-        return self.resolve.get(priority) or self.resolve.get("normal") or timedelta(days=3)
+    def resolve_for(self, category: str, priority: str) -> timedelta:
+        return self.policy.target(category, priority).resolve
 
 
 def targets_of(settings: Settings) -> Targets:
-    admin = settings.admin
-    return Targets(
-        accept={p: timedelta(minutes=m) for p, m in admin.accept_minutes.items()},
-        resolve={p: timedelta(hours=h) for p, h in admin.resolve_hours.items()},
-    )
+    return Targets(lifecycle_config(settings).sla)
 
 
 def overdue_kind(
     *,
     status: str,
+    category: str,
     priority: str,
     created_at: datetime,
     assigned_at: datetime | None,
@@ -50,28 +51,45 @@ def overdue_kind(
 ) -> str | None:
     """``"accept"`` (nobody accepted in time), ``"resolve"`` (open past the resolve target)
     or None. Same rule as :func:`overdue_filter`."""
-    if status in WAITING and now - (assigned_at or created_at) > targets.accept_for(priority):
+    if status in WAITING and now - (assigned_at or created_at) > targets.accept_for(
+        category, priority
+    ):
         return "accept"
-    if status in OPEN_STATUSES and now - created_at > targets.resolve_for(priority):
+    if status in OPEN_STATUSES and now - created_at > targets.resolve_for(category, priority):
         return "resolve"
     return None
 
 
 def overdue_filter(now: datetime, targets: Targets) -> Overdue:
-    """The SQL side of :func:`overdue_kind`: cut-off times per priority."""
-    priorities = set(PRIORITIES) | set(targets.accept) | set(targets.resolve)
+    """The SQL side of :func:`overdue_kind`: cut-off times per priority, and per priority for
+    each category that has targets of its own."""
+    priorities = sorted(set(PRIORITIES) | set(targets.policy.targets))
+
+    def cutoffs(category: str) -> tuple[dict[str, datetime], dict[str, datetime]]:
+        return (
+            {p: now - targets.accept_for(category, p) for p in priorities},
+            {p: now - targets.resolve_for(category, p) for p in priorities},
+        )
+
+    accept_before, resolve_before = cutoffs("")
     return Overdue(
         waiting=WAITING,
         open=OPEN_STATUSES,
-        accept_before={p: now - targets.accept_for(p) for p in sorted(priorities)},
-        resolve_before={p: now - targets.resolve_for(p) for p in sorted(priorities)},
+        accept_before=accept_before,
+        resolve_before=resolve_before,
+        by_category={c: cutoffs(c) for c in sorted(targets.policy.categories)},
     )
 
 
 def resolved_in_time(
-    *, priority: str, created_at: datetime, resolved_at: datetime | None, targets: Targets
+    *,
+    category: str,
+    priority: str,
+    created_at: datetime,
+    resolved_at: datetime | None,
+    targets: Targets,
 ) -> bool | None:
     """Whether a resolved ticket met its resolve target (None if not resolved)."""
     if resolved_at is None:
         return None
-    return resolved_at - created_at <= targets.resolve_for(priority)
+    return resolved_at - created_at <= targets.resolve_for(category, priority)

@@ -205,6 +205,7 @@ def ticket_json(ticket: Ticket, names: Names, *, now: datetime, targets: Targets
         else None,
         "overdue": overdue_kind(
             status=ticket.status,
+            category=ticket.category,
             priority=ticket.priority,
             created_at=ticket.created_at,
             assigned_at=ticket.assigned_at,

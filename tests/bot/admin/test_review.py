@@ -93,7 +93,7 @@ async def test_inbox_collects_unsure_clarified_and_recategorised_and_labels_them
             json={"intent": clarified["suggestion"]},
         )
         assert again.status_code == 409
-        cat = next(i for i in items if i["text"].endswith("我家猫丢了帮忙找找"))
+        cat = next(i for i in items if i["text"].endswith("帮我查一下明天的天气预报"))
         await ops.post(
             f"/api/v1/admin/review/inbound/{cat['id']}/label", json={"intent": "out_of_scope"}
         )

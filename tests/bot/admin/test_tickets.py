@@ -41,9 +41,9 @@ class World:
 
 
 @asynccontextmanager
-async def world(start_app: Any):  # type: ignore[no-untyped-def]
+async def world(start_app: Any, **overrides: Any):  # type: ignore[no-untyped-def]
     clock = FakeClock()
-    async with start_app(clock=clock) as app:
+    async with start_app(clock=clock, **overrides) as app:
         c = app.container
         ids = await demo_ids(c)
         other = await second_community(c)
@@ -119,6 +119,28 @@ async def test_ticket_api_filters_searches_and_paginates(start_app: Any) -> None
         assert listed["category"] == "elevator" and listed["priority"] == "urgent"
         assert listed["building"] == "3幢" and listed["grid"]["name"] == "第一网格B微网格"
         assert listed["assignee"]["name"] == "张伟" and listed["status"] == "assigned"
+
+
+async def test_overdue_follows_the_sla_targets_per_priority_and_category(start_app: Any) -> None:
+    # The console's "overdue" is the SLA clocks' targets: urgent accept 30 min here, and noise
+    # with targets of its own (a week to accept, 200 hours to resolve).
+    sla = {
+        "urgent": {"accept_minutes": 30},
+        "categories": {"noise": {"normal": {"accept_minutes": 10000, "resolve_hours": 200}}},
+    }
+    async with world(start_app, sla=sla) as w:
+        ops = w.clients["ops"]
+        assert await numbers(ops, overdue="true") == []  # the 3-day-old noise ticket is in time
+        w.clock.advance(minutes=11)
+        assert await numbers(ops, overdue="true") == []  # 11 minutes < 30
+        w.clock.advance(minutes=20)
+        assert await numbers(ops, overdue="true") == [w.urgent]
+        detail = (await ops.get(f"/api/v1/tickets/{w.urgent}")).json()
+        assert detail["overdue"] == "accept"
+        assert (await ops.get(f"/api/v1/tickets/{w.noise}")).json()["overdue"] is None
+        w.clock.advance(days=5)  # noise: 8 days unaccepted > 10,000 minutes (6.9 days)
+        assert set(await numbers(ops, overdue="true")) == {w.urgent, w.noise, w.remote}
+        assert (await ops.get(f"/api/v1/tickets/{w.noise}")).json()["overdue"] == "accept"
 
 
 async def test_ticket_detail_has_timeline_photos_and_a_masked_conversation(start_app: Any) -> None:
