@@ -1,8 +1,9 @@
 """What community staff do to a ticket from the console: reassign, re-categorise, note, close.
 
-Same conventions as the service: every change is a ``TicketEvent`` (``actor_type="admin"``),
-state changes go through ``lifecycle.next_status``, and the resident and workers are told
-through the outbox in the caller's transaction (sent only if it commits). The caller checks
+Every move goes through :meth:`TicketService.apply` (the state machine, the ``TicketEvent``
+with ``actor_type="admin"``, the SLA clocks it starts or stops), and the resident, the
+ticket's followers and the workers are told through the outbox in the caller's transaction
+(sent only if it commits). The caller checks
 permissions (bot/admin/policy.py), commits, and wakes the dispatcher when ``uow.queued``.
 
 ```mermaid
@@ -20,19 +21,16 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any
-
 from handlers.errors import InvalidTransition, PermissionDenied
 from handlers.flows import category_label, flow_for_category
 from handlers.i18n import pick
-from handlers.lifecycle import FINAL, WORKING, Move, Status, is_open, next_status
+from handlers.lifecycle import FINAL, WORKING, Actor, Move, Status, is_open
 from handlers.messages import Outbound
-from handlers.notices import TicketFacts, resident_update, task_buttons, task_card
+from handlers.notices import task_buttons
 from handlers.service import outbound_to_dict
+from handlers.ticket_service import TicketService
 from storage.interfaces import UnitOfWork
-from storage.models import GridWorker, Ticket, TicketEvent
+from storage.models import GridWorker, Ticket
 
 MAX_NOTE = 2000
 
@@ -53,10 +51,6 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "【社区备注】工单 {number}：{note}",
         "en": "[Staff note] {number}: {note}",
     },
-    "closed_resident": {
-        "zh": "工单已由社区工作人员关闭。说明：{reason}",
-        "en": "closed by community staff. Reason: {reason}",
-    },
     "closed_worker": {
         "zh": "工单 {number} 已由{actor}关闭：{reason}",
         "en": "{actor} closed {number}: {reason}",
@@ -68,71 +62,9 @@ def _t(key: str, locale: str = "zh", **values: object) -> str:
     return pick(_TEXT[key], locale).format(**values)
 
 
-@dataclass(frozen=True, slots=True)
-class StaffActor:
+def staff_actor(user_id: str, name: str) -> Actor:
     """The console user acting (recorded on events as ``actor_type="admin"``)."""
-
-    id: str
-    name: str
-
-
-def _facts(ticket: Ticket, photos: int = 0) -> TicketFacts:
-    return TicketFacts(
-        number=ticket.number,
-        category=ticket.category,
-        priority=ticket.priority,
-        status=ticket.status,
-        description=ticket.description,
-        building_name=ticket.building_name,
-        unit=ticket.unit,
-        room=ticket.room,
-        location_note=ticket.location_note,
-        phone=ticket.contact_phone,
-        created_at=ticket.created_at,
-        plate=str((ticket.extra or {}).get("plate", "")),
-        photos=photos,
-    )
-
-
-async def _event(
-    uow: UnitOfWork,
-    ticket: Ticket,
-    kind: str,
-    actor: StaffActor,
-    now: datetime,
-    *,
-    before: str = "",
-    note: str = "",
-    data: dict[str, Any] | None = None,
-) -> None:
-    await uow.tickets.add_event(
-        TicketEvent(
-            ticket_id=ticket.id or 0,
-            at=now,
-            kind=kind,
-            actor_type="admin",
-            actor_id=actor.id,
-            actor_name=actor.name,
-            from_status=before,
-            to_status=ticket.status,
-            note=note,
-            data=data or {},
-        )
-    )
-
-
-async def _move(
-    uow: UnitOfWork, ticket: Ticket, move: Move, actor: StaffActor, now: datetime, note: str
-) -> None:
-    before = ticket.status
-    ticket.status = next_status(ticket.status, move).value
-    ticket.updated_at = now
-    if move == Move.RESOLVE:
-        ticket.resolved_at = now
-    if move in (Move.CLOSE, Move.CANCEL):
-        ticket.closed_at = now
-    await uow.tickets.save(ticket)
-    await _event(uow, ticket, move.value, actor, now, before=before, note=note)
+    return Actor.admin(user_id, name)
 
 
 async def _resident_locale(uow: UnitOfWork, ticket: Ticket) -> str:
@@ -142,50 +74,19 @@ async def _resident_locale(uow: UnitOfWork, ticket: Ticket) -> str:
     return resident.locale if resident else "zh"
 
 
-async def _push_resident(uow: UnitOfWork, ticket: Ticket, message: Outbound, now: datetime) -> None:
-    if not ticket.channel or not ticket.channel_user_id:
-        return
-    await uow.outbox.enqueue(
-        ticket.channel,
-        ticket.channel_user_id,
-        outbound_to_dict(message),
-        now=now,
-        ticket_id=ticket.id,
-    )
-    uow.queued += 1
-
-
-async def _push_worker(
-    uow: UnitOfWork, worker_id: int, ticket: Ticket, message: Outbound, now: datetime
-) -> bool:
-    """Queue a message to the worker's preferred reachable channel; False if they have none."""
-    identities = [i for i in await uow.registry.worker_identities(worker_id) if i.reachable]
-    if not identities:
-        return False
-    await uow.outbox.enqueue(
-        identities[0].channel,
-        identities[0].user_id,
-        outbound_to_dict(message),
-        now=now,
-        ticket_id=ticket.id,
-        worker_id=worker_id,
-    )
-    uow.queued += 1
-    return True
-
-
 async def reassign(
+    service: TicketService,
     uow: UnitOfWork,
     ticket: Ticket,
     worker: GridWorker,
-    actor: StaffActor,
+    actor: Actor,
     *,
-    now: datetime,
     reason: str = "",
 ) -> None:
     """Give an open ticket to another worker of its community.
 
-    The new worker gets the task card, the previous one a notice, the resident an update.
+    The new worker gets the task card (and an accept clock), the previous one a notice, the
+    resident and the ticket's followers an update.
 
     Raises:
         InvalidTransition: the ticket is no longer open.
@@ -201,55 +102,33 @@ async def reassign(
         raise PermissionDenied(f"the ticket is assigned to {worker.name} already")
     previous = ticket.assignee_id
     move = Move.ASSIGN if ticket.status == Status.SUBMITTED else Move.TRANSFER
-    before = ticket.status
-    ticket.status = next_status(ticket.status, move).value
-    ticket.assignee_id = worker.id
-    ticket.assigned_at = now
-    ticket.updated_at = now
-    if worker.grid_id is not None:
-        ticket.grid_id = worker.grid_id
-    await uow.tickets.save(ticket)
     reason = reason.strip()[:MAX_NOTE]
-    await _event(
+    await service.assign(
         uow,
         ticket,
-        move.value,
-        actor,
-        now,
-        before=before,
-        note=reason,
-        data={"assignee_id": worker.id, "assignee": worker.name, "previous_id": previous},
-    )
-    photos = await uow.attachments.for_ticket(ticket.id or 0)
-    card = task_card(
-        _facts(ticket, len(photos)),
-        "zh",
+        worker,
+        reason,
+        actor=actor,
+        move=move,
         prefix=_t("reassigned_in", actor=actor.name, number=ticket.number, reason=reason or "—"),
     )
-    if photos:
-        card = replace(card, image=f"attachment:{photos[0].id}")
-    await _push_worker(uow, worker.id or 0, ticket, card, now)
     if previous is not None and previous != worker.id:
         notice = Outbound(
             text=_t("reassigned_out", number=ticket.number, actor=actor.name, target=worker.name),
             kind="worker_notice",
             data={"number": ticket.number},
         )
-        await _push_worker(uow, previous, ticket, notice, now)
-    locale = await _resident_locale(uow, ticket)
-    target = f"网格员{worker.name}" if locale == "zh" else f"grid worker {worker.name}"
-    await _push_resident(
-        uow, ticket, resident_update("transferred", _facts(ticket), locale, target=target), now
-    )
+        await service.push_to_worker(uow, previous, notice, ticket)
+    await service.push_resident(uow, ticket, "transferred", target=f"网格员{worker.name}")
 
 
 async def recategorize(
+    service: TicketService,
     uow: UnitOfWork,
     ticket: Ticket,
     category: str,
-    actor: StaffActor,
+    actor: Actor,
     *,
-    now: datetime,
     note: str = "",
 ) -> str:
     """Correct a ticket's category (the review inbox picks the change up for training).
@@ -266,14 +145,13 @@ async def recategorize(
         raise PermissionDenied("the ticket has this category already")
     previous = ticket.category
     ticket.category = category
-    ticket.updated_at = now
+    ticket.updated_at = service.clock.now()
     await uow.tickets.save(ticket)
-    await _event(
+    await service.event(
         uow,
         ticket,
         "recategorize",
         actor,
-        now,
         before=ticket.status,
         note=note.strip()[:MAX_NOTE],
         data={
@@ -282,7 +160,7 @@ async def recategorize(
             "nlu_intent": str((ticket.extra or {}).get("nlu_intent", "")),
         },
     )
-    if is_open(ticket.status):
+    if is_open(ticket.status) and ticket.channel and ticket.channel_user_id:
         locale = await _resident_locale(uow, ticket)
         text = _t(
             "recategorized", locale, number=ticket.number, category=category_label(category, locale)
@@ -290,21 +168,28 @@ async def recategorize(
         message = Outbound(
             text=text, kind="progress", data={"number": ticket.number, "event": "recategorize"}
         )
-        await _push_resident(uow, ticket, message, now)
+        await uow.outbox.enqueue(
+            ticket.channel,
+            ticket.channel_user_id,
+            outbound_to_dict(message),
+            now=service.clock.now(),
+            ticket_id=ticket.id,
+        )
+        uow.queued += 1
     return previous
 
 
 async def add_note(
+    service: TicketService,
     uow: UnitOfWork,
     ticket: Ticket,
     note: str,
-    actor: StaffActor,
+    actor: Actor,
     *,
-    now: datetime,
     tell_resident: bool = False,
 ) -> None:
     """Add a note to the timeline; the assigned worker of an open ticket is told, and the
-    resident too when ``tell_resident``.
+    resident (and the ticket's followers) too when ``tell_resident``.
 
     Raises:
         PermissionDenied: the note is empty.
@@ -312,15 +197,8 @@ async def add_note(
     note = note.strip()[:MAX_NOTE]
     if not note:
         raise PermissionDenied("a note needs text")
-    await _event(
-        uow,
-        ticket,
-        "note",
-        actor,
-        now,
-        before=ticket.status,
-        note=note,
-        data={"told_resident": tell_resident},
+    await service.apply(
+        uow, ticket, Move.NOTE, actor, note=note, data={"told_resident": tell_resident}
     )
     if is_open(ticket.status) and ticket.assignee_id is not None:
         notice = Outbound(
@@ -329,27 +207,25 @@ async def add_note(
             kind="worker_notice",
             data={"number": ticket.number},
         )
-        await _push_worker(uow, ticket.assignee_id, ticket, notice, now)
+        await service.push_to_worker(uow, ticket.assignee_id, notice, ticket)
     if tell_resident:
-        locale = await _resident_locale(uow, ticket)
-        await _push_resident(
-            uow, ticket, resident_update("progress", _facts(ticket), locale, note=note), now
-        )
+        await service.push_resident(uow, ticket, "note", note=note)
 
 
 async def close(
+    service: TicketService,
     uow: UnitOfWork,
     ticket: Ticket,
-    actor: StaffActor,
+    actor: Actor,
     *,
-    now: datetime,
     reason: str,
 ) -> None:
     """Close a ticket from the console.
 
     A resolved ticket is closed; one being worked on is resolved and closed; one nobody has
     accepted yet is cancelled. Tickets waiting for a transferred, escalated or reopened
-    acceptance are refused: reassign them first.
+    acceptance are refused: reassign them first. Every SLA clock of the ticket stops; the
+    resident, the followers and the assignee are told.
 
     Raises:
         PermissionDenied: no reason given.
@@ -363,23 +239,20 @@ async def close(
         raise InvalidTransition(f"the ticket is {status.value} already")
     was_open = is_open(ticket.status)
     if status == Status.RESOLVED:
-        await _move(uow, ticket, Move.CLOSE, actor, now, reason)
+        await service.apply(uow, ticket, Move.CLOSE, actor, note=reason)
     elif status in WORKING:
-        await _move(uow, ticket, Move.RESOLVE, actor, now, reason)
-        await _move(uow, ticket, Move.CLOSE, actor, now, reason)
+        await service.apply(uow, ticket, Move.RESOLVE, actor, note=reason)
+        await service.apply(uow, ticket, Move.CLOSE, actor, note=reason)
     elif status in (Status.SUBMITTED, Status.ASSIGNED):
-        await _move(uow, ticket, Move.CANCEL, actor, now, reason)
+        await service.apply(uow, ticket, Move.CANCEL, actor, note=reason)
     else:
         raise InvalidTransition(f"cannot close a ticket that is {status.value}; reassign it")
-    locale = await _resident_locale(uow, ticket)
-    note = _t("closed_resident", locale, reason=reason)
-    await _push_resident(
-        uow, ticket, resident_update("progress", _facts(ticket), locale, note=note), now
-    )
+    kind = "cancelled" if ticket.status == Status.CANCELLED else "closed"
+    await service.push_resident(uow, ticket, kind, note=reason)
     if was_open and ticket.assignee_id is not None:
         notice = Outbound(
             text=_t("closed_worker", number=ticket.number, actor=actor.name, reason=reason),
             kind="worker_notice",
             data={"number": ticket.number},
         )
-        await _push_worker(uow, ticket.assignee_id, ticket, notice, now)
+        await service.push_to_worker(uow, ticket.assignee_id, notice, ticket)

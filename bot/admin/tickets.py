@@ -369,7 +369,8 @@ async def act(
 ) -> dict[str, Any]:
     """Run one staff action on a ticket in one transaction with its audit entry."""
     now = c.clock.now()
-    actor = staff.StaffActor(id=f"user:{principal.user_id}", name=principal.label)
+    actor = staff.staff_actor(f"user:{principal.user_id}", principal.label)
+    service = c.service.tickets
     async with c.store.unit() as uow:
         ticket = check_ticket(
             principal, await uow.tickets.by_number(number, for_update=True), action
@@ -384,18 +385,18 @@ async def act(
                 worker = await uow.registry.worker(body.worker_id)
                 if worker is None:
                     raise BadInput(f"没有编号为 {body.worker_id} 的网格员")
-                await staff.reassign(uow, ticket, worker, actor, now=now, reason=body.reason)
+                await staff.reassign(service, uow, ticket, worker, actor, reason=body.reason)
                 summary = f"转派给 {worker.name}"
             elif isinstance(body, CategoryIn):
-                await staff.recategorize(uow, ticket, body.category, actor, now=now, note=body.note)
+                await staff.recategorize(service, uow, ticket, body.category, actor, note=body.note)
                 summary = f"类别 {before['category']} → {body.category}"
             elif isinstance(body, NoteIn):
                 await staff.add_note(
-                    uow, ticket, body.note, actor, now=now, tell_resident=body.tell_resident
+                    service, uow, ticket, body.note, actor, tell_resident=body.tell_resident
                 )
                 summary = "添加备注" + ("（已告知居民）" if body.tell_resident else "")
             else:
-                await staff.close(uow, ticket, actor, now=now, reason=body.reason)
+                await staff.close(service, uow, ticket, actor, reason=body.reason)
                 summary = f"关闭工单：{body.reason[:100]}"
         except (InvalidTransition, PermissionDenied) as e:
             raise _refusal(e) from e

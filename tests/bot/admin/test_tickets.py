@@ -254,6 +254,10 @@ async def test_reassign_tells_the_new_worker_the_old_worker_and_the_resident(
         assert "王芳" in old["text"] and "无需再处理" in old["text"]
         resident = (await app.inbox(RESIDENT))[0]
         assert "已转交网格员王芳" in resident["text"]
+        # the SLA accept clock restarts for 王芳: nobody accepting escalates as usual
+        clocks = await app.container.service.tickets.clocks(w.urgent)
+        pending = [k for k in clocks if k.status == "pending" and k.kind == "accept"]
+        assert len(pending) == 1 and pending[0].started_at == w.clock.now()
         # 王芳 can now act on it in her chat
         accepted = await app.say("worker-wang", f"接单 {w.urgent}")
         assert "已接单" in accepted[0]["text"]
@@ -284,7 +288,10 @@ async def test_close_follows_the_ticket_state_and_refuses_what_it_cannot_do(star
         assert body["status"] == "closed" and body["resolved_at"] and body["closed_at"]
         assert [e["kind"] for e in body["events"]][-2:] == ["resolve", "close"]
         updates = await w.app.inbox(RESIDENT, expect=2)
-        assert "已由社区工作人员关闭" in updates[-1]["text"] and "已修复" in updates[-1]["text"]
+        assert "已由社区关闭" in updates[-1]["text"] and "已修复" in updates[-1]["text"]
+        # closing stops every SLA clock: nothing will escalate a closed ticket
+        clocks = await w.app.container.service.tickets.clocks(w.urgent)
+        assert clocks and not [k for k in clocks if k.status == "pending"]
         recat = await ops.post(f"/api/v1/tickets/{w.urgent}/category", json={"category": "nope"})
         assert recat.status_code == 409 and recat.json()["error"] == "未知类别"
 
