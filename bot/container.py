@@ -40,28 +40,33 @@ class Container:
     sweeper: SlaSweeper | None = None
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # channel-owned objects
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Start a tracked background task (cancelled at shutdown)."""
+        """Start a tracked background task (cancelled at shutdown). A finished task is
+        forgotten at once (its error logged), so one task per update never piles up."""
         task = asyncio.create_task(coro, name=name)
-        self.tasks.append(task)
+        self.tasks.add(task)
+        task.add_done_callback(self._forget)
         return task
 
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "background task %s ended with an error",
+                task.get_name(),
+                exc_info=task.exception(),
+            )
+
     async def close(self) -> None:
-        for task in self.tasks:
+        running = list(self.tasks)
+        for task in running:
             task.cancel()
-        if self.tasks:
-            done, pending = await asyncio.wait(self.tasks, timeout=10)
+        if running:
+            _, pending = await asyncio.wait(running, timeout=10)
             for task in pending:
                 log.error("background task %s ignored cancellation; abandoning it", task.get_name())
-            for task in done:
-                if not task.cancelled() and task.exception() is not None:
-                    log.error(
-                        "background task %s ended with an error",
-                        task.get_name(),
-                        exc_info=task.exception(),
-                    )
         self.tasks.clear()
         await self.sessions.close()
         await self.database.dispose()

@@ -28,7 +28,6 @@ import hmac
 import io
 import json
 import logging
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -251,7 +250,7 @@ class TelegramRuntime:
         """Process in the background, one update after the other within a chat."""
         chat = job.incoming.chat_id
         previous = self._chains.get(chat)
-        task = spawn(self.container, self._run(previous, job), f"telegram-{chat}")
+        task = self.container.spawn(self._run(previous, job), f"telegram-{chat}")
         self._chains[chat] = task
 
         def forget(done: asyncio.Task[Any]) -> None:
@@ -413,19 +412,6 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             await stop.wait()
-
-
-def spawn(container: Container, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-    """container.spawn, and forget the task once it is done (one task per update would
-    otherwise pile up in the container's list for the life of the process)."""
-    task = container.spawn(coro, name)
-
-    def forget(done: asyncio.Task[Any]) -> None:
-        with contextlib.suppress(ValueError):
-            container.tasks.remove(done)
-
-    task.add_done_callback(forget)
-    return task
 
 
 def runtime_of(container: Container) -> TelegramRuntime:
