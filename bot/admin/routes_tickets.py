@@ -83,6 +83,7 @@ class ConversationOut(BaseModel):
     at: str | None
     text: str = Field(description="the resident's message, phone numbers masked")
     button: str | None
+    button_title: str = Field(default="", description="the button's title as the resident saw it")
     intent: str
     confidence: float | None
     replies: list[str]

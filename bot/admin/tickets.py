@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from handlers.notices import LOCAL_TZ
 from handlers.privacy import mask_text
 from storage.admin_types import TicketFilter
 from storage.interfaces import UnitOfWork
-from storage.models import Community, Grid, GridWorker, Ticket, TicketEvent
+from storage.models import Community, Grid, GridWorker, InboundMessage, Ticket, TicketEvent
 
 EXPORT_LIMIT = 20_000
 PRIORITY_LABELS = {"urgent": "紧急", "high": "高", "normal": "普通", "low": "低"}
@@ -299,18 +300,36 @@ async def ticket_detail(c: Container, principal: Principal, number: str) -> dict
             }
             for p in photos
         ],
-        conversation=[
+        conversation=_excerpt(conversation),
+    )
+    return out
+
+
+def _excerpt(messages: Sequence[InboundMessage]) -> list[dict[str, Any]]:
+    """The conversation around a ticket, phones masked; a pressed button carries the title
+    the resident saw on it (from the reply that offered it)."""
+    out: list[dict[str, Any]] = []
+    offered: dict[str, str] = {}
+    for m in messages:
+        payload = m.payload or {}
+        button = payload.get("button")
+        out.append(
             {
                 "at": _iso(m.received_at),
-                "text": mask_text(str((m.payload or {}).get("text") or "")),
-                "button": (m.payload or {}).get("button"),
+                "text": mask_text(str(payload.get("text") or "")),
+                "button": button,
+                "button_title": offered.get(str(button), "") if button else "",
                 "intent": m.intent,
                 "confidence": m.confidence,
                 "replies": [mask_text(str(r.get("text", ""))) for r in m.replies or []],
             }
-            for m in conversation
-        ],
-    )
+        )
+        offered = {
+            str(b.get("payload")): str(b.get("title", ""))
+            for r in m.replies or []
+            for b in r.get("buttons") or []
+            if isinstance(b, dict)
+        }
     return out
 
 

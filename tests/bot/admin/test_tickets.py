@@ -172,6 +172,28 @@ async def test_ticket_detail_has_timeline_photos_and_a_masked_conversation(start
         assert missing.status_code == 404 and missing.json()["error"]
 
 
+async def test_conversation_excerpt_shows_the_buttons_the_resident_pressed(start_app: Any) -> None:
+    async with world(start_app) as w:
+        app = w.app
+        replies = await app.say("r-buttons", "5幢楼下有辆车堵住了消防通道")
+        for _ in range(8):
+            payloads = [b["payload"] for b in replies[-1]["buttons"]]
+            if "confirm" in payloads:
+                replies = await app.say("r-buttons", button="confirm")
+                break
+            replies = await app.say("r-buttons", button="skip")
+        number = re.search(r"MH-\d{8}-\d{4}", replies[0]["text"]).group()
+        detail = (await w.clients["ops"].get(f"/api/v1/tickets/{number}")).json()
+        pressed = [(m["button"], m["button_title"]) for m in detail["conversation"] if m["button"]]
+        assert ("skip", "跳过") in pressed and pressed[-1] == ("confirm", "确认提交")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app.app), base_url="http://minhu.test"
+        ) as browser:
+            await login(browser, "ops")
+            page = (await browser.get(f"/admin/tickets/{number}")).text
+        assert "（点了“跳过”）" in page and "（点了“确认提交”）" in page
+
+
 async def test_staff_of_one_community_cannot_read_or_change_another(start_app: Any) -> None:
     async with world(start_app) as w:
         liu, moon = w.clients["liu"], w.clients["moon"]
