@@ -252,6 +252,40 @@ def _changed(c: Container) -> None:
 # --- writes -----------------------------------------------------------------------------------
 
 
+async def _add(uow: UnitOfWork, row: Community | Grid | Building, clash: str) -> None:
+    """Store a registry row; a name taken meanwhile (unique index) is a clear 409."""
+    try:
+        await uow.registry.add(row)
+    except DuplicateError as e:
+        raise Conflict(clash) from e
+
+
+async def _audit_save(
+    uow: UnitOfWork,
+    c: Container,
+    p: Principal,
+    kind: str,
+    row: Community | Grid | Building | GridWorker,
+    *,
+    created: bool,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    ip: str,
+) -> None:
+    await audit.record(
+        uow,
+        p,
+        f"registry.{kind}." + ("create" if created else "update"),
+        now=c.clock.now(),
+        target_type=kind,
+        target_id=row.id or "",
+        summary=row.name,
+        before=before,
+        after=after,
+        ip=ip,
+    )
+
+
 async def save_community(
     c: Container, p: Principal, body: CommunityIn, community_id: int | None = None, ip: str = ""
 ) -> int:
@@ -269,18 +303,14 @@ async def save_community(
                 raise Conflict(f"社区“{body.name}”已存在")
             before = {"name": row.name, "street": row.street, "hotline": row.hotline}
             row.name, row.street, row.hotline = body.name.strip(), body.street, body.hotline
-        try:
-            await uow.registry.add(row)
-        except DuplicateError as e:
-            raise Conflict(f"社区“{body.name}”已存在") from e
-        await audit.record(
+        await _add(uow, row, f"社区“{body.name}”已存在")
+        await _audit_save(
             uow,
+            c,
             p,
-            "registry.community." + ("create" if community_id is None else "update"),
-            now=c.clock.now(),
-            target_type="community",
-            target_id=row.id or "",
-            summary=row.name,
+            "community",
+            row,
+            created=community_id is None,
             before=before,
             after=body.model_dump(),
             ip=ip,
@@ -316,18 +346,14 @@ async def save_grid(
             row = found
             before = {"name": row.name, "parent_id": row.parent_id, "level": row.level}
         row.name, row.parent_id, row.level = body.name.strip(), body.parent_id, body.level
-        try:
-            await uow.registry.add(row)
-        except DuplicateError as e:
-            raise Conflict(f"网格“{body.name}”已存在") from e
-        await audit.record(
+        await _add(uow, row, f"网格“{body.name}”已存在")
+        await _audit_save(
             uow,
+            c,
             p,
-            "registry.grid." + ("create" if grid_id is None else "update"),
-            now=c.clock.now(),
-            target_type="grid",
-            target_id=row.id or "",
-            summary=row.name,
+            "grid",
+            row,
+            created=grid_id is None,
             before=before,
             after=body.model_dump(),
             ip=ip,
@@ -359,18 +385,14 @@ async def save_building(
             before = {"name": row.name, "grid_id": row.grid_id, "aliases": list(row.aliases)}
         row.name, row.grid_id, row.aliases = body.name, body.grid_id, aliases
         row.latitude, row.longitude = body.latitude, body.longitude
-        try:
-            await uow.registry.add(row)
-        except DuplicateError as e:
-            raise Conflict(f"楼栋“{body.name}”已存在") from e
-        await audit.record(
+        await _add(uow, row, f"楼栋“{body.name}”已存在")
+        await _audit_save(
             uow,
+            c,
             p,
-            "registry.building." + ("create" if building_id is None else "update"),
-            now=c.clock.now(),
-            target_type="building",
-            target_id=row.id or "",
-            summary=row.name,
+            "building",
+            row,
+            created=building_id is None,
             before=before,
             after={"name": row.name, "grid_id": row.grid_id, "aliases": aliases},
             ip=ip,
@@ -423,14 +445,13 @@ async def save_worker(
             )
         except DuplicateError as e:
             raise Conflict("渠道账号已绑定其他人员") from e
-        await audit.record(
+        await _audit_save(
             uow,
+            c,
             p,
-            "registry.worker." + ("create" if worker_id is None else "update"),
-            now=c.clock.now(),
-            target_type="worker",
-            target_id=row.id or "",
-            summary=row.name,
+            "worker",
+            row,
+            created=worker_id is None,
             before=before,
             after={"name": row.name, "role": row.role, "grid_id": row.grid_id},
             ip=ip,
