@@ -8,20 +8,12 @@ from zoneinfo import ZoneInfo
 
 from handlers.dialogue import location_text, mask_phone, rating_buttons
 from handlers.flows import category_label
-from handlers.i18n import pick, status_text, t, worker_status_text
+from handlers.i18n import status_text, t, worker_status_text
 from handlers.messages import Button, Outbound
+from handlers.sla import duration_text
 from storage.models import Ticket
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-
-# How soon a worker must respond, by priority (shown on task cards). Urgent matches what the
-# resident is promised ("promise.urgent": a call within 10 minutes).
-RESPONSE_TIME: dict[str, tuple[timedelta, dict[str, str]]] = {
-    "urgent": (timedelta(minutes=10), {"zh": "10分钟", "en": "10 minutes"}),
-    "high": (timedelta(hours=2), {"zh": "2小时", "en": "2 hours"}),
-    "normal": (timedelta(hours=24), {"zh": "24小时", "en": "24 hours"}),
-    "low": (timedelta(hours=72), {"zh": "3天", "en": "3 days"}),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +33,9 @@ class TicketFacts:
     created_at: datetime | None = None
     plate: str = ""
     photos: int = 0
+    # the SLA accept deadline while the ticket waits for a worker (from its durable clock)
+    respond_by: datetime | None = None
+    respond_within: timedelta | None = None
 
     def location(self, locale: str = "zh") -> str:
         return location_text(self.building_name, self.unit, self.room, self.location_note, locale)
@@ -65,12 +60,13 @@ def ticket_facts(ticket: Ticket, *, photos: int = 0) -> TicketFacts:
     )
 
 
-def response_deadline(priority: str, created_at: datetime | None, locale: str = "zh") -> str:
-    """'11-22 10:07前（10分钟内）': when a worker must have responded, for the card."""
-    span, label = RESPONSE_TIME.get(priority, RESPONSE_TIME["normal"])
-    if created_at is None:
+def response_deadline(facts: TicketFacts, locale: str = "zh") -> str:
+    """'11-22 10:07前（10分钟内）': when the worker must have accepted, for the card; empty
+    when no accept clock runs (accepted, or in no one's queue)."""
+    if facts.respond_by is None or facts.respond_within is None:
         return ""
-    return t("task.sla", locale, deadline=local_time(created_at + span), span=pick(label, locale))
+    span = duration_text(facts.respond_within.total_seconds(), locale)
+    return t("task.sla", locale, deadline=local_time(facts.respond_by), span=span)
 
 
 def local_time(value: datetime | None) -> str:
@@ -129,7 +125,7 @@ def task_card(facts: TicketFacts, locale: str = "zh", *, prefix: str = "") -> Ou
             "description": facts.description,
             "phone": facts.phone,
             "time": local_time(facts.created_at),
-            "sla": response_deadline(facts.priority, facts.created_at, locale),
+            "sla": response_deadline(facts, locale),
             "plate": facts.plate,
             "photos": str(facts.photos),
             "prefix": prefix,

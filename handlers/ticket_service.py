@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from handlers.codec import outbound_to_dict
@@ -124,6 +125,18 @@ class Duplicate:
 
 def facts_of(ticket: Ticket, photos: int = 0) -> TicketFacts:
     return ticket_facts(ticket, photos=photos)
+
+
+async def with_accept_deadline(uow: UnitOfWork, facts: TicketFacts, ticket: Ticket) -> TicketFacts:
+    """The facts with the deadline of the ticket's running accept clock (for task cards)."""
+    clocks = await uow.clocks.for_ticket(ticket.id or 0, status="pending")
+    accept = [c for c in clocks if c.kind == ClockKind.ACCEPT.value]
+    if not accept:
+        return facts
+    clock = min(accept, key=lambda c: c.due_at)
+    return replace(
+        facts, respond_by=clock.due_at, respond_within=timedelta(seconds=clock.target_seconds)
+    )
 
 
 def department_ref(department: Department) -> DepartmentRef:
@@ -1090,7 +1103,8 @@ class TicketService:
     ) -> None:
         """A task card (with the first photo) to a worker."""
         attachments = await uow.attachments.for_ticket(ticket.id or 0)
-        card = task_card(facts_of(ticket, photos=len(attachments)), "zh", prefix=prefix)
+        facts = await with_accept_deadline(uow, facts_of(ticket, photos=len(attachments)), ticket)
+        card = task_card(facts, "zh", prefix=prefix)
         if attachments:
             card = replace(card, image=f"attachment:{attachments[0].id}")
         await self.push_to_worker(uow, worker_id, card, ticket)

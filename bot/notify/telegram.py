@@ -47,6 +47,7 @@ from handlers.notices import ticket_facts, worker_card
 from handlers.ports import Clock, DeliveryResult, Recipient
 from handlers.privacy import mask_id
 from handlers.service import outbound_to_dict
+from handlers.ticket_service import with_accept_deadline
 from storage.errors import StorageError
 from storage.interfaces import SessionStore, Store, UnitOfWork
 from storage.models import TaskCard, Ticket
@@ -268,8 +269,9 @@ async def card_view(uow: UnitOfWork, card: TaskCard, ticket: Ticket) -> Outbound
     if not holder and ticket.assignee_id is not None:
         worker = await uow.registry.worker(ticket.assignee_id)
         assignee = worker.name if worker else ""
+    facts = await with_accept_deadline(uow, ticket_facts(ticket, photos=len(attachments)), ticket)
     view = worker_card(
-        ticket_facts(ticket, photos=len(attachments)),
+        facts,
         holder=holder,
         assignee=assignee,
         last_note=notes[-1] if notes else "",

@@ -94,6 +94,8 @@ async def test_resident_and_worker_both_on_telegram_from_report_to_rating(
         assert card.params["parse_mode"] == "HTML"
         for fact in ("噪音扰民", "3幢", "晚上十点还在电钻", "13812345678", "响应时限", "等待接单"):
             assert fact in card.text, fact
+        # the deadline is the SLA accept clock's: a normal report, 2 hours
+        assert "前（2小时内）" in card.text
         assert card.titles == ["接单", "进展", "办结", "转派", "移交部门", "联系居民"]
 
         # 接单: the query is answered, the card changes in place, the resident is told

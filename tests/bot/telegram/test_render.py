@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
@@ -30,6 +30,8 @@ FACTS = TicketFacts(
     room="501",
     phone="13812345678",
     created_at=datetime(2026, 11, 22, 2, 0, tzinfo=UTC),
+    respond_by=datetime(2026, 11, 22, 2, 10, tzinfo=UTC),
+    respond_within=timedelta(minutes=10),
 )
 
 
