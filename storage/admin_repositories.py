@@ -458,25 +458,21 @@ def _where(query: Any, f: TicketFilter) -> Any:
             (col(Ticket.category) == category, accept, resolve)
             for category, (accept, resolve) in o.by_category.items()
         ]
+        waiting_since = sa.func.coalesce(col(Ticket.assigned_at), col(Ticket.created_at))
         for in_scope, accept_before, resolve_before in scopes:
-            for priority, cutoff in accept_before.items():
-                late.append(
+            for statuses, since, cutoffs in (
+                (o.waiting, waiting_since, accept_before),
+                (o.open, col(Ticket.created_at), resolve_before),
+            ):
+                late += [
                     sa.and_(
                         in_scope,
                         col(Ticket.priority) == priority,
-                        col(Ticket.status).in_(list(o.waiting)),
-                        sa.func.coalesce(col(Ticket.assigned_at), col(Ticket.created_at)) < cutoff,
+                        col(Ticket.status).in_(list(statuses)),
+                        since < cutoff,
                     )
-                )
-            for priority, cutoff in resolve_before.items():
-                late.append(
-                    sa.and_(
-                        in_scope,
-                        col(Ticket.priority) == priority,
-                        col(Ticket.status).in_(list(o.open)),
-                        col(Ticket.created_at) < cutoff,
-                    )
-                )
+                    for priority, cutoff in cutoffs.items()
+                ]
         query = query.where(sa.or_(*late) if late else sa.false())
     return query
 
