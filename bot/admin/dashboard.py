@@ -37,7 +37,7 @@ def _median(values: list[float]) -> float | None:
 async def stats(c: Container, p: Principal, *, days: int = 30) -> dict[str, Any]:
     """Figures for the last ``days`` days (tickets reported in that window)."""
     now = c.clock.now()
-    targets = targets_of(c.settings)
+    targets = targets_of(c)
     scope = ticket_scope(p)
     today = now.astimezone(LOCAL_TZ).date()
     first = today - timedelta(days=days - 1)

@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.config import Settings
-from bot.sla import lifecycle_config
+from bot.container import Container
 from handlers.lifecycle import OPEN, WAITING_FOR_ACCEPT, Status
 from handlers.sla import SlaPolicy
 from storage.admin_types import Overdue
@@ -35,8 +34,9 @@ class Targets:
         return self.policy.target(category, priority).resolve
 
 
-def targets_of(settings: Settings) -> Targets:
-    return Targets(lifecycle_config(settings).sla)
+def targets_of(c: Container) -> Targets:
+    """The SLA policy the running service (and its clocks) uses."""
+    return Targets(c.service.tickets.config.sla)
 
 
 def overdue_kind(

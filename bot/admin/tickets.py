@@ -256,7 +256,7 @@ async def list_tickets(
 
 
 def _targets(c: Container) -> Targets:
-    return targets_of(c.settings)
+    return targets_of(c)
 
 
 async def ticket_detail(c: Container, principal: Principal, number: str) -> dict[str, Any]:
