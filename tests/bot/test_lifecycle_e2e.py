@@ -54,7 +54,7 @@ async def ticket_row(app: Any, number: str) -> Any:
 
 
 async def event_kinds(app: Any, number: str) -> list[str]:
-    return [e.kind for e in await app.container.service.timeline(number)]
+    return [e.kind for e in await app.container.service.tickets.timeline(number)]
 
 
 async def test_a_repeated_report_is_offered_and_following_brings_every_update(
@@ -124,7 +124,7 @@ async def test_merging_keeps_the_merged_tickets_reporter_and_followers_informed(
             got = await app.inbox(user, expect=2)
             assert any("今天清运" in m["text"] for m in got), user
         assert (await ticket_row(app, merged)).status == "merged"
-        followers = {f.user_id for f in await app.container.service.followers(kept)}
+        followers = {f.user_id for f in await app.container.service.tickets.followers(kept)}
         assert followers == {"r-b", "r-c"}
         assert (await event_kinds(app, kept))[-3:] == ["merge_in", "accept", "progress"]
         not_staff = await app.say("worker-li", f"合并 {kept} {merged}")
@@ -160,7 +160,7 @@ async def test_a_department_takes_a_ticket_and_its_replies_reach_the_worker_and_
             "交警中队回复：已派警员到场" in m["text"] for m in await app.inbox("r-d", expect=1)
         )
 
-        await app.container.service.hand_to_department(
+        await app.container.service.tickets.hand_to_department(
             number, "物业", actor=Actor.admin("console-liu", "刘洋"), cohandler=True
         )
         assert "【协办请求】" in (await app.inbox("dept-wuye", expect=1))[0]["text"]
@@ -186,7 +186,7 @@ async def test_a_department_takes_a_ticket_and_its_replies_reach_the_worker_and_
             "department_reply",
             "resolve",
         ]
-        timeline = await app.container.service.timeline(number)
+        timeline = await app.container.service.tickets.timeline(number)
         [cohandle] = [e for e in timeline if e.kind == "cohandle"]
         assert (cohandle.actor_type, cohandle.actor_name) == ("admin", "刘洋")
 

@@ -1,0 +1,453 @@
+"""The resident's conversation: the dialogue policy, then the actions it asks for."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, assert_never
+
+from handlers.conversations.context import OPEN_STATUSES, Registry
+from handlers.dialogue import (
+    Action,
+    AddContactPhone,
+    AddSupplement,
+    CreateTicket,
+    DialogueConfig,
+    DialogueState,
+    FollowTicket,
+    RateTicket,
+    RequestCallback,
+    ResidentContext,
+    Stage,
+    TicketBrief,
+    mask_phone,
+    offer_duplicate,
+    step,
+)
+from handlers.flows import category_label
+from handlers.i18n import locale_of, status_text, t
+from handlers.lifecycle import Actor, is_open
+from handlers.messages import Inbound, Outbound
+from handlers.notices import LOCAL_TZ, worker_notice
+from handlers.ports import Clock
+from handlers.routing import route
+from handlers.ticket_service import PUBLIC_NOTE_KINDS, TicketService, facts_of
+from nlu.types import Parse
+from storage.interfaces import UnitOfWork
+from storage.models import Resident, Ticket
+
+
+class ResidentConversation:
+    """Residents report, follow, add to and rate tickets through the dialogue policy.
+
+    Args:
+        tickets: the ticket operations the dialogue's actions run on.
+        clock: the time source.
+    """
+
+    def __init__(self, tickets: TicketService, clock: Clock) -> None:
+        self.tickets = tickets
+        self.clock = clock
+
+    async def turn(
+        self,
+        uow: UnitOfWork,
+        msg: Inbound,
+        parse: Parse | None,
+        state: DialogueState,
+        registry: Registry,
+        dialogue: DialogueConfig,
+    ) -> tuple[list[Outbound], DialogueState]:
+        """One resident message: load their context, step the dialogue, run its actions.
+
+        Args:
+            uow: the message's unit of work (the caller commits it).
+            msg: the message.
+            parse: the NLU parse of its text (None without text).
+            state: the conversation state, loaded inside the conversation lock.
+            registry: the buildings the dialogue resolves places against.
+            dialogue: the flows and thresholds for this turn.
+
+        Returns:
+            The replies (those of the dialogue, then those of its actions) and the new state.
+        """
+        now = self.clock.now()
+        resident, _identity = await uow.registry.ensure_resident(
+            msg.channel, msg.user_id, locale=locale_of(msg.locale), now=now
+        )
+        if msg.locale and locale_of(msg.locale) != resident.locale:
+            resident.locale = locale_of(msg.locale)
+            await uow.registry.save(resident)
+        msg = await self._apply_scene(msg, registry, state)
+        ctx = await self._context(uow, resident, registry, now, msg)
+        turn = step(state, msg, parse, ctx, dialogue)
+        replies = list(turn.replies)
+        for action in turn.actions:
+            replies += await self._run(uow, action, resident, msg, turn.state)
+        replies += turn.after
+        return replies, turn.state
+
+    async def _apply_scene(self, msg: Inbound, registry: Registry, state: DialogueState) -> Inbound:
+        """A stairwell QR code names a building: start a report with the building known."""
+        if not msg.scene or not msg.scene.startswith("building:"):
+            return msg
+        ident = msg.scene.removeprefix("building:")
+        match = [b for b in registry.buildings if str(b.id) == ident]
+        if not match:
+            return msg
+        building = match[0]
+        # a fresh report: nothing of an older conversation (nor its age) carries over
+        state.updated_at = None
+        state.candidates = []
+        state.urgent = state.editing = False
+        state.retries = 0
+        state.ticket = None
+        state.stage = Stage.FILLING
+        state.flow = None
+        state.asking = "description"
+        state.slots = {
+            "building": str(building.id),
+            "building_id": str(building.id),
+            "building_name": building.display(),
+        }
+        return replace(msg, scene=None)
+
+    async def _context(
+        self,
+        uow: UnitOfWork,
+        resident: Resident,
+        registry: Registry,
+        now: datetime,
+        msg: Inbound,
+    ) -> ResidentContext:
+        home = None
+        if resident.building_id is not None:
+            home = next((b for b in registry.buildings if b.id == resident.building_id), None)
+        open_rows = await uow.tickets.for_resident(resident.id or 0, statuses=OPEN_STATUSES)
+        resolved = await uow.tickets.for_resident(resident.id or 0, statuses=("resolved",))
+        followed = await uow.followers.followed_tickets(
+            msg.channel, msg.user_id, statuses=OPEN_STATUSES
+        )
+        locale = resident.locale
+        return ResidentContext(
+            now=now,
+            locale=locale,
+            phone=resident.phone,
+            home=home,
+            unit=resident.unit,
+            room=resident.room,
+            community_id=resident.community_id,
+            buildings=registry.buildings,
+            open_tickets=tuple([await self._brief(uow, tk, locale) for tk in open_rows]),
+            awaiting_rating=tuple([await self._brief(uow, tk, locale) for tk in resolved]),
+            followed_tickets=tuple([await self._brief(uow, tk, locale) for tk in followed]),
+        )
+
+    async def _brief(self, uow: UnitOfWork, ticket: Ticket, locale: str) -> TicketBrief:
+        events = await uow.tickets.events(ticket.id or 0)
+        notes = [e.note for e in events if e.kind in PUBLIC_NOTE_KINDS and e.note]
+        return TicketBrief(
+            number=ticket.number,
+            category=ticket.category,
+            status=ticket.status,
+            location=facts_of(ticket).location(locale),
+            priority=ticket.priority,
+            last_note=notes[-1] if notes else "",
+        )
+
+    async def _run(
+        self,
+        uow: UnitOfWork,
+        action: Action,
+        resident: Resident,
+        msg: Inbound,
+        state: DialogueState,
+    ) -> list[Outbound]:
+        if isinstance(action, CreateTicket):
+            return await self._create_ticket(uow, action, resident, msg, state)
+        if isinstance(action, RateTicket):
+            return await self._rate(uow, action, resident)
+        if isinstance(action, AddContactPhone):
+            return await self._add_phone(uow, action, resident)
+        if isinstance(action, RequestCallback):
+            return await self._callback(uow, action, resident)
+        if isinstance(action, FollowTicket):
+            return await self._follow(uow, action, resident, msg, state)
+        if isinstance(action, AddSupplement):
+            return await self._supplement(uow, action, resident, msg, state)
+        assert_never(action)
+
+    async def _create_ticket(
+        self,
+        uow: UnitOfWork,
+        action: CreateTicket,
+        resident: Resident,
+        msg: Inbound,
+        state: DialogueState,
+    ) -> list[Outbound]:
+        now = self.clock.now()
+        locale = resident.locale
+        building = await uow.registry.building(action.building_id) if action.building_id else None
+        community_id = building.community_id if building else resident.community_id
+        if community_id is None:
+            communities = await uow.registry.communities()
+            community_id = communities[0].id if len(communities) == 1 else None
+        duplicate = await self.tickets.find_duplicate(
+            uow,
+            category=action.category,
+            community_id=community_id,
+            building_id=building.id if building else None,
+            latitude=action.latitude,
+            longitude=action.longitude,
+            channel=msg.channel,
+            user_id=msg.user_id,
+        )
+        if duplicate is not None and not action.allow_duplicate and action.priority != "urgent":
+            # hold the report and ask: follow the open ticket, or report anyway
+            offer = offer_duplicate(
+                state,
+                action,
+                number=duplicate.ticket.number,
+                status=status_text(duplicate.ticket.status, locale),
+                own=duplicate.own,
+                locale=locale,
+            )
+            return [offer]
+        number = await uow.tickets.next_number(now.astimezone(LOCAL_TZ).strftime("%Y%m%d"))
+        extra: dict[str, Any] = dict(action.extra)
+        extra.update(nlu_intent=action.nlu_intent, nlu_confidence=round(action.nlu_confidence, 4))
+        prefix = ""
+        if duplicate is not None:
+            # urgent reports are never held back by a question; staff can merge them later
+            extra["possible_duplicate_of"] = duplicate.ticket.number
+            prefix = t("task.possible_duplicate", "zh", number=duplicate.ticket.number)
+        ticket = Ticket(
+            number=number,
+            community_id=community_id,
+            category=action.category,
+            priority=action.priority,
+            status="submitted",
+            description=action.description,
+            building_id=building.id if building else None,
+            building_name=building.name if building else "",
+            unit=action.unit,
+            room=action.room,
+            location_note=action.location_note,
+            latitude=action.latitude,
+            longitude=action.longitude,
+            grid_id=building.grid_id if building else None,
+            resident_id=resident.id,
+            channel=msg.channel,
+            channel_user_id=msg.user_id,
+            contact_phone=action.phone,
+            extra=extra,
+            created_at=now,
+            updated_at=now,
+        )
+        # remember what the resident told us, so the next report asks less
+        if action.phone:
+            resident.phone = action.phone
+        if building is not None:
+            resident.building_id = building.id
+            resident.community_id = building.community_id
+            resident.unit = action.unit or resident.unit
+            resident.room = action.room or resident.room
+        elif community_id is not None and resident.community_id is None:
+            resident.community_id = community_id
+        await uow.registry.save(resident)
+        assignee = await self.tickets.file(
+            uow,
+            ticket,
+            actor=Actor.resident(resident.id),
+            photos=action.photos,
+            card_prefix=prefix,
+        )
+        if action.followup_phone:
+            state.ticket = number
+        category = category_label(ticket.category, locale)
+        if assignee is None:
+            return [
+                Outbound(text=t("created.unassigned", locale, number=number, category=category))
+            ]
+        grid = await uow.registry.grid(assignee.grid_id) if assignee.grid_id else None
+        who = t("assignee.worker", locale, grid=grid.name if grid else "", name=assignee.name)
+        promise = t("promise.urgent" if ticket.priority == "urgent" else "promise.normal", locale)
+        return [
+            Outbound(
+                text=t(
+                    "created",
+                    locale,
+                    number=number,
+                    category=category,
+                    assignee=who,
+                    promise=promise,
+                ),
+                kind="ticket_created",
+                data={"number": number, "category": ticket.category, "priority": ticket.priority},
+            )
+        ]
+
+    async def _file_instead(
+        self,
+        uow: UnitOfWork,
+        number: str,
+        fallback: CreateTicket,
+        resident: Resident,
+        msg: Inbound,
+        state: DialogueState,
+    ) -> list[Outbound]:
+        """The ticket to follow or add to closed meanwhile: file the held report after all."""
+        filed = await self._create_ticket(
+            uow, replace(fallback, allow_duplicate=True), resident, msg, state
+        )
+        return [Outbound(text=t("dup.gone", resident.locale, number=number)), *filed]
+
+    async def _follow(
+        self,
+        uow: UnitOfWork,
+        action: FollowTicket,
+        resident: Resident,
+        msg: Inbound,
+        state: DialogueState,
+    ) -> list[Outbound]:
+        locale = resident.locale
+        ticket = await uow.tickets.by_number(action.number, for_update=True)
+        if ticket is None or not is_open(ticket.status):
+            if action.fallback is not None:
+                return await self._file_instead(
+                    uow, action.number, action.fallback, resident, msg, state
+                )
+            return [Outbound(text=t("supplement.not_open", locale, number=action.number))]
+        added = await self.tickets.follow(
+            uow, ticket, channel=msg.channel, user_id=msg.user_id, resident_id=resident.id
+        )
+        key = "dup.followed" if added else "dup.already_following"
+        return [
+            Outbound(
+                text=t(
+                    key, locale, number=ticket.number, status=status_text(ticket.status, locale)
+                ),
+                kind="following",
+                data={"number": ticket.number},
+            )
+        ]
+
+    async def _supplement(
+        self,
+        uow: UnitOfWork,
+        action: AddSupplement,
+        resident: Resident,
+        msg: Inbound,
+        state: DialogueState,
+    ) -> list[Outbound]:
+        locale = resident.locale
+        ticket = await uow.tickets.by_number(action.number, for_update=True)
+        if ticket is None or ticket.resident_id != resident.id:
+            return [Outbound(text=t("supplement.not_open", locale, number=action.number))]
+        if not is_open(ticket.status):
+            if action.fallback is not None:
+                return await self._file_instead(
+                    uow, action.number, action.fallback, resident, msg, state
+                )
+            return [
+                Outbound(
+                    text=t(
+                        "supplement.closed",
+                        locale,
+                        number=ticket.number,
+                        status=status_text(ticket.status, locale),
+                    )
+                )
+            ]
+        who = await self.tickets.supplement(
+            uow,
+            ticket,
+            Actor.resident(resident.id),
+            text=action.text,
+            photos=action.photos,
+        )
+        return [Outbound(text=t("supplement.done", locale, number=ticket.number, who=who))]
+
+    async def _rate(
+        self, uow: UnitOfWork, action: RateTicket, resident: Resident
+    ) -> list[Outbound]:
+        ticket = await uow.tickets.by_number(action.number, for_update=True)
+        if ticket is None or ticket.resident_id != resident.id or ticket.status != "resolved":
+            return [Outbound(text=t("rate.nothing", resident.locale))]
+        reply = await self.tickets.rate(
+            uow, ticket, action.score, action.comment, Actor.resident(resident.id)
+        )
+        return [reply]
+
+    async def _add_phone(
+        self, uow: UnitOfWork, action: AddContactPhone, resident: Resident
+    ) -> list[Outbound]:
+        ticket = await uow.tickets.by_number(action.number)
+        if ticket is None or ticket.resident_id != resident.id:
+            return []
+        ticket.contact_phone = action.phone
+        ticket.updated_at = self.clock.now()
+        await uow.tickets.save(ticket)
+        resident.phone = action.phone
+        await uow.registry.save(resident)
+        await self.tickets.event(
+            uow,
+            ticket,
+            "contact_added",
+            Actor.resident(resident.id),
+            note=mask_phone(action.phone),
+        )
+        if ticket.assignee_id:
+            await self.tickets.push_to_worker(
+                uow,
+                ticket.assignee_id,
+                worker_notice(
+                    "push.phone_added", ticket.number, phone=action.phone, status=ticket.status
+                ),
+                ticket,
+            )
+        return [Outbound(text=t("phone_added", resident.locale, number=ticket.number))]
+
+    async def _callback(
+        self, uow: UnitOfWork, action: RequestCallback, resident: Resident
+    ) -> list[Outbound]:
+        locale = resident.locale
+        resident.phone = action.phone or resident.phone
+        await uow.registry.save(resident)
+        building = await uow.registry.building(action.building_id) if action.building_id else None
+        community_id = building.community_id if building else resident.community_id
+        if community_id is None:
+            communities = await uow.registry.communities()
+            community_id = communities[0].id if communities else None
+        snapshot = await self.tickets.snapshot(uow)
+        decision = route(
+            grid_id=building.grid_id if building else None,
+            community_id=community_id,
+            grids=snapshot.grids,
+            workers=snapshot.workers,
+        )
+        community = await uow.registry.community(community_id) if community_id else None
+        hotline = (
+            t("human.hotline", locale, hotline=community.hotline)
+            if community and community.hotline
+            else ""
+        )
+        if decision.worker is None:
+            return [Outbound(text=t("human.who.staff", locale) + hotline)]
+        where = f"，{building.name}" if building else ""
+        await self.tickets.push_to_worker(
+            uow,
+            decision.worker.id,
+            Outbound(
+                text=t("push.callback", "zh", phone=action.phone, location=where),
+                kind="callback_request",
+                data={"phone": action.phone},
+            ),
+            None,
+        )
+        who = (
+            t("human.who.worker", locale, name=decision.worker.name)
+            if decision.worker.role != "community_staff"
+            else t("human.who.staff", locale)
+        )
+        return [Outbound(text=t("human.requested", locale, who=who, hotline=hotline))]

@@ -1,0 +1,431 @@
+"""The grid worker's conversation: commands on their tasks (接单, 进展, 办结, 转派, 移交 …)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from handlers.conversations.context import task_line
+from handlers.departments import resolve_department, suggested
+from handlers.dialogue import DialogueState, ticket_numbers
+from handlers.errors import InvalidTransition
+from handlers.flows import flow_for_category
+from handlers.i18n import locale_of, status_text, t
+from handlers.lifecycle import Actor, Move, is_open, is_waiting, next_status
+from handlers.messages import Button, Inbound, MediaKind, Outbound
+from handlers.notices import task_buttons, worker_notice
+from handlers.routing import route_to_target
+from handlers.ticket_service import TicketService, department_ref
+from handlers.worker import (
+    ACTION_NAMES,
+    NEEDS_NOTE,
+    Command,
+    WorkerCommand,
+    parse_button,
+    parse_command,
+)
+from storage.interfaces import UnitOfWork
+from storage.models import GridWorker, Ticket
+
+
+class WorkerConversation:
+    """Grid workers (and leaders, staff) act on tickets in chat or with a task card's buttons.
+
+    Args:
+        tickets: the ticket operations the commands run on.
+    """
+
+    def __init__(self, tickets: TicketService) -> None:
+        self.tickets = tickets
+
+    async def turn(
+        self, uow: UnitOfWork, worker: GridWorker, msg: Inbound, state: DialogueState
+    ) -> tuple[list[Outbound], DialogueState]:
+        """One message from an active grid worker: a command, a button, or a note.
+
+        Args:
+            uow: the message's unit of work (the caller commits it).
+            worker: the worker the sender's identity is bound to.
+            msg: the message.
+            state: the conversation state (``worker_pending`` holds a command awaiting its note).
+
+        Returns:
+            The replies and the new state.
+        """
+        locale = locale_of(msg.locale)
+        text = msg.text.strip()
+        photos = await self._fresh_photos(uow, msg)
+        # a message written as a reply to a task card (Telegram) is about that card's ticket
+        card_number = await self._card_number(uow, msg)
+        command: WorkerCommand | None = None
+        if msg.button:
+            command = parse_button(msg.button)
+        elif text or photos:
+            note = text or t("worker.photo_note", locale)
+            command = parse_command(text) if text else None
+            pending = parse_button(state.worker_pending) if state.worker_pending else None
+            if command is None and pending is not None and card_number in (None, pending.number):
+                command = replace(pending, note=note)
+            elif command is None and card_number is not None:
+                command = WorkerCommand(Command.PROGRESS, card_number, note)
+            elif command is not None and command.number is None and card_number is not None:
+                command = replace(command, number=card_number)
+        state.worker_pending = None
+        if command is None:
+            if msg.media:
+                return [Outbound(text=t("worker.help", locale))], state
+            reply = t("worker.unknown", locale, text=text[:30]) if text else ""
+            return [Outbound(text=f"{reply}\n{t('worker.help', locale)}".strip())], state
+        if command.command == Command.HELP:
+            return [Outbound(text=t("worker.help", locale))], state
+        tasks = list(await uow.tickets.for_worker(worker.id or 0))
+        if command.command == Command.TASKS:
+            return [await self._task_list(uow, worker, tasks, locale)], state
+        if command.command == Command.MERGE:
+            return [await self._merge_command(uow, worker, command, locale)], state
+        ticket: Ticket | None
+        if command.number:
+            ticket = await uow.tickets.by_number(command.number, for_update=True)
+            if ticket is None:
+                return [Outbound(text=t("worker.not_found", locale, number=command.number))], state
+            if not await self.tickets.may_act(uow, worker, ticket):
+                return [Outbound(text=t("worker.not_yours", locale, number=command.number))], state
+        else:
+            if not tasks:
+                return [Outbound(text=t("worker.no_tasks", locale))], state
+            if len(tasks) > 1:
+                word = ACTION_NAMES.get(command.command, {}).get(locale, command.command.value)
+                return [
+                    Outbound(
+                        text=t(
+                            "worker.which",
+                            locale,
+                            count=len(tasks),
+                            command=word,
+                            number=tasks[0].number,
+                        ),
+                        buttons=tuple(
+                            Button(f"{word} {tk.number}", f"{command.command.value}:{tk.number}")
+                            for tk in tasks[:8]
+                        ),
+                    )
+                ], state
+            ticket = await uow.tickets.lock(tasks[0].id or 0)
+            if ticket is None:  # pragma: no cover - just listed
+                return [Outbound(text=t("worker.no_tasks", locale))], state
+        return await self._worker_command(uow, worker, ticket, command, state, locale, photos)
+
+    async def _card_number(self, uow: UnitOfWork, msg: Inbound) -> str | None:
+        """The ticket number of the task card this message replies to, if it is one."""
+        if not msg.reply_to:
+            return None
+        card = await uow.cards.for_message(msg.channel, msg.user_id, msg.reply_to)
+        if card is None:
+            return None
+        ticket = await uow.tickets.get(card.ticket_id)
+        return ticket.number if ticket else None
+
+    async def _apply_with_photos(
+        self,
+        uow: UnitOfWork,
+        ticket: Ticket,
+        move: Move,
+        actor: Actor,
+        note: str,
+        photos: tuple[int, ...],
+    ) -> None:
+        """A worker's move; photos of the work done join the ticket's record and its event."""
+        if photos:
+            await uow.attachments.attach(photos, ticket.id or 0)
+        await self.tickets.apply(
+            uow, ticket, move, actor, note=note, data={"photos": list(photos)} if photos else None
+        )
+
+    async def _fresh_photos(self, uow: UnitOfWork, msg: Inbound) -> tuple[int, ...]:
+        """Photos sent with this message that belong to no ticket yet (never another's)."""
+        ids: list[int] = []
+        for media in msg.media:
+            ref = media.ref.removeprefix("attachment:")
+            if media.kind != MediaKind.IMAGE or not media.ref.startswith("attachment:"):
+                continue
+            if not ref.isdigit():
+                continue
+            item = await uow.attachments.get(int(ref))
+            if item is not None and item.ticket_id is None:
+                ids.append(int(ref))
+        return tuple(ids)
+
+    async def _task_list(
+        self, uow: UnitOfWork, worker: GridWorker, tasks: Sequence[Ticket], locale: str
+    ) -> Outbound:
+        supervised: list[Ticket] = []
+        if worker.role in ("grid_leader", "community_staff"):
+            # escalated tickets stay with their assignee; a supervisor sees them here
+            escalated = await uow.finder.escalated(worker.community_id, statuses=("escalated",))
+            supervised = [
+                ticket
+                for ticket in await self.tickets.supervised(uow, worker, escalated)
+                if ticket.assignee_id != worker.id
+            ]
+        if not tasks and not supervised:
+            return Outbound(text=t("worker.no_tasks", locale))
+        lines: list[str] = []
+        if tasks:
+            lines.append(t("worker.tasks", locale))
+            lines += [task_line(ticket, locale) for ticket in tasks]
+        if supervised:
+            lines.append(t("worker.supervised", locale))
+            lines += [task_line(ticket, locale) for ticket in supervised]
+        return Outbound(text="\n".join(lines))
+
+    async def _worker_command(
+        self,
+        uow: UnitOfWork,
+        worker: GridWorker,
+        ticket: Ticket,
+        command: WorkerCommand,
+        state: DialogueState,
+        locale: str,
+        photos: tuple[int, ...] = (),
+    ) -> tuple[list[Outbound], DialogueState]:
+        number = ticket.number
+        actor = Actor.worker(worker.id, worker.name)
+        action_name = ACTION_NAMES.get(command.command, {}).get(locale, command.command.value)
+        if command.command == Command.CONTACT:
+            phone = ticket.contact_phone or t("confirm.no_phone", locale)
+            return [Outbound(text=t("worker.contact", locale, number=number, phone=phone))], state
+        if command.command in NEEDS_NOTE and not command.note:
+            if command.command == Command.TRANSFER:
+                return [await self._transfer_options(uow, worker, ticket, locale)], state
+            if command.command in (Command.HANDOFF, Command.COHANDLE):
+                return [await self._department_options(uow, ticket, command.command, locale)], state
+            state.worker_pending = f"{command.command.value}:{number}"
+            return [
+                Outbound(
+                    text=t("worker.ask_note", locale, number=number, action=action_name),
+                    buttons=(Button(t("button.cancel", locale), "tasks"),),
+                )
+            ], state
+        try:
+            if command.command == Command.ACCEPT:
+                await self.tickets.accept(uow, ticket, worker, actor)
+                phone = ticket.contact_phone or t("confirm.no_phone", locale)
+                return [
+                    Outbound(
+                        text=t("worker.accepted", locale, number=number, phone=phone),
+                        buttons=worker_notice(
+                            "worker.accepted", number, locale, phone=phone, status=ticket.status
+                        ).buttons,
+                    )
+                ], state
+            if command.command == Command.PROGRESS:
+                if is_waiting(ticket.status):
+                    await self.tickets.accept(uow, ticket, worker, actor)
+                await self._apply_with_photos(
+                    uow, ticket, Move.PROGRESS, actor, command.note, photos
+                )
+                await self.tickets.push_resident(
+                    uow, ticket, "progress", photos=photos, note=command.note
+                )
+                return [Outbound(text=t("worker.progress_ok", locale, number=number))], state
+            if command.command == Command.RESOLVE:
+                if is_waiting(ticket.status):
+                    await self.tickets.accept(uow, ticket, worker, actor)
+                await self._apply_with_photos(
+                    uow, ticket, Move.RESOLVE, actor, command.note, photos
+                )
+                await self.tickets.push_resident(
+                    uow, ticket, "resolved", photos=photos, note=command.note
+                )
+                return [Outbound(text=t("worker.resolved_ok", locale, number=number))], state
+            if command.command == Command.TRANSFER:
+                return await self._transfer(uow, worker, ticket, command.note, locale), state
+            if command.command in (Command.HANDOFF, Command.COHANDLE):
+                return [await self._hand_off(uow, worker, ticket, command, locale)], state
+        except InvalidTransition:
+            return [
+                Outbound(
+                    text=t(
+                        "worker.bad_state",
+                        locale,
+                        number=number,
+                        status=status_text(ticket.status, locale),
+                        action=action_name,
+                    )
+                )
+            ], state
+        return [Outbound(text=t("worker.help", locale))], state  # pragma: no cover
+
+    async def _department_options(
+        self, uow: UnitOfWork, ticket: Ticket, command: Command, locale: str
+    ) -> Outbound:
+        rows = await uow.departments.for_community(ticket.community_id)
+        if not rows:
+            return Outbound(text=t("worker.department_none", locale))
+        flow = flow_for_category(ticket.category)
+        ordered = suggested(
+            [department_ref(d) for d in rows],
+            flow.departments if flow else (),
+            community_id=ticket.community_id,
+        )
+        action = ACTION_NAMES[command].get(locale, command.value)
+        return Outbound(
+            text=t("worker.ask_department", locale, number=ticket.number, action=action),
+            buttons=tuple(
+                Button(d.name, f"{command.value}:{ticket.number}:{d.name}") for d in ordered[:10]
+            ),
+        )
+
+    async def _hand_off(
+        self,
+        uow: UnitOfWork,
+        worker: GridWorker,
+        ticket: Ticket,
+        command: WorkerCommand,
+        locale: str,
+    ) -> Outbound:
+        rows = await uow.departments.for_community(ticket.community_id)
+        refs = [department_ref(d) for d in rows]
+        target, _, note = command.note.partition(" ")
+        ref = resolve_department(target, refs, community_id=ticket.community_id)
+        if ref is None:
+            ref = resolve_department(command.note, refs, community_id=ticket.community_id)
+            note = ""
+        if ref is None:
+            if not refs:
+                return Outbound(text=t("worker.department_none", locale))
+            return Outbound(
+                text=t(
+                    "worker.department_unknown",
+                    locale,
+                    target=command.note,
+                    options="、".join(d.name for d in refs),
+                )
+            )
+        department = next(d for d in rows if d.id == ref.id)
+        cohandler = command.command == Command.COHANDLE
+        actor = Actor.worker(worker.id, worker.name)
+        if is_waiting(ticket.status) and not cohandler:
+            # handing it on is working on it: the worker accepts first, like a progress note
+            await self.tickets.accept(uow, ticket, worker, actor)
+        reached = await self.tickets.involve_department(
+            uow, ticket, department, actor, note=note.strip(), cohandler=cohandler
+        )
+        key = "worker.cohandle_ok" if cohandler else "worker.handoff_ok"
+        text = t(key, locale, number=ticket.number, department=department.name)
+        if not reached:
+            text += t(
+                "worker.department_offline",
+                locale,
+                department=department.name,
+                phone=department.phone or "-",
+            )
+        return Outbound(text=text, buttons=task_buttons(ticket.number, locale, ticket.status))
+
+    async def _merge_command(
+        self, uow: UnitOfWork, worker: GridWorker, command: WorkerCommand, locale: str
+    ) -> Outbound:
+        others = ticket_numbers(command.note)
+        if not command.number or not others:
+            return Outbound(text=t("worker.merge_usage", locale))
+        if worker.role not in ("grid_leader", "community_staff"):
+            return Outbound(text=t("worker.not_staff", locale))
+        into = others[0]
+        if into == command.number:
+            return Outbound(text=t("worker.merge_same", locale))
+        locked: dict[str, Ticket] = {}
+        for number in sorted({command.number, into}):  # fixed lock order
+            found = await uow.tickets.by_number(number, for_update=True)
+            if found is None:
+                return Outbound(text=t("worker.not_found", locale, number=number))
+            if not await self.tickets.may_act(uow, worker, found):
+                return Outbound(text=t("worker.not_yours", locale, number=number))
+            locked[number] = found
+        source, target = locked[command.number], locked[into]
+        reason = command.note.replace(into, "").strip() or t(
+            "worker.merge_ok", "zh", source=source.number, target=target.number
+        )
+        try:
+            await self.tickets.merge_tickets(
+                uow, source, target, Actor.worker(worker.id, worker.name), reason
+            )
+        except InvalidTransition:
+            bad = source if not is_open(source.status) else target
+            return Outbound(
+                text=t(
+                    "worker.bad_state",
+                    locale,
+                    number=bad.number,
+                    status=status_text(bad.status, locale),
+                    action=ACTION_NAMES[Command.MERGE].get(locale, "merge"),
+                )
+            )
+        return Outbound(
+            text=t("worker.merge_ok", locale, source=source.number, target=target.number)
+        )
+
+    async def _transfer_options(
+        self, uow: UnitOfWork, worker: GridWorker, ticket: Ticket, locale: str
+    ) -> Outbound:
+        snapshot = await self.tickets.snapshot(uow)
+        buttons = [
+            Button(g.name, f"transfer:{ticket.number}:{g.name}")
+            for g in snapshot.grids.values()
+            if g.community_id == ticket.community_id and g.id != ticket.grid_id
+        ]
+        buttons += [
+            Button(w.name, f"transfer:{ticket.number}:{w.name}")
+            for w in snapshot.workers
+            if w.community_id == ticket.community_id and w.id != worker.id and w.active
+        ]
+        return Outbound(
+            text=t("worker.ask_transfer", locale, number=ticket.number),
+            buttons=tuple(buttons[:12]),
+        )
+
+    async def _transfer(
+        self, uow: UnitOfWork, worker: GridWorker, ticket: Ticket, target: str, locale: str
+    ) -> list[Outbound]:
+        snapshot = await self.tickets.snapshot(uow)
+        grids, workers = snapshot.grids, snapshot.workers
+        decision = route_to_target(
+            target,
+            community_id=ticket.community_id,
+            grids=grids,
+            workers=workers,
+            exclude=frozenset({worker.id or 0}),
+        )
+        if decision is None:
+            options = "、".join(
+                [g.name for g in grids.values() if g.community_id == ticket.community_id]
+                + [
+                    w.name
+                    for w in workers
+                    if w.community_id == ticket.community_id and w.id != worker.id
+                ]
+            )
+            return [
+                Outbound(text=t("worker.transfer_unknown", locale, target=target, options=options))
+            ]
+        if decision.worker is None:
+            return [Outbound(text=t("worker.transfer_none", locale, target=target))]
+        next_status(ticket.status, Move.TRANSFER)  # refuse before changing the grid
+        if decision.grid_id is not None:
+            ticket.grid_id = decision.grid_id
+        prefix = t("worker.transferred_in", "zh", number=ticket.number, source=worker.name)
+        await self.tickets.assign(
+            uow,
+            ticket,
+            decision.worker,
+            decision.reason,
+            actor=Actor.worker(worker.id, worker.name),
+            move=Move.TRANSFER,
+            prefix=prefix,
+        )
+        target_name = decision.worker.name
+        await self.tickets.push_resident(uow, ticket, "transferred", target=f"网格员{target_name}")
+        return [
+            Outbound(
+                text=t("worker.transferred_ok", locale, number=ticket.number, target=target_name)
+            )
+        ]
