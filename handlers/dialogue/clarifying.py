@@ -1,0 +1,64 @@
+"""Clarifying: the message sounded like a report, but of which kind? Offer the likely ones."""
+
+from __future__ import annotations
+
+from handlers.dialogue.base import Step
+from handlers.dialogue.prompts import reprompt
+from handlers.dialogue.replies import menu_buttons
+from handlers.dialogue.report import absorb_entities, advance, start_from_details
+from handlers.dialogue.types import Stage
+from handlers.dialogue.words import word_key
+from handlers.flows import CONVERSATION_INTENTS, FALLBACK_FLOW
+from handlers.i18n import t
+from handlers.messages import Button
+
+
+def unsure(s: Step, text: str) -> None:
+    """Two-stage fallback: offer the likely report categories, or say we didn't get it."""
+    ranking = s.parse.ranking if s.parse else ()
+    candidates = [r.name for r in ranking if r.name in s.cfg.flows][:3]
+    top = ranking[0].name if ranking else ""
+    report_like = top in s.cfg.flows or (top not in CONVERSATION_INTENTS and bool(candidates))
+    if s.intent == "out_of_scope" or not candidates or not report_like:
+        if s.parse is not None and s.parse.first("building") is not None:
+            start_from_details(s)
+            return
+        s.say(t("not_understood", s.loc), menu_buttons(s.loc))
+        return
+    s.state.stage = Stage.CLARIFYING
+    s.state.candidates = candidates
+    s.state.slots["description"] = text[: s.cfg.max_text]
+    absorb_entities(s)
+    s.state.nlu_intent, s.state.nlu_confidence = s.intent, s.confidence
+    buttons = [Button(s.label(c), f"flow:{c}") for c in candidates]
+    if FALLBACK_FLOW not in candidates:
+        buttons.append(Button(t("clarify.other", s.loc), f"flow:{FALLBACK_FLOW}"))
+    s.say(t("clarify", s.loc), buttons)
+
+
+def on_text(s: Step, text: str) -> None:
+    """A typed answer to "which kind of problem?": a confident report intent or a label."""
+    if s.intent in s.cfg.flows and s.confidence >= s.cfg.clarify_threshold:
+        choose_flow(s, s.intent)
+        return
+    for candidate in s.state.candidates:
+        if word_key(text) == word_key(s.label(candidate)):
+            choose_flow(s, candidate)
+            return
+    reprompt(s)
+
+
+def choose_flow(s: Step, intent: str) -> None:
+    """The resident picked a category (``flow:…`` button): fill that flow."""
+    if s.state.stage not in (Stage.CLARIFYING, Stage.FILLING):
+        s.say(t("not_understood", s.loc), menu_buttons(s.loc))
+        return
+    s.state.stage = Stage.FILLING
+    s.state.flow = intent
+    s.state.candidates = []
+    s.state.asking = None
+    if s.state.urgent:
+        advice = s.cfg.flows[intent].urgent_advice
+        if advice:
+            s.say(advice.get(s.loc) or advice["zh"])
+    advance(s)
