@@ -54,6 +54,8 @@ log = logging.getLogger("minhu.service")
 
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
+    """The dialogue's flows and thresholds, conversation TTL, lock wait, limits, lifecycle."""
+
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
     conversation_ttl_seconds: int = 1800
     lock_timeout_seconds: float = 15.0
