@@ -11,10 +11,10 @@ import typer
 
 from bot import cli_admin as admin_cli
 from bot import cli_telegram, cli_worker
+from bot.cli_common import fail, load_settings
 from bot.cli_nlu import nlu_app
 from bot.cli_sla import sla_app
 from bot.cli_wechat import wechat_app
-from bot.config import Settings
 
 app = typer.Typer(help="民呼 Minhu — community reporting service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -25,19 +25,6 @@ app.add_typer(cli_telegram.app, name="telegram")
 app.add_typer(cli_worker.app, name="worker")
 app.add_typer(wechat_app, name="wechat")
 app.add_typer(admin_cli.app, name="admin")  # bot/cli_admin.py
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as e:  # pydantic ValidationError: say it plainly, no traceback
-        typer.echo(f"配置错误 / configuration error: {e}", err=True)
-        raise typer.Exit(2) from e
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
 
 
 # --- service -------------------------------------------------------------------------------
@@ -54,7 +41,7 @@ def serve(
     from bot.app import create_app
     from bot.logs import configure_logging
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
     if settings.rasa is None:
         # A missing or damaged NLU model is a plain message here, not a startup traceback.
@@ -63,7 +50,7 @@ def serve(
         try:
             preflight(settings.models_path)
         except Exception as e:
-            raise _fail(f"无法启动 / cannot start: {e}", 2) from e
+            raise fail(f"无法启动 / cannot start: {e}", 2) from e
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -86,7 +73,7 @@ def chat(
     from bot.demo import load_demo
     from bot.logs import configure_logging
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging("WARNING")
 
     async def main() -> None:
@@ -104,7 +91,7 @@ def chat(
     except KeyboardInterrupt:
         pass
     except Exception as e:
-        raise _fail(f"无法启动聊天 / cannot start: {e}") from e
+        raise fail(f"无法启动聊天 / cannot start: {e}") from e
 
 
 @app.command()
@@ -117,7 +104,7 @@ def demo(
     from storage.db import Database
     from storage.repositories import SqlStore
 
-    settings = _settings()
+    settings = load_settings()
 
     async def main() -> dict[str, Any] | bool:
         database = Database(settings.database_url)
@@ -145,7 +132,7 @@ def db_upgrade() -> None:
     """Apply database migrations."""
     from storage.db import upgrade
 
-    settings = _settings()
+    settings = load_settings()
     upgrade(settings.database_url)
     typer.echo("database is up to date")
 

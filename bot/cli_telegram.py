@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from bot.cli_common import load_settings
 from bot.config import Settings, TelegramSettings
 
 app = typer.Typer(help="Telegram bot: webhook or long polling.", no_args_is_help=True)
@@ -17,9 +18,7 @@ _T = TypeVar("_T")
 
 
 def _settings() -> tuple[Settings, TelegramSettings]:
-    from bot.cli import _settings as load
-
-    settings = load()
+    settings = load_settings()
     if settings.telegram is None:
         typer.echo("未配置 Telegram / not configured: set MINHU_TELEGRAM__TOKEN", err=True)
         raise typer.Exit(2)
