@@ -68,6 +68,7 @@ def chat(
     channel: Annotated[str, typer.Option(help="channel of that id: cli or web")] = "cli",
 ) -> None:
     """Chat with Minhu in the terminal."""
+    from bot.channels import CHANNELS
     from bot.channels.cli import run_chat
     from bot.container import build
     from bot.demo import load_demo
@@ -77,7 +78,7 @@ def chat(
     configure_logging("WARNING")
 
     async def main() -> None:
-        container = await build(settings)
+        container = await build(settings, channels=CHANNELS)
         try:
             if settings.load_demo:
                 await load_demo(container.store)

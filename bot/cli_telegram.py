@@ -118,6 +118,7 @@ def info() -> None:
 @app.command("poll")
 def poll() -> None:
     """Run the bot with long polling (no public URL needed): updates, outbox, card edits."""
+    from bot.channels import CHANNELS
     from bot.channels.telegram import TelegramRuntime, publish_commands
     from bot.container import build, start_background
     from bot.demo import load_demo
@@ -128,15 +129,13 @@ def poll() -> None:
     configure_logging(settings.log_level)
 
     async def main() -> None:
-        container = await build(settings)
+        container = await build(settings, channels=CHANNELS)
         try:
             if settings.load_demo and await load_demo(container.store):
                 container.service.invalidate_registry()
             runtime = container.extras[NAME]
             if not isinstance(runtime, TelegramRuntime):  # pragma: no cover - wiring
                 raise RuntimeError("telegram channel not wired")
-            from bot.channels import CHANNELS
-
             for channel in CHANNELS:
                 if channel.enabled(settings):
                     await channel.start(container)
