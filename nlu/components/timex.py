@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from nlu.text import cn_to_int
+from nlu.numbers import to_int
 from nlu.types import Entity
 
 EXTRACTOR = "regex_time"
@@ -106,7 +106,7 @@ class _Parsed:
 
 
 def _n(token: str | None) -> int | None:
-    return cn_to_int(token) if token else None
+    return to_int(token) if token else None
 
 
 def _parse(match: re.Match[str]) -> _Parsed | None:
