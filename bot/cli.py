@@ -15,6 +15,7 @@ from bot.cli_common import fail, load_settings
 from bot.cli_nlu import nlu_app
 from bot.cli_sla import sla_app
 from bot.cli_wechat import wechat_app
+from storage.db import Upgrade
 
 app = typer.Typer(help="民呼 Minhu — community reporting service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -132,10 +133,40 @@ def demo(
 def db_upgrade() -> None:
     """Apply database migrations."""
     from storage.db import upgrade
+    from storage.errors import StorageError
 
     settings = load_settings()
-    upgrade(settings.database_url)
-    typer.echo("database is up to date")
+    try:
+        done = upgrade(settings.database_url)
+    except StorageError as e:
+        raise fail(f"迁移失败 / migration failed: {e}") from e
+    typer.echo(upgrade_report(done))
+
+
+def upgrade_report(done: Upgrade) -> str:
+    """What `minhu db upgrade` did, in words (Chinese, then English)."""
+    steps = " → ".join(done.applied)
+    if done.renamed:
+        renamed = f"（旧版本号 {done.renamed} 已更名为 {done.before}）"
+        renamed_en = f" (old revision id {done.renamed} renamed to {done.before})"
+    else:
+        renamed = renamed_en = ""
+    if done.before is None:
+        return (
+            f"新数据库：已建表，应用了 {len(done.applied)} 个迁移（{steps}）\n"
+            f"new database: created the schema with {len(done.applied)} migrations ({steps})"
+        )
+    if not done.applied:
+        return (
+            f"数据库已是最新版本 {done.after}，未做改动{renamed}\n"
+            f"database already at {done.after}: nothing to apply{renamed_en}"
+        )
+    return (
+        f"数据库已从 {done.before} 升级到 {done.after}，应用了 {len(done.applied)} 个迁移"
+        f"（{steps}）{renamed}\n"
+        f"database upgraded from {done.before} to {done.after}: applied {len(done.applied)} "
+        f"migrations ({steps}){renamed_en}"
+    )
 
 
 def main() -> None:
