@@ -47,11 +47,6 @@ GRID_BUILDINGS: dict[str, tuple[int, ...]] = {
 }
 
 
-async def has_data(store: Store) -> bool:
-    async with store.unit() as uow:
-        return bool(await uow.registry.communities())
-
-
 async def load_demo(store: Store, *, reset: bool = False) -> bool:
     """Load the demo community. Returns False (and changes nothing) if data exists already."""
     async with store.unit() as uow:

@@ -100,7 +100,6 @@ class _Parsed:
     ymd: tuple[int | None, int, int] | None = None
     hour: int | None = None
     minute: int = 0
-    explicit_clock: bool = False
     recur: str | None = None  # "daily" or a weekday code
     ambiguous_half_day: bool = False
 
@@ -181,7 +180,6 @@ def _parse(match: re.Match[str]) -> _Parsed | None:
         ymd=ymd,
         hour=hour,
         minute=minute,
-        explicit_clock=g["hour"] is not None or g["chour"] is not None,
         recur=recur,
         ambiguous_half_day=ambiguous,
     )
