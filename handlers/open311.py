@@ -25,6 +25,7 @@ from typing import Any
 
 from handlers.errors import DialogueError
 from handlers.flows import FLOWS, ReportFlow
+from handlers.lifecycle import OPEN, Status
 from handlers.notices import LOCAL_TZ
 from nlu.pii import mask
 
@@ -68,16 +69,9 @@ QUERY_PARAMS = (
     "status",
 )
 
-OPEN_STATUSES = (
-    "submitted",
-    "assigned",
-    "accepted",
-    "in_progress",
-    "transferred",
-    "escalated",
-    "reopened",
-)
-CLOSED_STATUSES = ("resolved", "closed", "cancelled", "merged")
+# Open311's two states: every status the lifecycle counts as open is "open", the rest "closed".
+OPEN_STATUSES = tuple(s.value for s in Status if s in OPEN)
+CLOSED_STATUSES = tuple(s.value for s in Status if s not in OPEN)
 
 _GROUPS = {
     "parking": "交通出行",

@@ -26,26 +26,26 @@ def _parse(url: str) -> URL:
         raise StorageError(f"invalid database URL: {e}") from e
 
 
-def async_url(url: str) -> URL:
-    """Map a user-facing URL (sqlite:///x.db, postgresql://...) to its asyncio driver."""
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+_SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+
+
+def _with_driver(url: str, drivers: dict[str, str]) -> URL:
     parsed = _parse(url)
     backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return parsed.set(drivername="sqlite+aiosqlite")
-    if backend == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg")
-    raise StorageError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    if backend not in drivers:
+        raise StorageError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    return parsed.set(drivername=drivers[backend])
+
+
+def async_url(url: str) -> URL:
+    """Map a user-facing URL (sqlite:///x.db, postgresql://...) to its asyncio driver."""
+    return _with_driver(url, _ASYNC_DRIVERS)
 
 
 def sync_url(url: str) -> URL:
     """The same database through a synchronous driver (Alembic runs synchronously)."""
-    parsed = _parse(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return parsed.set(drivername="sqlite")
-    if backend == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg")
-    raise StorageError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    return _with_driver(url, _SYNC_DRIVERS)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
