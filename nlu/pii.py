@@ -43,7 +43,8 @@ KINDS = frozenset({"phone", "id", "email", "plate", "account", "address", "name"
 # --- patterns (over normalised text: half-width, lower-case ASCII) ---------------------------
 
 _SEP = r"(?: ?[-.] ?| {1,2})?"  # between digit groups: one dash or dot, or a space or two
-_COUNTRY = rf"(?:(?:\+|00) ?86|\(\+?86\)|86(?= |-)){_SEP}"
+# +86, 0086, (+86), or a bare 86 before a separator or straight before a whole mobile number
+_COUNTRY = rf"(?:(?:\+|00) ?86|\(\+?86\)|86(?= |-|1[3-9]\d{{9}}(?!\d))){_SEP}"
 MOBILE = re.compile(
     rf"(?<![\d+])(?P<cc>{_COUNTRY})?"
     rf"(?:(?P<head>1[3-9]\d){_SEP}(?P<mid>\d{{4}}){_SEP}(?P<tail>\d{{4}})"
