@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        container = await build(settings, clock=clock)
+        container = await build(settings, channels=CHANNELS, clock=clock)
         app.state.container = container
         try:
             if settings.load_demo and await load_demo(container.store):

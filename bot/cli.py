@@ -11,10 +11,11 @@ import typer
 
 from bot import cli_admin as admin_cli
 from bot import cli_telegram, cli_worker
+from bot.cli_common import fail, load_settings
 from bot.cli_nlu import nlu_app
 from bot.cli_sla import sla_app
 from bot.cli_wechat import wechat_app
-from bot.config import Settings
+from storage.db import Upgrade
 
 app = typer.Typer(help="民呼 Minhu — community reporting service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -25,19 +26,6 @@ app.add_typer(cli_telegram.app, name="telegram")
 app.add_typer(cli_worker.app, name="worker")
 app.add_typer(wechat_app, name="wechat")
 app.add_typer(admin_cli.app, name="admin")  # bot/cli_admin.py
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as e:  # pydantic ValidationError: say it plainly, no traceback
-        typer.echo(f"配置错误 / configuration error: {e}", err=True)
-        raise typer.Exit(2) from e
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
 
 
 # --- service -------------------------------------------------------------------------------
@@ -54,7 +42,7 @@ def serve(
     from bot.app import create_app
     from bot.logs import configure_logging
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
     if settings.rasa is None:
         # A missing or damaged NLU model is a plain message here, not a startup traceback.
@@ -63,7 +51,7 @@ def serve(
         try:
             preflight(settings.models_path)
         except Exception as e:
-            raise _fail(f"无法启动 / cannot start: {e}", 2) from e
+            raise fail(f"无法启动 / cannot start: {e}", 2) from e
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -81,16 +69,17 @@ def chat(
     channel: Annotated[str, typer.Option(help="channel of that id: cli or web")] = "cli",
 ) -> None:
     """Chat with Minhu in the terminal."""
+    from bot.channels import CHANNELS
     from bot.channels.cli import run_chat
     from bot.container import build
     from bot.demo import load_demo
     from bot.logs import configure_logging
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging("WARNING")
 
     async def main() -> None:
-        container = await build(settings)
+        container = await build(settings, channels=CHANNELS)
         try:
             if settings.load_demo:
                 await load_demo(container.store)
@@ -104,7 +93,7 @@ def chat(
     except KeyboardInterrupt:
         pass
     except Exception as e:
-        raise _fail(f"无法启动聊天 / cannot start: {e}") from e
+        raise fail(f"无法启动聊天 / cannot start: {e}") from e
 
 
 @app.command()
@@ -117,7 +106,7 @@ def demo(
     from storage.db import Database
     from storage.repositories import SqlStore
 
-    settings = _settings()
+    settings = load_settings()
 
     async def main() -> dict[str, Any] | bool:
         database = Database(settings.database_url)
@@ -144,10 +133,40 @@ def demo(
 def db_upgrade() -> None:
     """Apply database migrations."""
     from storage.db import upgrade
+    from storage.errors import StorageError
 
-    settings = _settings()
-    upgrade(settings.database_url)
-    typer.echo("database is up to date")
+    settings = load_settings()
+    try:
+        done = upgrade(settings.database_url)
+    except StorageError as e:
+        raise fail(f"迁移失败 / migration failed: {e}") from e
+    typer.echo(upgrade_report(done))
+
+
+def upgrade_report(done: Upgrade) -> str:
+    """What `minhu db upgrade` did, in words (Chinese, then English)."""
+    steps = " → ".join(done.applied)
+    if done.renamed:
+        renamed = f"（旧版本号 {done.renamed} 已更名为 {done.before}）"
+        renamed_en = f" (old revision id {done.renamed} renamed to {done.before})"
+    else:
+        renamed = renamed_en = ""
+    if done.before is None:
+        return (
+            f"新数据库：已建表，应用了 {len(done.applied)} 个迁移（{steps}）\n"
+            f"new database: created the schema with {len(done.applied)} migrations ({steps})"
+        )
+    if not done.applied:
+        return (
+            f"数据库已是最新版本 {done.after}，未做改动{renamed}\n"
+            f"database already at {done.after}: nothing to apply{renamed_en}"
+        )
+    return (
+        f"数据库已从 {done.before} 升级到 {done.after}，应用了 {len(done.applied)} 个迁移"
+        f"（{steps}）{renamed}\n"
+        f"database upgraded from {done.before} to {done.after}: applied {len(done.applied)} "
+        f"migrations ({steps}){renamed_en}"
+    )
 
 
 def main() -> None:

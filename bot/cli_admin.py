@@ -8,17 +8,9 @@ from typing import Annotated
 
 import typer
 
-from bot.config import Settings
+from bot.cli_common import load_settings
 
 app = typer.Typer(help="Admin console accounts and API tokens.", no_args_is_help=True)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as e:
-        typer.echo(f"配置错误 / configuration error: {e}", err=True)
-        raise typer.Exit(2) from e
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -47,7 +39,7 @@ def create(
     from storage.db import Database
     from storage.repositories import SqlStore
 
-    settings = _settings()
+    settings = load_settings()
     password = _read_password(password_stdin)
 
     async def main() -> int:
@@ -97,7 +89,7 @@ def token(
     from storage.db import Database
     from storage.repositories import SqlStore
 
-    settings = _settings()
+    settings = load_settings()
 
     async def main() -> str | None:
         database = Database(settings.database_url)
@@ -131,7 +123,7 @@ def list_users() -> None:
     from storage.db import Database
     from storage.repositories import SqlStore
 
-    settings = _settings()
+    settings = load_settings()
 
     async def main() -> list[str]:
         database = Database(settings.database_url)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from bot.cli_common import fail, load_settings
 from bot.config import Settings
 
 if TYPE_CHECKING:  # importing nlu (numpy, scikit-learn) takes seconds: only when a command needs it
@@ -23,19 +24,6 @@ if TYPE_CHECKING:  # importing nlu (numpy, scikit-learn) takes seconds: only whe
 nlu_app = typer.Typer(help="Train, evaluate and inspect the NLU.", no_args_is_help=True)
 
 PACKAGED_DATA = Path(__file__).resolve().parent.parent / "nlu" / "data"
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as e:  # pydantic ValidationError: say it plainly, no traceback
-        typer.echo(f"配置错误 / configuration error: {e}", err=True)
-        raise typer.Exit(2) from e
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
 
 
 def _data_path(data: Path | None, settings: Settings) -> Path:
@@ -48,7 +36,7 @@ def _load_data(path: Path) -> nlu.TrainingData:
     try:
         return nlu.load_training_data(path)
     except nlu.NLUError as e:
-        raise _fail(f"训练数据错误 / bad training data: {e}", 2) from e
+        raise fail(f"训练数据错误 / bad training data: {e}", 2) from e
 
 
 def _load_config(config: Path | None) -> nlu.PipelineConfig | None:
@@ -57,7 +45,7 @@ def _load_config(config: Path | None) -> nlu.PipelineConfig | None:
     try:
         return nlu.PipelineConfig.from_yaml(config) if config else None
     except nlu.NLUError as e:
-        raise _fail(f"pipeline config error: {e}", 2) from e
+        raise fail(f"pipeline config error: {e}", 2) from e
 
 
 def _repo(settings: Settings) -> Any:
@@ -132,13 +120,13 @@ def nlu_train(
     """
     import nlu
 
-    settings = _settings()
+    settings = load_settings()
     repo = _repo(settings)
     if if_missing and out is None and repo.active_version():
         typer.echo(f"model {repo.active_version()} is active; not training (--if-missing)")
         return
     if force and not reason:
-        raise _fail("--force needs --reason", 2)
+        raise fail("--force needs --reason", 2)
     path = _data_path(data, settings)
     training = _load_data(path)
     pipeline = _load_config(config)
@@ -166,7 +154,7 @@ def nlu_train(
                 reason=reason,
             )
     except nlu.NLUError as e:
-        raise _fail(f"训练失败 / training failed: {e}", 2) from e
+        raise fail(f"训练失败 / training failed: {e}", 2) from e
     stored = outcome.version
     typer.echo(
         f"stored {stored.version}: {stored.n_examples} examples, {len(stored.intents)} intents; "
@@ -194,7 +182,7 @@ def _load_model(model: Path | None, settings: Settings) -> nlu.NLUModel:
     try:
         return nlu.load_model(model) if model else _repo(settings).load()
     except nlu.NLUError as e:
-        raise _fail(str(e), 2) from e
+        raise fail(str(e), 2) from e
 
 
 def _print_report(report: nlu.EvalReport, title: str) -> None:
@@ -267,11 +255,11 @@ def nlu_eval(
     """Evaluate a model: accuracy, macro-F1, per-intent P/R/F1, confusions, PNG."""
     import nlu
 
-    settings = _settings()
+    settings = load_settings()
     loaded = _load_model(model, settings)
     examples = [e for e in _load_data(data).examples]
     if not examples:
-        raise _fail(f"no labelled examples in {data}", 2)
+        raise fail(f"no labelled examples in {data}", 2)
     report = nlu.evaluate(loaded, examples)
     out_dir = report_dir or _default_report_dir("eval", loaded.version)
     files = _write_outputs(report, out_dir, f"{loaded.version} on {data.name}")
@@ -303,7 +291,7 @@ def nlu_cv(
     """Stratified k-fold cross-validation: every example predicted by a model that never saw it."""
     import nlu
 
-    settings = _settings()
+    settings = load_settings()
     path = _data_path(data, settings)
     training = _load_data(path)
     pipeline = _load_config(config)
@@ -311,7 +299,7 @@ def nlu_cv(
         with _progress_bar("cv") as progress:
             cv = nlu.cross_validate(training, folds=folds, config=pipeline, progress=progress)
     except (nlu.NLUError, ValueError) as e:
-        raise _fail(f"cross-validation failed: {e}", 2) from e
+        raise fail(f"cross-validation failed: {e}", 2) from e
     out_dir = report_dir or _default_report_dir("cv", path.stem or "data")
     files = _write_outputs(cv.report, out_dir, f"{folds}-fold CV on {path.name}")
     f1s = cv.fold_macro_f1
@@ -337,7 +325,7 @@ def nlu_parse(
     import nlu
     from bot.nlu_runtime import LOCAL_TZ
 
-    settings = _settings()
+    settings = load_settings()
     loaded = _load_model(model, settings)
     result = loaded.parse(text, now=datetime.now(LOCAL_TZ))
     thresholds = loaded.thresholds
@@ -424,7 +412,7 @@ def nlu_export(
     """Export our training data as one Rasa 3 NLU YAML file (and a domain.yml fragment)."""
     import nlu
 
-    settings = _settings()
+    settings = load_settings()
     training = _load_data(_data_path(data, settings))
     text = nlu.dump_rasa_yaml(training)
     if out is None:
@@ -464,22 +452,22 @@ def nlu_import(
     """Add a Rasa NLU file to our training data (checked, then stored as Rasa YAML)."""
     import nlu
 
-    settings = _settings()
+    settings = load_settings()
     imported = _load_data(file)
     if not imported.examples and not (imported.synonyms or imported.regexes or imported.lookups):
-        raise _fail(f"{file} holds no NLU data (no 'nlu:' section?)", 2)
+        raise fail(f"{file} holds no NLU data (no 'nlu:' section?)", 2)
     if domain is not None:
         try:
             declared = nlu.parse_domain_yaml(domain.read_text("utf-8"))
         except (OSError, nlu.NLUError) as e:
-            raise _fail(f"cannot read domain {domain}: {e}", 2) from e
+            raise fail(f"cannot read domain {domain}: {e}", 2) from e
         missing = [i for i in imported.intents if i not in declared.intents]
         if missing:
-            raise _fail(f"intents not declared in {domain}: {', '.join(missing)}", 2)
+            raise fail(f"intents not declared in {domain}: {', '.join(missing)}", 2)
     target_dir = into or settings.nlu_data or PACKAGED_DATA
     target = target_dir / f"{Path(name or file.name).stem}.yml"
     if target.exists() and not replace:
-        raise _fail(f"{target} exists; use --replace or --name", 2)
+        raise fail(f"{target} exists; use --replace or --name", 2)
     target_dir.mkdir(parents=True, exist_ok=True)
     target.write_text(nlu.dump_rasa_yaml(imported), "utf-8")
     merged = _load_data(target_dir)
@@ -498,7 +486,7 @@ def nlu_versions(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """List stored model versions with their held-out evaluation (* marks the active one)."""
-    settings = _settings()
+    settings = load_settings()
     repo = _repo(settings)
     versions = repo.versions()
     if as_json:
@@ -537,16 +525,16 @@ def nlu_activate(
     import nlu
     from bot.nlu_runtime import ActivationRefused
 
-    settings = _settings()
+    settings = load_settings()
     if force and not reason:
-        raise _fail("--force needs --reason", 2)
+        raise fail("--force needs --reason", 2)
     repo = _repo(settings)
     try:
         entry = repo.activate(version, force=force, reason=reason)
     except ActivationRefused as e:
-        raise _fail(str(e), 1) from e
+        raise fail(str(e), 1) from e
     except nlu.NLUError as e:
-        raise _fail(str(e), 2) from e
+        raise fail(str(e), 2) from e
     if entry.comparison:
         typer.echo(_describe(entry.comparison))
     typer.echo(f"activated {version} (was {entry.previous or 'none'})")
@@ -562,12 +550,12 @@ def nlu_rollback(
     """Return to an earlier version (by default the one active before the current one)."""
     import nlu
 
-    settings = _settings()
+    settings = load_settings()
     repo = _repo(settings)
     try:
         entry = repo.rollback(version, reason=reason)
     except nlu.NLUError as e:
-        raise _fail(str(e), 2) from e
+        raise fail(str(e), 2) from e
     typer.echo(f"rolled back to {entry.version} (was {entry.previous or 'none'})")
 
 

@@ -44,7 +44,7 @@ def sweep(
     lease: Annotated[float, typer.Option(help="claim lease in seconds")] = 60.0,
 ) -> None:
     """Fire every due clock once and print what happened (JSON)."""
-    from bot.cli import _settings
+    from bot.cli_common import load_settings
     from bot.sla import lifecycle_config
     from handlers.ports import Clock, SystemClock
     from handlers.sla_service import SlaSweeper
@@ -52,7 +52,7 @@ def sweep(
     from storage.db import Database
     from storage.repositories import SqlStore
 
-    settings = _settings()
+    settings = load_settings()
     at = _parse_now(now)
 
     async def main() -> dict[str, int]:
@@ -73,11 +73,11 @@ def sweep(
 @sla_app.command("status")
 def status() -> None:
     """Clocks per state and the next due time."""
-    from bot.cli import _settings
+    from bot.cli_common import load_settings
     from storage.db import Database
     from storage.repositories import SqlStore
 
-    settings = _settings()
+    settings = load_settings()
 
     async def main() -> dict[str, object]:
         database = Database(settings.database_url)

@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from bot.cli_common import load_settings
 from bot.config import Settings, TelegramSettings
 
 app = typer.Typer(help="Telegram bot: webhook or long polling.", no_args_is_help=True)
@@ -17,9 +18,7 @@ _T = TypeVar("_T")
 
 
 def _settings() -> tuple[Settings, TelegramSettings]:
-    from bot.cli import _settings as load
-
-    settings = load()
+    settings = load_settings()
     if settings.telegram is None:
         typer.echo("未配置 Telegram / not configured: set MINHU_TELEGRAM__TOKEN", err=True)
         raise typer.Exit(2)
@@ -119,6 +118,7 @@ def info() -> None:
 @app.command("poll")
 def poll() -> None:
     """Run the bot with long polling (no public URL needed): updates, outbox, card edits."""
+    from bot.channels import CHANNELS
     from bot.channels.telegram import TelegramRuntime, publish_commands
     from bot.container import build, start_background
     from bot.demo import load_demo
@@ -129,15 +129,13 @@ def poll() -> None:
     configure_logging(settings.log_level)
 
     async def main() -> None:
-        container = await build(settings)
+        container = await build(settings, channels=CHANNELS)
         try:
             if settings.load_demo and await load_demo(container.store):
                 container.service.invalidate_registry()
             runtime = container.extras[NAME]
             if not isinstance(runtime, TelegramRuntime):  # pragma: no cover - wiring
                 raise RuntimeError("telegram channel not wired")
-            from bot.channels import CHANNELS
-
             for channel in CHANNELS:
                 if channel.enabled(settings):
                     await channel.start(container)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from bot.cli_common import load_settings
 from bot.config import Settings, WeChatSettings
 
 wechat_app = typer.Typer(
@@ -31,16 +32,8 @@ CJK_FONTS = (
 )
 
 
-def _base_settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as e:  # pydantic ValidationError: say it plainly
-        typer.echo(f"配置错误 / configuration error: {e}", err=True)
-        raise typer.Exit(2) from e
-
-
 def _settings() -> tuple[Settings, WeChatSettings]:
-    settings = _base_settings()
+    settings = load_settings()
     if settings.wechat is None:
         typer.echo(
             "未配置公众号 / WeChat is not configured: set MINHU_WECHAT__APP_ID, "
@@ -245,7 +238,7 @@ def bind_worker(
     ] = None,
 ) -> None:
     """Let a grid worker receive tasks on WeChat (and act there with the worker commands)."""
-    settings = _base_settings()
+    settings = load_settings()
     if (openid is None) == (wecom_user is None):
         typer.echo("请给出 --openid 或 --wecom-user 之一 / give --openid or --wecom-user", err=True)
         raise typer.Exit(2)

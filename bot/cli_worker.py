@@ -15,12 +15,12 @@ app = typer.Typer(
 @app.command("list")
 def list_workers() -> None:
     """Workers with their ids, roles and bound channels."""
-    from bot.cli import _settings
+    from bot.cli_common import load_settings
     from handlers.privacy import mask_id
     from storage.db import Database
     from storage.repositories import SqlStore
 
-    settings = _settings()
+    settings = load_settings()
 
     async def main() -> list[str]:
         database = Database(settings.database_url)
@@ -51,12 +51,12 @@ def bind_code(
 ) -> None:
     """Issue a one-time code; the worker opens the printed t.me link to bind their Telegram."""
     from bot.binding import BindingError, issue_bind_code, parse_ttl
-    from bot.cli import _settings
+    from bot.cli_common import load_settings
     from handlers.ports import SystemClock
     from storage.db import Database
     from storage.repositories import SqlStore
 
-    settings = _settings()
+    settings = load_settings()
     try:
         lifetime = parse_ttl(ttl)
     except BindingError as e:

@@ -225,7 +225,6 @@ class Settings(BaseSettings):
     model_watch_seconds: float = Field(default=2.0, gt=0)
     load_demo: bool = True
     log_level: str = "INFO"
-    log_json: bool = False
     rasa: RasaSettings | None = None
     wechat: WeChatSettings | None = None
     wecom: WeComSettings | None = None
@@ -238,10 +237,6 @@ class Settings(BaseSettings):
     @property
     def models_path(self) -> Path:
         return self.model_dir or self.data_dir / "models"
-
-    @property
-    def media_path(self) -> Path:
-        return self.data_dir / "media"
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:

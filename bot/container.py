@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bot.config import Settings
 from bot.nlu_runtime import ActiveInterpreter, ModelRepository
@@ -22,6 +22,19 @@ from storage.repositories import SqlStore
 from storage.state import make_session_store
 
 log = logging.getLogger("minhu.app")
+
+
+class NotifierSource(Protocol):
+    """The part of a channel (``bot.channels.base.Channel``) the wiring needs: its notifier.
+
+    Declared here so the container never imports ``bot.channels`` (the channels import it).
+    """
+
+    name: str
+
+    def enabled(self, settings: Settings) -> bool: ...
+
+    def notifier(self, container: Container) -> Notifier | None: ...
 
 
 @dataclass
@@ -72,15 +85,24 @@ class Container:
         await self.database.dispose()
 
 
-async def build(settings: Settings, *, clock: Clock | None = None) -> Container:
+async def build(
+    settings: Settings,
+    *,
+    channels: Sequence[NotifierSource],
+    clock: Clock | None = None,
+) -> Container:
     """Connect to the database and state store, load the NLU model, wire the service.
+
+    Args:
+        settings: the configuration, read once.
+        channels: the channel registry (``bot.channels.CHANNELS``); each enabled one's
+            notifier is wired to the outbox.
+        clock: the time source (tests pass a fake).
 
     Raises:
         StorageError: database or Redis unreachable.
         NLUError: no trained model, or a corrupt one (clear message).
     """
-    from bot.channels import CHANNELS
-
     clock = clock or SystemClock()
     database = Database(settings.database_url)
     await database.migrate()
@@ -151,7 +173,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> Container:
         dispatcher=dispatcher,
         sweeper=sweeper,
     )
-    for channel in CHANNELS:
+    for channel in channels:
         if channel.enabled(settings):
             notifier = channel.notifier(container)
             if notifier is not None:

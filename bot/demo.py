@@ -5,21 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from nlu.numbers import to_chinese
 from storage.interfaces import Store
 from storage.models import Building, Community, Department, DepartmentContact, Grid, GridWorker
 
 COMMUNITY = "阳光花园社区"
-_CN = "零一二三四五六七八九十"
-
-
-def _cn(n: int) -> str:
-    if n <= 10:
-        return _CN[n]
-    return "十" + _CN[n - 10]
 
 
 def building_aliases(n: int) -> list[str]:
-    return [f"{n}号楼", f"{n}栋", f"{_cn(n)}幢", f"{_cn(n)}号楼", f"{_cn(n)}栋"]
+    cn = to_chinese(n)
+    return [f"{n}号楼", f"{n}栋", f"{cn}幢", f"{cn}号楼", f"{cn}栋"]
 
 
 # name, role, grid name (None: community-wide), web user id, phone, on duty
@@ -50,11 +45,6 @@ GRID_BUILDINGS: dict[str, tuple[int, ...]] = {
     "第二网格": (5, 6, 7, 8),
     "第三网格": (9, 10, 11, 12),
 }
-
-
-async def has_data(store: Store) -> bool:
-    async with store.unit() as uow:
-        return bool(await uow.registry.communities())
 
 
 async def load_demo(store: Store, *, reset: bool = False) -> bool:

@@ -6,22 +6,23 @@ import logging
 import sys
 from typing import TextIO
 
-from handlers.privacy import mask_text
+from nlu.pii import mask
 
 
 class MaskingFilter(logging.Filter):
-    """Rewrites each record's message with phone numbers masked (defence in depth: code
-    already masks ids and phones it logs on purpose; this catches what slips through)."""
+    """Rewrites each record's message and traceback with personal data masked (``nlu.pii``:
+    phones in every format, ID numbers, e-mails, plates, rooms, names). Defence in depth: code
+    already masks the ids and phones it logs on purpose; this catches what slips through."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = mask_text(message)
+        masked = mask(message)
         if masked != message:
             record.msg, record.args = masked, None
         if record.exc_info and not record.exc_text:
-            record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
         elif record.exc_text:
-            record.exc_text = mask_text(record.exc_text)
+            record.exc_text = mask(record.exc_text)
         return True
 
 

@@ -666,7 +666,3 @@ class ActiveInterpreter:
                 raise
             except Exception:
                 log.exception("could not follow the active model; keeping %s", self.version)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -1,4 +1,7 @@
-"""Resolving what a resident calls a building to a registered building (pure)."""
+"""Resolving what a resident calls a building to a registered building (pure).
+
+Names and aliases are compared by ``nlu.numbers.building_key`` (三号楼 = 3栋 = 3幢).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from nlu.numbers import building_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,48 +32,16 @@ class BuildingRef:
         return self.name
 
 
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6}
-_DIGITS.update({"七": 7, "八": 8, "九": 9})
-_CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百]+")
-_SUFFIX = re.compile(r"(\d+)\s*(?:号楼|号|栋|幢|座|楼|#)")
-
-
-def cn_to_int(text: str) -> int | None:
-    """Convert a small Chinese numeral (一 … 九百九十九) to an int."""
-    if not text or any(ch not in _DIGITS and ch not in "十百" for ch in text):
-        return None
-    total, current = 0, 0
-    for ch in text:
-        if ch == "百":
-            total += (current or 1) * 100
-            current = 0
-        elif ch == "十":
-            total += (current or 1) * 10
-            current = 0
-        else:
-            current = current * 10 + _DIGITS[ch] if current else _DIGITS[ch]
-    return total + current
-
-
-def normalise_building(text: str) -> str:
-    """A comparable key: '三号楼' → '3幢', 'B区5栋' → 'B区5幢', full-width and case folded."""
-    value = "".join(chr(ord(c) - 0xFEE0) if "！" <= c <= "～" else c for c in text)
-    value = re.sub(r"\s+", "", value).upper()
-    value = _CN_NUMBER.sub(lambda m: str(cn_to_int(m.group()) or m.group()), value)
-    value = _SUFFIX.sub(lambda m: f"{int(m.group(1))}幢", value)
-    return value
-
-
 def community_prefixes(community: str) -> set[str]:
     if not community:
         return set()
-    name = normalise_building(community)
+    name = building_key(community)
     short = re.sub(r"(社区|小区|居委会)$", "", name)
     return {p for p in (name, short) if p}
 
 
 def building_keys(building: BuildingRef) -> set[str]:
-    return {normalise_building(name) for name in (building.name, *building.aliases) if name}
+    return {building_key(name) for name in (building.name, *building.aliases) if name}
 
 
 def resolve_building(
@@ -81,7 +54,7 @@ def resolve_building(
 
     When the resident's community is known, a match there wins over matches elsewhere.
     """
-    key = normalise_building(value)
+    key = building_key(value)
     if not key:
         return []
     matches = [b for b in buildings if key in building_keys(b)]

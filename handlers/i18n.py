@@ -6,8 +6,6 @@ from collections.abc import Mapping
 
 from handlers.i18n_lifecycle import TEXT as _LIFECYCLE_TEXT
 
-SUPPORTED = ("zh", "en")
-
 _TEXT: dict[str, dict[str, str]] = {
     # --- greeting, help, fallbacks ---------------------------------------------------------
     "welcome": {

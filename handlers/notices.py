@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers.dialogue import location_text, mask_phone, rating_buttons
+from handlers.dialogue import location_text, rating_buttons
 from handlers.flows import category_label
 from handlers.i18n import status_text, t, worker_status_text
 from handlers.messages import Button, Outbound
@@ -226,7 +226,3 @@ def worker_notice(key: str, number: str, locale: str = "zh", **values: object) -
         kind="worker_notice",
         data={"number": number},
     )
-
-
-def masked(phone: str) -> str:
-    return mask_phone(phone)

@@ -7,10 +7,12 @@ Personal data is never published:
 * the address stops at the building (``3幢，阳光花园社区，西溪街道``): no unit, no room, and
   not the resident's own location note; coordinates are the building's registered point, or
   the shared location rounded to about 100 m when there is no building;
-* the description is the resident's own words, so phone and ID-card numbers, plates, room
-  numbers, e-mail addresses and "王先生"-style names are masked, and categories about people
-  rather than places (neighbour disputes) publish no description at all;
-* status notes (workers' and departments' words) are masked the same way.
+* the description is the resident's own words, masked by ``nlu.pii`` (phones in any
+  format, ID-card numbers, plates, units and rooms, e-mail addresses, chat ids and personal
+  names), and categories about people rather than places (neighbour disputes) publish no
+  description at all;
+* the status notes are the status in words (and where a merged ticket went), never the
+  free text workers and departments write: their notes name residents and neighbours.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from typing import Any
 
 from handlers.errors import DialogueError
 from handlers.flows import FLOWS, ReportFlow
+from handlers.lifecycle import OPEN, Status
 from handlers.notices import LOCAL_TZ
+from nlu.pii import mask
 
 # the spec's field names (GeoReport v2, "GET Service List" and "GET Service Requests")
 SERVICE_FIELDS = (
@@ -65,16 +69,9 @@ QUERY_PARAMS = (
     "status",
 )
 
-OPEN_STATUSES = (
-    "submitted",
-    "assigned",
-    "accepted",
-    "in_progress",
-    "transferred",
-    "escalated",
-    "reopened",
-)
-CLOSED_STATUSES = ("resolved", "closed", "cancelled", "merged")
+# Open311's two states: every status the lifecycle counts as open is "open", the rest "closed".
+OPEN_STATUSES = tuple(s.value for s in Status if s in OPEN)
+CLOSED_STATUSES = tuple(s.value for s in Status if s not in OPEN)
 
 _GROUPS = {
     "parking": "交通出行",
@@ -141,36 +138,6 @@ class Open311Policy:
     withhold_description: frozenset[str] = frozenset({"dispute"})
     max_requests: int = 1000
     default_days: int = 90
-
-
-# --- masking --------------------------------------------------------------------------------
-
-_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "***@***"),
-    (re.compile(r"(?<![\dA-Za-z])\d{17}[\dXx](?![\dA-Za-z])"), "******************"),
-    (re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)"), r"\1****\2"),
-    (re.compile(r"(?<!\d)(0\d{2,3}-?)\d{3,4}(\d{4})(?!\d)"), r"\1****\2"),
-    # a bare local number; not the digits of a ticket number (MH-20261122-0001)
-    (re.compile(r"(?<![\d-])\d{7,8}(?![\d-])"), "********"),
-    # plates: 浙A12345, 浙AD12345 (new energy)
-    (
-        re.compile(r"([\u4e00-\u9fa5][A-Z])[A-Z0-9]{3,4}([A-Z0-9])(?![A-Z0-9])", re.IGNORECASE),
-        r"\1***\2",
-    ),
-    # rooms: 3-2-501, 2单元501, 501室
-    (re.compile(r"(?<!\d)\d{1,3}\s*-\s*\d{1,2}\s*-\s*\d{3,4}(?!\d)"), "*-*-***"),
-    (re.compile(r"(单元)\s*\d{3,4}"), r"\1***"),
-    (re.compile(r"(?<!\d)\d{3,4}\s*(室|房|号房)"), r"***\1"),
-    (re.compile(r"(微信号?|QQ号?|wechat)\s*[:：]?\s*[\w-]{5,}", re.IGNORECASE), r"\1***"),
-    (re.compile(r"[\u4e00-\u9fa5](?=(?:先生|女士|小姐|阿姨|大爷|大妈|师傅|老师))"), "*"),
-)
-
-
-def public_text(text: str) -> str:
-    """Mask what identifies a person in free text (phones, IDs, plates, rooms, names)."""
-    for pattern, replacement in _MASKS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 # --- services -------------------------------------------------------------------------------
@@ -298,7 +265,8 @@ def check_jurisdiction(params: Mapping[str, str], policy: Open311Policy) -> None
 @dataclass(frozen=True, slots=True)
 class PublicTicket:
     """What the service gathers about a ticket for Open311 (nothing personal is passed in
-    except the description and notes, which are masked here)."""
+    except the description, which is masked here, and ``last_note``, which is never
+    published)."""
 
     number: str
     status: str
@@ -315,7 +283,7 @@ class PublicTicket:
     ticket_lon: float | None = None
     grid: str = ""
     departments: tuple[str, ...] = ()
-    last_note: str = ""  # the latest worker/department note (unmasked)
+    last_note: str = ""  # the latest worker/department note: never published
     merged_into: str = ""
     expected_at: datetime | None = None
     accept_target: str = ""
@@ -335,10 +303,6 @@ def request_record(ticket: PublicTicket, policy: Open311Policy) -> dict[str, Any
     """One ticket as an Open311 service request (keys without a value are left out)."""
     if ticket.merged_into:
         notes = f"与工单 {ticket.merged_into} 为同一问题，已合并处理"
-    elif ticket.last_note:
-        notes = (
-            f"{PUBLIC_STATUS.get(ticket.status, ticket.status)}：{public_text(ticket.last_note)}"
-        )
     else:
         notes = PUBLIC_STATUS.get(ticket.status, ticket.status)
     lat, lon = ticket.building_lat, ticket.building_lon
@@ -364,7 +328,7 @@ def request_record(ticket: PublicTicket, policy: Open311Policy) -> dict[str, Any
         "service_code": ticket.category,
         "description": ""
         if ticket.category in policy.withhold_description
-        else public_text(ticket.description),
+        else mask(ticket.description),
         "agency_responsible": agency or None,
         "service_notice": notice or None,
         "requested_datetime": w3c(ticket.created_at),

@@ -7,13 +7,10 @@ or storage/.
 from nlu.config import ComponentConfig, PipelineConfig, TrainingConfig
 from nlu.errors import ConfigError, ModelLoadError, NLUError, TrainingDataError
 from nlu.evaluation import (
-    CrossValidationReport,
     EvalReport,
     IntentMetrics,
     PredictionRecord,
     confusion_png,
-    cross_validate,
-    evaluate,
     write_confusion_png,
 )
 from nlu.loading import jsonl_row_text, load_jsonl, load_training_data
@@ -40,6 +37,7 @@ from nlu.types import (
     Thresholds,
     TrainingData,
 )
+from nlu.validation import CrossValidationReport, cross_validate, evaluate
 
 __all__ = [
     "OUT_OF_SCOPE",

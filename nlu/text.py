@@ -1,4 +1,4 @@
-"""Text normalisation that keeps offsets, and Chinese numeral conversion.
+"""Text normalisation that keeps offsets (Chinese numerals: ``nlu/numbers.py``).
 
 Every normalisation step maps one character to exactly one character, so an entity span
 found in the normalised text is also the span in the original text. That is why HTML tags are
@@ -69,60 +69,3 @@ def normalize(text: str) -> str:
     if "<" in folded or "&" in folded:
         folded = _TAG.sub(lambda m: " " * (m.end() - m.start()), folded)
     return folded
-
-
-_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "○": 0,
-    "一": 1,
-    "幺": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_UNITS = {"十": 10, "百": 100, "千": 1000}
-
-CN_NUMERAL_CHARS = "零〇○一幺二两三四五六七八九十百千"
-"""Characters a Chinese numeral may consist of (for building regular expressions)."""
-
-
-def cn_to_int(token: str) -> int | None:
-    """Convert an Arabic or simple Chinese numeral (up to 9999) to an int.
-
-    Handles ``12``, ``十二``, ``二十三``, ``一百零五``, ``两``, and digit-by-digit forms such as
-    ``五零一`` (how room numbers are read aloud).
-
-    Args:
-        token: the numeral text.
-
-    Returns:
-        The value, or None when the text is not a numeral this function understands.
-    """
-    if not token:
-        return None
-    if token.isascii() and token.isdigit():
-        return int(token)
-    if all(ch in _DIGITS for ch in token):
-        if len(token) == 1:
-            return _DIGITS[token]
-        return int("".join(str(_DIGITS[ch]) for ch in token))
-    total = 0
-    current: int | None = None
-    for ch in token:
-        if ch in _DIGITS:
-            current = _DIGITS[ch]
-        elif ch in _UNITS:
-            total += (1 if current is None else current) * _UNITS[ch]
-            current = None
-        else:
-            return None
-    if current is not None:
-        total += current
-    return total

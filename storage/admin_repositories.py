@@ -589,7 +589,3 @@ class SqlTicketQueries:
             )
         query = query.order_by(col(InboundMessage.id).desc()).limit(limit)
         return (await self.s.exec(query)).all()
-
-
-def table_model(kind: str) -> type[SQLModel]:
-    return TABLES[kind]

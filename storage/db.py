@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,26 +26,26 @@ def _parse(url: str) -> URL:
         raise StorageError(f"invalid database URL: {e}") from e
 
 
-def async_url(url: str) -> URL:
-    """Map a user-facing URL (sqlite:///x.db, postgresql://...) to its asyncio driver."""
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+_SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+
+
+def _with_driver(url: str, drivers: dict[str, str]) -> URL:
     parsed = _parse(url)
     backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return parsed.set(drivername="sqlite+aiosqlite")
-    if backend == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg")
-    raise StorageError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    if backend not in drivers:
+        raise StorageError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    return parsed.set(drivername=drivers[backend])
+
+
+def async_url(url: str) -> URL:
+    """Map a user-facing URL (sqlite:///x.db, postgresql://...) to its asyncio driver."""
+    return _with_driver(url, _ASYNC_DRIVERS)
 
 
 def sync_url(url: str) -> URL:
     """The same database through a synchronous driver (Alembic runs synchronously)."""
-    parsed = _parse(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return parsed.set(drivername="sqlite")
-    if backend == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg")
-    raise StorageError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    return _with_driver(url, _SYNC_DRIVERS)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -119,14 +120,63 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Synchronously apply migrations (used at start and by `minhu db upgrade`)."""
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """What one run of the migrations did.
+
+    Attributes:
+        before: the revision the database was at; None for a new database.
+        after: the revision it is at now.
+        applied: the revisions applied, oldest first (empty: it was up to date).
+        renamed: the database's old revision id, when it carried one from before the
+            migrations were renamed (see ``storage/migrations/legacy.py``).
+    """
+
+    before: str | None
+    after: str | None
+    applied: tuple[str, ...]
+    renamed: str | None = None
+
+
+def _current_revision(url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> Upgrade:
+    """Synchronously apply migrations (used at start and by `minhu db upgrade`).
+
+    Returns:
+        The revisions before and after, and which were applied.
+
+    Raises:
+        StorageError: the database is unreachable or a migration failed.
+    """
     from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from storage.migrations.legacy import LEGACY_REVISIONS
 
     target = sync_url(url)
     if target.get_backend_name() == "sqlite" and target.database not in (None, "", ":memory:"):
         Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
+    config = alembic_config(url)
     try:
-        command.upgrade(alembic_config(url), revision)
+        found = _current_revision(url)
+        command.upgrade(config, revision)
+        after = _current_revision(url)
     except Exception as e:
         raise StorageError(f"migration failed on {_safe(url)}: {e}") from e
+    renamed = found if found in LEGACY_REVISIONS else None
+    before = LEGACY_REVISIONS.get(found, found) if found else None
+    script = ScriptDirectory.from_config(config)
+    applied = tuple(
+        reversed([r.revision for r in script.iterate_revisions(after or "base", before or "base")])
+    )
+    return Upgrade(before, after, applied if after != before else (), renamed)

@@ -131,14 +131,6 @@ class SqlRegistry:
         )
         return (await self.s.exec(query)).all()
 
-    async def resident_identities(self, resident_id: int) -> Sequence[ChannelIdentity]:
-        query = (
-            select(ChannelIdentity)
-            .where(ChannelIdentity.resident_id == resident_id)
-            .order_by(col(ChannelIdentity.id))
-        )
-        return (await self.s.exec(query)).all()
-
     async def resident(self, resident_id: int) -> Resident | None:
         return await self.s.get(Resident, resident_id)
 

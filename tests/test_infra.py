@@ -76,15 +76,24 @@ def test_is_loopback_host_accepts_only_loopback(host: object, loopback: bool) ->
 def test_guard_allows_tcp_when_the_peer_is_loopback() -> None:
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
-        with socket.create_connection(("localhost", port), timeout=2):
-            pass
+        with socket.create_connection(("localhost", port), timeout=2) as client:
+            accepted, _ = server.accept()
+            with accepted:
+                client.sendall(b"ping")
+                assert accepted.recv(4) == b"ping"
 
-        async def connect() -> None:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            await writer.wait_closed()
+        async def connect() -> bytes:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                peer, _ = server.accept()
+                with peer:
+                    peer.sendall(b"pong")
+                    return await reader.readexactly(4)
+            finally:
+                writer.close()
+                await writer.wait_closed()
 
-        asyncio.run(connect())
+        assert asyncio.run(connect()) == b"pong"
 
 
 def test_guard_allows_unix_sockets(tmp_path: Path) -> None:
@@ -94,6 +103,10 @@ def test_guard_allows_unix_sockets(tmp_path: Path) -> None:
         server.listen(1)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
             client.connect(path)
+            accepted, _ = server.accept()
+            with accepted:
+                client.sendall(b"ping")
+                assert accepted.recv(4) == b"ping"
 
 
 GUARD_TESTS = """

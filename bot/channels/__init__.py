@@ -1,14 +1,15 @@
 """Channel adapters: each turns a platform's payloads into Inbound and renders Outbound.
 
 To add a channel: write ``bot/channels/<name>.py`` exposing ``CHANNEL`` (see base.Channel),
-add it to CHANNELS below, add its settings section to bot/config.py.
+add it to CHANNELS below, add its settings section to bot/config.py. The wiring
+(``bot/container.build``) receives CHANNELS from its caller and never imports this package,
+so channels may import the container.
 """
 
 from __future__ import annotations
 
-from bot.channels import cli, telegram, web, wechat
+from bot.channels import cli, telegram, web, wechat, wecom
 from bot.channels.base import Channel
-from bot.notify import wecom
 
 CHANNELS: tuple[Channel, ...] = (
     web.CHANNEL,

@@ -47,6 +47,7 @@ from fastapi import APIRouter, Header, HTTPException, Request
 from pydantic import ValidationError
 
 from bot.binding import redeem_bind_code
+from bot.channels.base import image_mime, store_image
 from bot.channels.telegram_updates import Incoming, Membership, PhotoRef, parse_update
 from bot.config import Settings, TelegramSettings
 from bot.notify.ratelimit import SendRateLimiter
@@ -72,12 +73,6 @@ ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 SEEN_TTL = 7 * 24 * 3600  # Telegram retries an update for far less than a week
 MAX_BODY = 1024 * 1024
 MAX_CONCURRENT = 16  # updates processed at once per process (the database pool is 20)
-_IMAGE_MAGIC = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
 _CARD_ACTIONS = ("accept", "progress", "resolve", "transfer", "contact")
 
 
@@ -88,12 +83,6 @@ def make_bot(settings: TelegramSettings) -> Bot:
         timeout=settings.request_timeout_seconds,
     )
     return Bot(token=settings.token.get_secret_value(), session=session)
-
-
-def image_mime(content: bytes) -> str | None:
-    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
-        return "image/webp"
-    return next((mime for magic, mime in _IMAGE_MAGIC if content.startswith(magic)), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,20 +190,17 @@ class TelegramRuntime:
             log.warning("telegram photo unavailable for %s: %s", mask_id(incoming.user_id), e)
             return Media(MediaKind.IMAGE, "telegram:unavailable")
         content = buffer.getvalue()
-        mime = image_mime(content)
+        mime = image_mime(content, webp=True)
         if mime is None or len(content) > limit:
             return Media(MediaKind.IMAGE, "telegram:unavailable")
-        async with self.container.store.unit() as uow:
-            item = await uow.attachments.add(
-                content,
-                kind="image",
-                mime=mime,
-                channel=NAME,
-                uploaded_by=f"{NAME}:{incoming.user_id}"[:64],
-                filename=f"{photo.file_id[:60]}",
-                now=self.container.clock.now(),
-            )
-        return Media(MediaKind.IMAGE, f"attachment:{item.id}", mime, incoming.text[:200])
+        ident = await store_image(
+            self.container,
+            content,
+            mime,
+            uploader=f"{NAME}:{incoming.user_id}",
+            filename=photo.file_id[:60],
+        )
+        return Media(MediaKind.IMAGE, f"attachment:{ident}", mime, incoming.text[:200])
 
     async def _bind(self, incoming: Incoming) -> None:
         """``/start bind-<code>``: record, redeem and answer in one transaction."""

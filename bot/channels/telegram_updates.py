@@ -14,6 +14,7 @@ from aiogram.types import CallbackQuery, Message, PhotoSize, Update, User
 
 from handlers.i18n import locale_of
 from handlers.messages import GeoPoint, MediaKind
+from nlu.pii import phone_digits
 
 # Bot commands and the dialogue payloads they stand for (see handlers/dialogue.on_button;
 # "tasks" is the grid workers' list). /start without a code greets with the help menu.
@@ -77,14 +78,6 @@ class Membership:
 def locale_for(user: User | None) -> str:
     """zh-CN by default; English when the user's Telegram language is English."""
     return locale_of(user.language_code if user else None)
-
-
-def normalize_phone(raw: str) -> str:
-    """A shared contact's number as Minhu stores phones: digits, no +86 country code."""
-    digits = re.sub(r"\D", "", raw)
-    if len(digits) == 13 and digits.startswith("86") and digits[2] == "1":
-        digits = digits[2:]
-    return digits
 
 
 def largest_photo(sizes: list[PhotoSize], max_bytes: int) -> PhotoRef | None:
@@ -151,7 +144,7 @@ def _message(message: Message, max_photo_bytes: int) -> Incoming | None:
         point = GeoPoint(message.location.latitude, message.location.longitude, label)
         return replace(base, text="", location=point)
     if message.contact is not None:
-        return replace(base, contact_phone=normalize_phone(message.contact.phone_number))
+        return replace(base, contact_phone=phone_digits(message.contact.phone_number))
     if message.voice is not None or message.audio is not None:
         return replace(base, text=text, other_media=MediaKind.VOICE)
     if message.video is not None or message.video_note is not None:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from bot.channels.base import image_mime, store_image
 from bot.config import Settings
 from bot.container import Container
 from bot.notify.mailbox import MailboxNotifier
@@ -27,12 +28,6 @@ from handlers.ports import Notifier
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 MAX_UPLOAD = 5 * 1024 * 1024
-_IMAGE_MAGIC = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
 USER_ID = r"^[A-Za-z0-9_.:@+\-]{1,128}$"
 
 
@@ -159,20 +154,13 @@ def build_router() -> APIRouter:
         content = await file.read(MAX_UPLOAD + 1)
         if len(content) > MAX_UPLOAD:
             raise HTTPException(413, "photo larger than 5 MB")
-        mime = next((m for magic, m in _IMAGE_MAGIC if content.startswith(magic)), None)
+        mime = image_mime(content)
         if mime is None:
             raise HTTPException(415, "only JPEG, PNG or GIF photos are accepted")
-        async with c.store.unit() as uow:
-            item = await uow.attachments.add(
-                content,
-                kind="image",
-                mime=mime,
-                channel="web",
-                uploaded_by=f"web:{user_id}",
-                filename=(file.filename or "")[:200],
-                now=c.clock.now(),
-            )
-        return UploadOut(media=f"attachment:{item.id}")
+        ident = await store_image(
+            c, content, mime, uploader=f"web:{user_id}", filename=file.filename or ""
+        )
+        return UploadOut(media=f"attachment:{ident}")
 
     @router.get("/api/v1/attachments/{attachment_id}", tags=["chat"])
     async def attachment(

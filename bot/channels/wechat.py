@@ -44,6 +44,7 @@ from fastapi.responses import PlainTextResponse, Response
 from wechatpy import parse_message
 from wechatpy.replies import TextReply
 
+from bot.channels.base import image_mime, store_image
 from bot.channels.web import sign as sign_link
 from bot.config import Settings, WeChatSettings
 from bot.container import Container
@@ -85,12 +86,6 @@ MENU: dict[str, Any] = {
 _WORKER_KEYS = {"report": "help", "status": "tasks", "help": "help"}
 _RESIDENT_KEYS = {"report": "report", "status": "status", "help": "help"}
 
-_IMAGE_MAGIC = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -430,22 +425,13 @@ class WeChatRuntime:
                 "wechat photo of %s not fetched: %s", mask_id(incoming.openid), e.__class__.__name__
             )
             return replace(inbound, media=(placeholder,)), "photo_failed"
-        mime = next((m for magic, m in _IMAGE_MAGIC if content.startswith(magic)), None)
+        mime = image_mime(content)
         if mime is None:
             return replace(inbound, media=(placeholder,)), "photo_format"
-        async with self.container.store.unit() as uow:
-            item = await uow.attachments.add(
-                content,
-                kind="image",
-                mime=mime,
-                channel=NAME,
-                uploaded_by=f"wechat:{incoming.openid}"[:64],
-                filename=f"{media_id}"[:200],
-                now=self.container.clock.now(),
-            )
-        return replace(
-            inbound, media=(Media(MediaKind.IMAGE, f"attachment:{item.id}", mime),)
-        ), None
+        ident = await store_image(
+            self.container, content, mime, uploader=f"{NAME}:{incoming.openid}", filename=media_id
+        )
+        return replace(inbound, media=(Media(MediaKind.IMAGE, f"attachment:{ident}", mime),)), None
 
     async def _answer_directly(self, inbound_id: int, inbound: Inbound, key: str) -> Outbound:
         """Messages the dialogue has no use for (video, file …) get the channel's answer."""

@@ -14,21 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
-from fastapi import APIRouter
 from wechatpy.enterprise import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from bot.config import Settings, WeComSettings
-from bot.wechat import logs as wechat_logs
+from bot.config import WeComSettings
 from handlers.messages import Outbound
-from handlers.ports import DeliveryResult, Notifier, Recipient
+from handlers.ports import DeliveryResult, Recipient
 from handlers.privacy import mask_id
-
-if TYPE_CHECKING:
-    from bot.container import Container
 
 log = logging.getLogger("minhu.wecom")
 
@@ -124,40 +119,3 @@ class WeComNotifier:
             return DeliveryResult(ok=False, retry=True, retry_after=30.0, detail=detail)
         log.error("wecom refused a message to %s: %s", mask_id(user_id), detail)
         return DeliveryResult(ok=False, detail=detail)
-
-
-class WeComTarget:
-    """Plugs the WeCom notifier into the app like a channel without routes."""
-
-    name = NAME
-
-    def enabled(self, settings: Settings) -> bool:
-        return settings.wecom is not None
-
-    def notifier(self, container: Container) -> Notifier | None:
-        wecom = container.settings.wecom
-        if wecom is None:  # pragma: no cover - enabled() checked
-            return None
-        from bot.channels.web import sign  # lazily: bot.channels imports this module
-
-        wechat_logs.install()
-        settings = container.settings
-
-        def photo_link(ref: str) -> str | None:
-            ident = ref.removeprefix("attachment:")
-            if not ident.isdigit():
-                return None
-            signature = sign(settings.secret_key.get_secret_value(), ident)
-            base = settings.public_base_url.rstrip("/")
-            return f"{base}/api/v1/attachments/{ident}?sig={signature}"
-
-        return WeComNotifier(wecom, photo_link=photo_link)
-
-    def router(self, settings: Settings) -> APIRouter | None:
-        return None
-
-    async def start(self, container: Container) -> None:
-        log.info("WeCom notifications for grid workers are on")
-
-
-CHANNEL = WeComTarget()

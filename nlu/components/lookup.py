@@ -11,8 +11,8 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from nlu.components.address import extract_address
 from nlu.errors import TrainingDataError
+from nlu.numbers import parse_address
 from nlu.text import normalize
 from nlu.types import Entity, Hints, TrainingData
 
@@ -184,9 +184,9 @@ def _hint_table(hints: Hints) -> _HintTable:
             norm = normalize(name).strip()
             if not norm:
                 continue
-            parsed = [e for e in extract_address(norm, norm) if e.type == "building"]
-            if len(parsed) == 1 and parsed[0].end - parsed[0].start >= len(norm) - 1:
-                bucket = by_form.setdefault(parsed[0].value, [])
+            address = parse_address(norm)
+            if address is not None and address.building and not (address.unit or address.room):
+                bucket = by_form.setdefault(address.building, [])
                 if (building.canonical, building.community) not in bucket:
                     bucket.append((building.canonical, building.community))
             else:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from nlu.text import cn_to_int
+from nlu.numbers import to_int
 from nlu.types import Entity
 
 EXTRACTOR = "regex_time"
@@ -100,13 +100,12 @@ class _Parsed:
     ymd: tuple[int | None, int, int] | None = None
     hour: int | None = None
     minute: int = 0
-    explicit_clock: bool = False
     recur: str | None = None  # "daily" or a weekday code
     ambiguous_half_day: bool = False
 
 
 def _n(token: str | None) -> int | None:
-    return cn_to_int(token) if token else None
+    return to_int(token) if token else None
 
 
 def _parse(match: re.Match[str]) -> _Parsed | None:
@@ -181,7 +180,6 @@ def _parse(match: re.Match[str]) -> _Parsed | None:
         ymd=ymd,
         hour=hour,
         minute=minute,
-        explicit_clock=g["hour"] is not None or g["chour"] is not None,
         recur=recur,
         ambiguous_half_day=ambiguous,
     )

@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage.migrations.legacy import rename_legacy_revisions
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -29,6 +30,10 @@ def run_migrations_online() -> None:
         prefix="sqlalchemy.",
         poolclass=pool.NullPool,
     )
+    # A database stamped with a revision's old id is renamed first, in its own transaction:
+    # Alembic then finds a revision it knows.
+    with connectable.begin() as connection:
+        rename_legacy_revisions(connection)
     with connectable.connect() as connection:
         # batch mode: SQLite cannot ALTER most things, Alembic rebuilds the table instead.
         context.configure(

@@ -65,3 +65,15 @@ def test_bad_configuration_is_reported_without_a_traceback(env: dict[str, str]) 
     done = minhu("demo", env=env)
     assert done.returncode == 2
     assert "configuration error" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_db_upgrade_says_what_it_did_on_a_new_and_on_a_current_database(
+    env: dict[str, str],
+) -> None:
+    first = minhu("db", "upgrade", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "new database: created the schema with 4 migrations" in first.stdout
+    assert "0001 → 0002_lifecycle → 0003_telegram → 0004_admin" in first.stdout
+    second = minhu("db", "upgrade", env=env)
+    assert "database already at 0004_admin: nothing to apply" in second.stdout
+    assert "数据库已是最新版本" in second.stdout

@@ -265,7 +265,9 @@ async def test_no_rating_for_three_days_closes_the_ticket_unrated(start_app: Any
 
 async def test_open311_serves_our_categories_and_tickets_by_the_spec(start_app: Any) -> None:
     async with start_app() as app:
-        parked = await file_report(app, "r-o", "6幢门口车堵了消防通道，我电话13812345678")
+        parked = await file_report(
+            app, "r-o", "6幢门口车堵了消防通道，我叫张建国，电话138 1234 5678"
+        )
         noisy = await file_report(app, "r-p", "7幢楼上装修太吵", building="7幢")
         await app.say("worker-li", f"接单 {noisy}")
         await app.say("worker-li", f"办结 {noisy} 已劝停")
@@ -283,9 +285,11 @@ async def test_open311_serves_our_categories_and_tickets_by_the_spec(start_app: 
             assert set(record) <= set(REQUEST_FIELDS) and set(REQUEST_REQUIRED) <= set(record)
             assert datetime.fromisoformat(record["requested_datetime"]).tzinfo is not None
         assert records[parked]["status"] == "open" and records[noisy]["status"] == "closed"
-        assert "13812345678" not in listed.text and "138****5678" in listed.text
+        assert "138 1234 5678" not in listed.text and "138 **** 5678" in listed.text
+        assert "张建国" not in listed.text
         assert records[parked]["address"] == "6幢，阳光花园社区，西溪街道"
-        assert "已劝停" in records[noisy]["status_notes"]
+        # the status in words, never the worker's own note
+        assert records[noisy]["status_notes"] == "已办结" and "已劝停" not in listed.text
 
         closed = await app.client.get("/open311/v2/requests.json", params={"status": "closed"})
         assert [r["service_request_id"] for r in closed.json()] == [noisy]

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.address import (
-    BuildingRef,
-    cn_to_int,
-    nearest_building,
-    normalise_building,
-    resolve_building,
-)
+from handlers.address import BuildingRef, nearest_building, resolve_building
 
 B = (
     BuildingRef(1, "3幢", ("3号楼", "三幢"), 1, "阳光花园社区", latitude=30.0, longitude=120.0),
@@ -20,28 +14,27 @@ B = (
 
 
 @pytest.mark.parametrize(
-    ("text", "key"),
+    ("said", "building_id"),
     [
-        ("3号楼", "3幢"),
-        ("三号楼", "3幢"),
-        ("3栋", "3幢"),
-        ("十二幢", "12幢"),
-        ("二十一号楼", "21幢"),
-        ("b区5号楼", "B区5幢"),
-        ("３幢", "3幢"),
-        ("综合楼", "综合楼"),
+        ("3号楼", 1),
+        ("三幢", 1),
+        ("３栋", 1),
+        ("3-2-501", 1),
+        ("b区5号楼", 2),
+        ("B区五栋", 2),
+        ("一千零一号楼", 4),
+        ("1001栋", 4),
+        ("二期三幢", 5),
+        ("2期3号楼", 5),
     ],
 )
-def test_normalise_building_names_agree(text: str, key: str) -> None:
-    assert normalise_building(text) == key
-
-
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [("一", 1), ("十", 10), ("十二", 12), ("二十", 20), ("一百零三", 103), ("三x", None)],
-)
-def test_small_chinese_numerals(text: str, value: int | None) -> None:
-    assert cn_to_int(text) == value
+def test_every_way_of_saying_a_building_finds_it(said: str, building_id: int) -> None:
+    buildings = (
+        *B[:2],
+        BuildingRef(4, "1001幢", (), 1, "阳光花园社区"),
+        BuildingRef(5, "二期3幢", (), 1, "阳光花园社区"),
+    )
+    assert [b.id for b in resolve_building(said, buildings, community_id=1)] == [building_id]
 
 
 def test_same_name_in_two_communities_prefers_the_residents_own() -> None:

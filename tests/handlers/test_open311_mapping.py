@@ -9,6 +9,7 @@ import pytest
 from handlers.open311 import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
+    PUBLIC_STATUS,
     REQUEST_FIELDS,
     REQUEST_REQUIRED,
     SERVICE_FIELDS,
@@ -17,7 +18,6 @@ from handlers.open311 import (
     Open311Policy,
     PublicTicket,
     parse_query,
-    public_text,
     request_record,
     service_codes,
     service_list,
@@ -88,6 +88,27 @@ def test_nothing_personal_is_published() -> None:
     assert "media_url" not in record
 
 
+def test_a_residents_name_and_spaced_phone_and_a_workers_note_never_leak() -> None:
+    record = request_record(
+        ticket(
+            description="我叫张建国，电话139 1234 5678，6幢门口的车堵了消防通道",
+            last_note="已联系住户王建国，明天上门处理，电话13900001111",
+        ),
+        POLICY,
+    )
+    text = str(record)
+    for secret in ("张建国", "139 1234 5678", "13912345678", "王建国", "13900001111", "已联系"):
+        assert secret not in text
+    assert record["description"] == "我叫***，电话139 **** 5678，6幢门口的车堵了消防通道"
+    assert record["status_notes"] == PUBLIC_STATUS["in_progress"]
+
+
+def test_status_notes_are_the_status_in_words_never_a_workers_note() -> None:
+    for status, words in PUBLIC_STATUS.items():
+        record = request_record(ticket(status=status, last_note="已劝停，住户李娜"), POLICY)
+        assert record["status_notes"] == words
+
+
 def test_without_a_building_the_shared_location_is_rounded() -> None:
     record = request_record(ticket(building="", building_lat=None, building_lon=None), POLICY)
     assert (record["lat"], record["long"]) == (30.275, 120.156)
@@ -121,10 +142,13 @@ def test_a_merged_ticket_says_where_it_went() -> None:
         ("2单元501漏水", "501"),
         ("邮箱 li@example.com", "li@example.com"),
         ("微信号 zhang_san88", "zhang_san88"),
+        ("电话 139-1234-5678", "1234"),
+        ("+86 139 1234 5678", "1234"),
+        ("业主欧阳娜娜反映", "欧阳娜娜"),
     ],
 )
-def test_public_text_masks_identifiers(text: str, hidden: str) -> None:
-    assert hidden not in public_text(text)
+def test_the_description_masks_identifiers(text: str, hidden: str) -> None:
+    assert hidden not in request_record(ticket(description=text), POLICY)["description"]
 
 
 def test_default_query_is_the_last_90_days_and_1000_requests() -> None:

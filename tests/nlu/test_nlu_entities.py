@@ -42,6 +42,9 @@ def _entities(model: nlu.NLUModel, text: str, **kwargs: object) -> list[tuple[st
         ("3栋2-501", [("building", "3幢", "3栋"), ("unit", "2", "2"), ("room", "501", "501")]),
         ("2单元302", [("unit", "2", "2单元"), ("room", "302", "302")]),
         ("住501室", [("room", "501", "501室")]),
+        ("一千零一号楼门口", [("building", "1001幢", "一千零一号楼")]),
+        ("二期三幢电梯", [("building", "2期3幢", "二期三幢")]),
+        ("３号楼５０１室", [("building", "3幢", "３号楼"), ("room", "501", "５０１室")]),
     ],
 )
 def test_address_is_normalised_when_written_in_common_forms(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.text import cn_to_int, normalize
+from nlu.text import normalize
 
 
 @pytest.mark.parametrize(
@@ -30,23 +30,3 @@ def test_normalize_folds_text_when_input_is_traditional_full_width_or_html(
 )
 def test_normalize_keeps_length_when_input_has_any_script(text: str) -> None:
     assert len(normalize(text)) == len(text)
-
-
-@pytest.mark.parametrize(
-    ("token", "value"),
-    [
-        ("12", 12),
-        ("十二", 12),
-        ("二十三", 23),
-        ("一百零五", 105),
-        ("两", 2),
-        ("五零一", 501),
-        ("十", 10),
-        ("abc", None),
-        ("", None),
-    ],
-)
-def test_cn_to_int_reads_numerals_when_written_in_chinese_or_digits(
-    token: str, value: int | None
-) -> None:
-    assert cn_to_int(token) == value

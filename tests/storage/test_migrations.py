@@ -1,10 +1,13 @@
-"""The migrations at head build exactly the schema the models describe, on both backends."""
+"""The migrations: their order reads from their names, they build exactly the schema the
+models describe, and databases stamped before the renaming still upgrade, on both backends."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -12,29 +15,83 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
-from storage.db import alembic_config, sync_url, upgrade
+from storage.db import MIGRATIONS_DIR, alembic_config, sync_url, upgrade
+from storage.migrations.legacy import LEGACY_REVISIONS
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
+HEAD = "0004_admin"
 
 
-def test_migrations_form_one_line_of_history() -> None:
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    assert len(script.get_heads()) == 1, script.get_heads()
+@pytest.fixture
+def new_url(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], str]:
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path / 'm.db'}"
+        return str(request.getfixturevalue("fresh_postgres_url")())
+
+    return make
 
 
-@pytest.mark.parametrize(
-    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
-)
-def test_schema_at_head_matches_the_models(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'm.db'}"
-    else:
-        url = request.getfixturevalue("fresh_postgres_url")()
-    upgrade(url)
+def _schema_diff(url: str) -> list[object]:
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as connection:
-            diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+            return list(compare_metadata(MigrationContext.configure(connection), SQLModel.metadata))
     finally:
         engine.dispose()
-    assert diff == []
+
+
+def _execute(url: str, sql: str, **params: object) -> list[tuple[object, ...]]:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(sa.text(sql), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def test_migrations_form_one_line_of_history_in_the_order_of_their_names() -> None:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert script.get_heads() == [HEAD]
+    chain = [r.revision for r in reversed(list(script.walk_revisions()))]
+    files = sorted(p.stem for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*.py"))
+    assert [f[:4] for f in files] == [f"{n:04d}" for n in range(1, len(files) + 1)]
+    assert [c[:4] for c in chain] == [f[:4] for f in files]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_new_database_gets_every_migration_and_exactly_the_models_schema(
+    backend: str, new_url: Callable[[str], str]
+) -> None:
+    url = new_url(backend)
+    done = upgrade(url)
+    assert (done.before, done.after) == (None, HEAD)
+    assert done.applied == ("0001", "0002_lifecycle", "0003_telegram", HEAD)
+    assert _schema_diff(url) == []
+    again = upgrade(url)
+    assert (again.before, again.after, again.applied) == (HEAD, HEAD, ())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("old", "new"), sorted(LEGACY_REVISIONS.items()))
+def test_a_database_stamped_with_an_old_revision_id_upgrades_and_keeps_its_data(
+    backend: str, old: str, new: str, new_url: Callable[[str], str]
+) -> None:
+    url = new_url(backend)
+    upgrade(url, new)  # the schema a database at the old id has (the steps are the same)
+    _execute(
+        url,
+        "INSERT INTO community (name, street, hotline, settings, created_at) "
+        "VALUES ('老小区', '', '', '{}', '2026-11-01 00:00:00')",
+    )
+    _execute(url, "UPDATE alembic_version SET version_num = :old", old=old)
+
+    done = upgrade(url)
+
+    assert (done.renamed, done.before, done.after) == (old, new, HEAD)
+    later = ["0002_lifecycle", "0003_telegram", HEAD]
+    assert done.applied == tuple(later[later.index(new) + 1 :])
+    assert _execute(url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+    assert _execute(url, "SELECT name FROM community") == [("老小区",)]
+    assert _schema_diff(url) == []

@@ -15,9 +15,12 @@ T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
 
 
 async def test_migrations_are_idempotent(sql_store: SqlStore) -> None:
+    async with sql_store.unit() as uow:
+        await uow.registry.add(Community(name="阳光花园社区"))
     await sql_store.database.migrate()
     await sql_store.database.migrate()
-    await sql_store.database.ping()
+    async with sql_store.unit() as uow:
+        assert [c.name for c in await uow.registry.communities()] == ["阳光花园社区"]
 
 
 async def test_ticket_numbers_count_per_day(sql_store: SqlStore) -> None:

@@ -289,15 +289,23 @@ async def test_lock_raises_lock_timeout_when_held_elsewhere(backend: Backend) ->
 
 
 async def test_lock_is_taken_at_once_when_free_even_with_zero_timeout(backend: Backend) -> None:
+    started = time.monotonic()
     async with backend.store.lock("k", timeout=0):
-        pass
+        # held: a second taker with no patience is refused at once
+        with pytest.raises(LockTimeout):
+            async with backend.peer().lock("k", timeout=0):
+                pytest.fail("entered a lock that is held")
     async with backend.peer().lock("k", timeout=0):
-        pass
+        await backend.peer().save("k", {"taken": True}, ttl_seconds=60)
+    assert await backend.store.load("k") == {"taken": True}
+    assert time.monotonic() - started < 1.0
 
 
 async def test_lock_does_not_block_when_the_keys_differ(backend: Backend) -> None:
+    started = time.monotonic()
     async with backend.store.lock("a"), backend.peer().lock("b", timeout=0.2):
-        pass
+        elapsed = time.monotonic() - started
+    assert elapsed < 0.2  # the second lock was free, not waited for
 
 
 async def test_lock_is_released_when_the_block_raises(backend: Backend) -> None:
@@ -323,8 +331,11 @@ async def test_lock_is_released_when_the_holder_is_cancelled(backend: Backend) -
     with suppress(asyncio.CancelledError):
         await task
 
+    assert task.cancelled()
+    started = time.monotonic()
     async with backend.peer().lock("k", timeout=0.5):
-        pass
+        elapsed = time.monotonic() - started
+    assert elapsed < 0.5  # released by the cancellation, not by a lease running out
 
 
 async def test_lock_waiter_stops_at_once_when_cancelled_and_leaves_the_lock_free(

@@ -1,7 +1,7 @@
 """messenger consoles: one-time worker binding codes, editable task cards (issue 5)
 
-Revision ID: 0005_telegram
-Revises: 0001
+Revision ID: 0003_telegram
+Revises: 0002_lifecycle
 Create Date: 2026-11-22 03:49:43.697619
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import storage.models
 
-revision: str = '0005_telegram'
-down_revision: str | None = '0007_lifecycle'
+revision: str = '0003_telegram'
+down_revision: str | None = '0002_lifecycle'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

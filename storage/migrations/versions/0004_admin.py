@@ -1,7 +1,7 @@
 """admin console: accounts, tokens, audit log, DB-backed NLU training data, jobs, review
 
-Revision ID: 0006_admin
-Revises: 0001
+Revision ID: 0004_admin
+Revises: 0003_telegram
 Create Date: 2026-11-22 03:45:17.983077
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import storage.models
 
-revision: str = '0006_admin'
-down_revision: str | None = '0005_telegram'
+revision: str = '0004_admin'
+down_revision: str | None = '0003_telegram'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

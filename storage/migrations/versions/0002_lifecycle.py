@@ -5,7 +5,7 @@ fired by a conditional update), ticketfollower (residents following a ticket the
 report), department and departmentcontact (the parties a ticket can be handed to and where
 they are reached), ticketparty (a department's part in a ticket: lead or co-handler).
 
-Revision ID: 0007_lifecycle
+Revision ID: 0002_lifecycle
 Revises: 0001
 Create Date: 2026-11-22 03:50:11.788296
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 import storage.models
 
-revision: str = '0007_lifecycle'
+revision: str = '0002_lifecycle'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
