@@ -17,13 +17,13 @@ from bot.admin.policy import Action, Principal, TicketScope, check_ticket, ticke
 from bot.admin.targets import Targets, overdue_filter, overdue_kind, targets_of
 from bot.channels.web import sign
 from bot.container import Container
-from handlers import staff
 from handlers.errors import InvalidTransition, PermissionDenied
 from handlers.flows import FLOWS, category_label
 from handlers.i18n import status_text
 from handlers.lifecycle import Status
 from handlers.notices import LOCAL_TZ
 from handlers.privacy import mask_text
+from handlers.tickets.staff import staff_actor
 from storage.admin_types import TicketFilter
 from storage.interfaces import UnitOfWork
 from storage.models import Community, Grid, GridWorker, InboundMessage, Ticket, TicketEvent
@@ -388,8 +388,8 @@ async def act(
 ) -> dict[str, Any]:
     """Run one staff action on a ticket in one transaction with its audit entry."""
     now = c.clock.now()
-    actor = staff.staff_actor(f"user:{principal.user_id}", principal.label)
-    service = c.service.tickets
+    actor = staff_actor(f"user:{principal.user_id}", principal.label)
+    staff = c.service.tickets.staff
     async with c.store.unit() as uow:
         ticket = check_ticket(
             principal, await uow.tickets.by_number(number, for_update=True), action
@@ -404,18 +404,18 @@ async def act(
                 worker = await uow.registry.worker(body.worker_id)
                 if worker is None:
                     raise BadInput(f"没有编号为 {body.worker_id} 的网格员")
-                await staff.reassign(service, uow, ticket, worker, actor, reason=body.reason)
+                await staff.reassign(uow, ticket, worker, actor, reason=body.reason)
                 summary = f"转派给 {worker.name}"
             elif isinstance(body, CategoryIn):
-                await staff.recategorize(service, uow, ticket, body.category, actor, note=body.note)
+                await staff.recategorize(uow, ticket, body.category, actor, note=body.note)
                 summary = f"类别 {before['category']} → {body.category}"
             elif isinstance(body, NoteIn):
                 await staff.add_note(
-                    service, uow, ticket, body.note, actor, tell_resident=body.tell_resident
+                    uow, ticket, body.note, actor, tell_resident=body.tell_resident
                 )
                 summary = "添加备注" + ("（已告知居民）" if body.tell_resident else "")
             else:
-                await staff.close(service, uow, ticket, actor, reason=body.reason)
+                await staff.close(uow, ticket, actor, reason=body.reason, withdraw_unaccepted=True)
                 summary = f"关闭工单：{body.reason[:100]}"
         except (InvalidTransition, PermissionDenied) as e:
             raise _refusal(e) from e
