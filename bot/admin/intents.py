@@ -17,12 +17,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 import nlu
-from bot.admin import audit
 from bot.admin.errors import BadInput, Conflict, Missing
-from bot.admin.policy import Principal, require_admin, require_staff
 from bot.container import Container
+from handlers import audit
+from handlers.accounts import Principal
 from handlers.flows import CONVERSATION_INTENTS, FALLBACK_FLOW, FLOWS
+from handlers.guards import require
 from handlers.i18n import t
+from handlers.permissions import Action
 from nlu.rasa import parse_example, render_example
 from storage.admin_types import TableKind
 from storage.errors import DuplicateError
@@ -199,7 +201,7 @@ async def training_data(uow: UnitOfWork) -> nlu.TrainingData:
 
 
 async def export_yaml(c: Container, p: Principal) -> str:
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     async with c.store.unit() as uow:
         return nlu.dump_rasa_yaml(await training_data(uow))
 
@@ -208,7 +210,7 @@ async def import_yaml(
     c: Container, p: Principal, text: str, *, replace: bool, ip: str = ""
 ) -> dict[str, int]:
     """Import Rasa NLU YAML: merge into the data, or replace it all. All or nothing."""
-    require_admin(p)
+    require(p.subject, Action.IMPORT_TRAINING)
     try:
         data = nlu.parse_rasa_yaml(text)
     except nlu.TrainingDataError as e:
@@ -324,7 +326,7 @@ async def last_f1(c: Container) -> dict[str, float]:
 
 async def list_intents(c: Container, p: Principal) -> tuple[list[IntentSummary], list[str]]:
     """Intents with example counts, last F1 and warnings; plus warnings about the whole data."""
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     minimum = c.settings.admin.min_examples
     f1 = await last_f1(c)
     async with c.store.unit() as uow:
@@ -360,7 +362,7 @@ async def list_intents(c: Container, p: Principal) -> tuple[list[IntentSummary],
 
 
 async def intent_detail(c: Container, p: Principal, name: str) -> dict[str, Any]:
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     async with c.store.unit() as uow:
         intent = await uow.nlu_data.intent_by_name(name)
         if intent is None:
@@ -464,7 +466,7 @@ def _table_items(kind: str, name: str, items: list[str]) -> list[str]:
 
 
 async def create_intent(c: Container, p: Principal, body: IntentIn, ip: str = "") -> int:
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     name = body.name.strip()
     if not INTENT_NAME.match(name) or name in RESERVED:
         raise BadInput("意图名需以小写字母开头，只含小写字母、数字和下划线，如 report_pets")
@@ -488,7 +490,7 @@ async def create_intent(c: Container, p: Principal, body: IntentIn, ip: str = ""
 async def update_intent(
     c: Container, p: Principal, name: str, body: IntentPatch, ip: str = ""
 ) -> str:
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     now = c.clock.now()
     async with c.store.unit() as uow:
         intent = await uow.nlu_data.intent_by_name(name)
@@ -530,7 +532,7 @@ async def update_intent(
 
 
 async def delete_intent(c: Container, p: Principal, name: str, ip: str = "") -> int:
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     if built_in(name):
         raise Conflict(f"{name} 由对话流程使用，不能删除（可以删改它的例句）")
     now = c.clock.now()
@@ -569,7 +571,7 @@ async def add_examples(
     Lines are Rasa markup (``[3幢](building)``) unless ``plain`` (a resident's own words,
     where brackets are just brackets).
     """
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     examples: list[nlu.Example] = []
     for line in lines:
         if not line.strip():
@@ -642,7 +644,7 @@ async def update_example(
     c: Container, p: Principal, example_id: int, body: ExampleIn, ip: str = ""
 ) -> list[str]:
     """Edit an example's text/annotations or move it; returns warnings."""
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     now = c.clock.now()
     async with c.store.unit() as uow:
         row = await uow.nlu_data.example(example_id)
@@ -683,7 +685,7 @@ async def update_example(
 
 async def delete_example(c: Container, p: Principal, example_id: int, ip: str = "") -> str:
     """Delete an example; returns its intent's name."""
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     async with c.store.unit() as uow:
         row = await uow.nlu_data.example(example_id)
         if row is None:
@@ -698,7 +700,7 @@ async def delete_example(c: Container, p: Principal, example_id: int, ip: str = 
 
 
 async def tables(c: Container, p: Principal) -> dict[str, list[dict[str, Any]]]:
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     async with c.store.unit() as uow:
         return {
             kind: [
@@ -713,7 +715,7 @@ async def save_table(
     c: Container, p: Principal, kind: str, name: str, items: list[str], ip: str = ""
 ) -> None:
     """Create or replace a synonym (canonical value → variants), lookup table or regex."""
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     if kind not in TABLE_LABELS:
         raise Missing("未知类型")
     clean = _table_items(kind, name.strip(), items)
@@ -732,7 +734,7 @@ async def save_table(
 
 
 async def delete_table(c: Container, p: Principal, kind: str, name: str, ip: str = "") -> None:
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     if kind not in TABLE_LABELS:
         raise Missing("未知类型")
     async with c.store.unit() as uow:

@@ -17,10 +17,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from bot.admin import audit
 from bot.admin.errors import BadInput, Conflict, Missing
-from bot.admin.policy import Principal, check_community, community_scope, require_admin
 from bot.container import Container
+from handlers import audit
+from handlers.accounts import Principal
+from handlers.guards import require, require_some
+from handlers.permissions import Action, CommunityTarget, communities_for
 from storage.errors import DuplicateError
 from storage.interfaces import UnitOfWork
 from storage.models import Building, Community, Grid, GridWorker
@@ -188,7 +190,7 @@ class RegistryView:
 
 
 async def load(c: Container, p: Principal, community_id: int | None = None) -> RegistryView:
-    scope = community_scope(p)
+    scope = communities_for(p.subject, Action.MANAGE_REGISTRY)
     async with c.store.unit() as uow:
         communities = [
             x for x in await uow.registry.communities() if scope is None or x.id in scope
@@ -238,7 +240,7 @@ def _name_clash(
 
 
 async def _community(uow: UnitOfWork, p: Principal, community_id: int) -> Community:
-    check_community(p, community_id)
+    require(p.subject, Action.MANAGE_REGISTRY, CommunityTarget(community_id))
     community = await uow.registry.community(community_id)
     if community is None:
         raise Missing("没有这个社区")
@@ -291,7 +293,7 @@ async def save_community(
 ) -> int:
     async with c.store.unit() as uow:
         if community_id is None:
-            require_admin(p)
+            require(p.subject, Action.CREATE_COMMUNITY)
             if await uow.registry.community_by_name(body.name.strip()) is not None:
                 raise Conflict(f"社区“{body.name}”已存在")
             row = Community(name=body.name.strip(), street=body.street, hotline=body.hotline)
@@ -467,7 +469,7 @@ async def patch_worker(
         row = await uow.registry.worker(worker_id)
         if row is None:
             raise Missing("没有这个人员")
-        check_community(p, row.community_id)
+        require(p.subject, Action.MANAGE_REGISTRY, CommunityTarget(row.community_id))
         before = {"on_duty": row.on_duty, "active": row.active}
         if body.on_duty is not None:
             row.on_duty = body.on_duty
@@ -505,7 +507,7 @@ async def delete(c: Container, p: Principal, kind: str, row_id: int, ip: str = "
             raise Missing("未知类型")
         if row is None:
             raise Missing(f"没有这个{labels[kind]}")
-        check_community(p, row.community_id)
+        require(p.subject, Action.MANAGE_REGISTRY, CommunityTarget(row.community_id))
         used = await uow.admin.references(kind, row_id)
         if kind == "worker" and used == 0:
             await uow.admin.set_worker_identities(row_id, [])
@@ -633,7 +635,7 @@ def _validation(error: ValidationError) -> str:
 async def _import_context(
     uow: UnitOfWork, p: Principal, community_id: int | None
 ) -> tuple[dict[str, Community], Community | None]:
-    scope = community_scope(p)
+    scope = communities_for(p.subject, Action.MANAGE_REGISTRY)
     communities = {
         c.name: c for c in await uow.registry.communities() if scope is None or c.id in scope
     }
@@ -669,9 +671,8 @@ async def import_buildings(
     c: Container, p: Principal, data: bytes, *, community_id: int | None = None, ip: str = ""
 ) -> ImportResult:
     """Create or update buildings (keyed by community + name) from CSV; all or nothing."""
-    from bot.admin.policy import require_staff
 
-    require_staff(p)
+    require_some(p.subject, Action.MANAGE_REGISTRY)
     rows = _rows(decode_csv(data), BUILDING_COLUMNS)
     result = ImportResult()
     async with c.store.unit() as uow:
@@ -796,9 +797,8 @@ async def import_workers(
     c: Container, p: Principal, data: bytes, *, community_id: int | None = None, ip: str = ""
 ) -> ImportResult:
     """Create or update workers (keyed by community + name) from CSV; all or nothing."""
-    from bot.admin.policy import require_staff
 
-    require_staff(p)
+    require_some(p.subject, Action.MANAGE_REGISTRY)
     rows = _rows(decode_csv(data), WORKER_COLUMNS)
     result = ImportResult()
     async with c.store.unit() as uow:

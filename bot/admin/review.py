@@ -21,12 +21,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bot.admin import audit
 from bot.admin.errors import BadInput, Conflict, Missing
 from bot.admin.intents import add_examples
-from bot.admin.policy import Principal, community_scope, require_staff
 from bot.container import Container
+from handlers import audit
+from handlers.accounts import Principal
 from handlers.flows import FLOWS, flow_for_category
+from handlers.guards import require_some
+from handlers.permissions import Action, communities_for
 from handlers.privacy import mask_text
 from storage.admin_types import TicketFilter
 from storage.errors import DuplicateError
@@ -115,10 +117,10 @@ def _clarified(ticket: Ticket) -> bool:
 
 
 async def inbox(c: Container, p: Principal) -> list[ReviewItem]:
-    require_staff(p)
+    require_some(p.subject, Action.REVIEW)
     now = c.clock.now()
     since = now - WINDOW
-    scope = community_scope(p)
+    scope = communities_for(p.subject, Action.REVIEW)
     threshold = c.interpreter.thresholds.clarify
     items: list[ReviewItem] = []
     async with c.store.unit() as uow:
@@ -169,7 +171,7 @@ async def inbox(c: Container, p: Principal) -> list[ReviewItem]:
 
 async def _item(uow: UnitOfWork, c: Container, p: Principal, source: str, item_id: int) -> str:
     """The text of one item, if the principal may see it (re-read: never trust the client)."""
-    scope = community_scope(p)
+    scope = communities_for(p.subject, Action.REVIEW)
     if source == "ticket":
         ticket = await uow.tickets.get(item_id)
         if ticket is None or (scope is not None and ticket.community_id not in scope):
@@ -196,7 +198,7 @@ async def label(
     c: Container, p: Principal, source: str, item_id: int, intent: str, *, ip: str = ""
 ) -> dict[str, Any]:
     """Add the item's text to an intent's examples and take it out of the inbox."""
-    require_staff(p)
+    require_some(p.subject, Action.REVIEW)
     now = c.clock.now()
     try:
         async with c.store.unit() as uow:
@@ -236,7 +238,7 @@ async def label(
 
 
 async def dismiss(c: Container, p: Principal, source: str, item_id: int, *, ip: str = "") -> None:
-    require_staff(p)
+    require_some(p.subject, Action.REVIEW)
     now = c.clock.now()
     try:
         async with c.store.unit() as uow:

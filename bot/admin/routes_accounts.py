@@ -10,10 +10,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from bot.admin import audit
-from bot.admin.accounts import create_user, issue_api_token, login, logout
-from bot.admin.errors import BadInput, Forbidden, Locked, Missing, Unauthenticated
-from bot.admin.policy import ROLE_LABELS, Principal, require_admin
+from bot.admin.accounts import create_user, login, logout
+from bot.admin.errors import BadInput, Locked, Unauthenticated
 from bot.admin.web import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -29,6 +27,10 @@ from bot.admin.web import (
     safe_back,
 )
 from bot.container import Container
+from handlers.account_service import issue_token_for, update_user
+from handlers.accounts import ROLE_LABELS, Principal
+from handlers.guards import require
+from handlers.permissions import Action
 
 router = APIRouter()
 
@@ -200,7 +202,6 @@ async def _users(c: Container) -> list[UserOut]:
 
 
 async def _create(c: Container, p: Principal, body: UserIn, ip: str) -> int:
-    require_admin(p)
     async with c.store.unit() as uow:
         user = await create_user(
             uow,
@@ -219,53 +220,23 @@ async def _create(c: Container, p: Principal, body: UserIn, ip: str) -> int:
 
 
 async def _patch(c: Container, p: Principal, user_id: int, body: UserPatch, ip: str) -> None:
-    from bot.admin.accounts import check_password, hash_password
-
-    require_admin(p)
-    now = c.clock.now()
-    async with c.store.unit() as uow:
-        user = await uow.admin.user(user_id)
-        if user is None:
-            raise Missing("没有这个账号")
-        before = {"active": user.active, "locked_until": user.locked_until}
-        changes: list[str] = []
-        if body.active is not None and body.active != user.active:
-            if user.id == p.user_id and not body.active:
-                raise Forbidden("不能停用自己的账号")
-            user.active = body.active
-            changes.append("启用" if body.active else "停用")
-            if not body.active:
-                await uow.admin.revoke_tokens(user.id or 0)
-        if body.unlock:
-            user.locked_until = None
-            user.failed_attempts = 0
-            changes.append("解锁")
-        if body.password:
-            check_password(body.password, env=c.settings.env)
-            user.password_hash = await hash_password(body.password)
-            await uow.admin.revoke_tokens(user.id or 0, kind="session")
-            changes.append("重设密码")
-        if not changes:
-            raise BadInput("没有需要修改的内容")
-        await uow.admin.save_user(user)
-        await audit.record(
-            uow,
-            p,
-            "user.update",
-            now=now,
-            target_type="user",
-            target_id=user.id or "",
-            summary=f"{user.username}：{'、'.join(changes)}",
-            before=before,
-            after={"active": user.active, "locked_until": user.locked_until},
-            ip=ip,
-        )
+    await update_user(
+        c.store,
+        p,
+        user_id,
+        env=c.settings.env,
+        now=c.clock.now(),
+        active=body.active,
+        unlock=body.unlock,
+        password=body.password,
+        ip=ip,
+    )
 
 
 @router.get("/api/v1/admin/users", response_model=list[UserOut], tags=["admin"])
 async def api_users(c: Dep, p: ApiUser) -> list[UserOut]:
     """Console accounts (admins only)."""
-    require_admin(p)
+    require(p.subject, Action.MANAGE_ACCOUNTS)
     return await _users(c)
 
 
@@ -288,20 +259,15 @@ async def api_patch_user(
 @router.post("/api/v1/admin/users/{user_id}/tokens", response_model=TokenOut, tags=["admin"])
 async def api_issue_token(request: Request, c: Dep, p: ApiUser, user_id: int) -> TokenOut:
     """Issue an API token for an account (admins only); the token is shown once."""
-    require_admin(p)
-    async with c.store.unit() as uow:
-        user = await uow.admin.user(user_id)
-        if user is None:
-            raise Missing("没有这个账号")
-        secret = await issue_api_token(
-            uow, user, now=c.clock.now(), days=c.settings.admin.token_days, actor=p
-        )
+    _user, secret = await issue_token_for(
+        c.store, p, user_id, now=c.clock.now(), days=c.settings.admin.token_days
+    )
     return TokenOut(token=secret)
 
 
 @router.get("/admin/users", include_in_schema=False)
 async def users_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
-    require_admin(p)
+    require(p.subject, Action.MANAGE_ACCOUNTS)
     async with c.store.unit() as uow:
         communities = await uow.registry.communities()
         workers = await uow.registry.workers()
@@ -352,14 +318,9 @@ async def users_update(
     password: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     if op == "token":
-        require_admin(p)
-        async with c.store.unit() as uow:
-            user = await uow.admin.user(user_id)
-            if user is None:
-                raise Missing("没有这个账号")
-            secret = await issue_api_token(
-                uow, user, now=c.clock.now(), days=c.settings.admin.token_days, actor=p
-            )
+        user, secret = await issue_token_for(
+            c.store, p, user_id, now=c.clock.now(), days=c.settings.admin.token_days
+        )
         async with c.store.unit() as uow:
             communities = await uow.registry.communities()
             workers = await uow.registry.workers()
@@ -391,7 +352,7 @@ async def users_update(
 async def _audit(
     c: Container, p: Principal, *, page: int, action: str, username: str
 ) -> tuple[list[AuditOut], int]:
-    require_admin(p)
+    require(p.subject, Action.READ_AUDIT)
     async with c.store.unit() as uow:
         rows, total = await uow.admin.audit(
             limit=50, offset=(page - 1) * 50, action=action or None, username=username or None

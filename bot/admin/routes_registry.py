@@ -10,7 +10,6 @@ from pydantic import BaseModel
 
 from bot.admin import registry as service
 from bot.admin.errors import Missing, TooLarge
-from bot.admin.policy import Principal, require_staff
 from bot.admin.registry import (
     WORKER_ROLES,
     BuildingIn,
@@ -32,6 +31,9 @@ from bot.admin.web import (
     render,
 )
 from bot.container import Container
+from handlers.accounts import Principal
+from handlers.guards import require_some
+from handlers.permissions import Action
 
 router = APIRouter()
 
@@ -80,7 +82,7 @@ async def api_registry(
     c: Dep, p: ApiUser, community_id: Annotated[int | None, Query()] = None
 ) -> dict[str, Any]:
     """Communities, grids, buildings and workers (with their channels) the caller manages."""
-    require_staff(p)
+    require_some(p.subject, Action.MANAGE_REGISTRY)
     return (await service.load(c, p, community_id)).to_json()
 
 
@@ -203,7 +205,7 @@ async def api_export(
 
 
 async def _export(c: Container, p: Principal, kind: str, community_id: int | None) -> Response:
-    require_staff(p)
+    require_some(p.subject, Action.MANAGE_REGISTRY)
     if kind == "buildings":
         return _csv(await service.export_buildings(c, p, community_id), "buildings.csv")
     if kind == "workers":
@@ -223,7 +225,7 @@ async def _page(
     status: int = 200,
     **extra: Any,
 ) -> HTMLResponse:
-    require_staff(p)
+    require_some(p.subject, Action.MANAGE_REGISTRY)
     everything = await service.load(c, p)
     if not everything.communities:
         current = None
