@@ -37,7 +37,6 @@ from typing import Any
 
 import nlu
 from bot.admin.errors import BadInput, Conflict, Missing
-from bot.admin.intents import training_data
 from bot.container import Container
 from bot.nlu_runtime import (
     ActivationRefused,
@@ -51,6 +50,7 @@ from bot.nlu_runtime import (
 from handlers import audit
 from handlers.accounts import Principal
 from handlers.guards import require
+from handlers.intent_service import training_data
 from handlers.permissions import Action
 from storage.models import NluActivation, NluJob
 
