@@ -27,6 +27,7 @@ CHANNEL = re.compile(r"^[a-z]{2,20}$")
 USER_ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
 _NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 
+
 def split_aliases(value: str | Sequence[str]) -> list[str]:
     parts = _ALIAS_SPLIT.split(value) if isinstance(value, str) else list(value)
     out: list[str] = []
@@ -261,8 +262,6 @@ def parse_channels(value: str, line: int, errors: list[RowError]) -> list[dict[s
             continue
         out.append({"channel": channel.strip(), "user_id": user_id.strip()})
     return out
-
-
 
 
 def csv_cell(value: object) -> str:
