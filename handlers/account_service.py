@@ -41,7 +41,7 @@ from handlers.guards import require
 from handlers.permissions import Action
 from storage.errors import DuplicateError
 from storage.interfaces import Store, UnitOfWork
-from storage.models import AdminToken, AdminUser
+from storage.models import AdminToken, AdminUser, AuditLog
 
 _HASHER = PasswordHash.recommended()
 # verified when the username is unknown, so a miss takes as long as a wrong password
@@ -428,3 +428,39 @@ async def ensure_demo_admin(store: Store, *, env: str, now: datetime) -> bool:
     except Conflict:  # another process created it first
         return False
     return True
+
+
+async def accounts(store: Store, actor: Principal, *, now: datetime) -> list[dict[str, object]]:
+    """Every console account, with whether it is locked now (admins only)."""
+    require(actor.subject, Action.MANAGE_ACCOUNTS)
+    async with store.unit() as uow:
+        users = await uow.admin.users()
+    return [
+        {
+            "id": u.id or 0,
+            "username": u.username,
+            "display_name": u.display_name,
+            "role": u.role,
+            "community_id": u.community_id,
+            "worker_id": u.worker_id,
+            "active": u.active,
+            "locked": locked_for(u.locked_until, now) is not None,
+            "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
+        }
+        for u in users
+    ]
+
+
+async def audit_log(
+    store: Store, actor: Principal, *, page: int, action: str, username: str, per_page: int = 50
+) -> tuple[list[AuditLog], int]:
+    """A page of the audit log, newest first; ``action`` filters by prefix (admins only)."""
+    require(actor.subject, Action.READ_AUDIT)
+    async with store.unit() as uow:
+        rows, total = await uow.admin.audit(
+            limit=per_page,
+            offset=(page - 1) * per_page,
+            action=action or None,
+            username=username or None,
+        )
+    return list(rows), total

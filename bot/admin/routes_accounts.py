@@ -27,7 +27,7 @@ from bot.admin.web import (
     safe_back,
 )
 from bot.container import Container
-from handlers.account_service import issue_token_for, update_user
+from handlers.account_service import accounts, audit_log, issue_token_for, update_user
 from handlers.accounts import ROLE_LABELS, Principal
 from handlers.guards import require
 from handlers.permissions import Action
@@ -181,24 +181,8 @@ async def me(p: ApiUser) -> MeOut:
 # --- accounts -----------------------------------------------------------------------------------
 
 
-async def _users(c: Container) -> list[UserOut]:
-    now = c.clock.now()
-    async with c.store.unit() as uow:
-        users = await uow.admin.users()
-    return [
-        UserOut(
-            id=u.id or 0,
-            username=u.username,
-            display_name=u.display_name,
-            role=u.role,
-            community_id=u.community_id,
-            worker_id=u.worker_id,
-            active=u.active,
-            locked=u.locked_until is not None and u.locked_until > now,
-            last_login_at=u.last_login_at.isoformat() if u.last_login_at else None,
-        )
-        for u in users
-    ]
+async def _users(c: Container, p: Principal) -> list[UserOut]:
+    return [UserOut.model_validate(u) for u in await accounts(c.store, p, now=c.clock.now())]
 
 
 async def _create(c: Container, p: Principal, body: UserIn, ip: str) -> int:
@@ -236,8 +220,7 @@ async def _patch(c: Container, p: Principal, user_id: int, body: UserPatch, ip: 
 @router.get("/api/v1/admin/users", response_model=list[UserOut], tags=["admin"])
 async def api_users(c: Dep, p: ApiUser) -> list[UserOut]:
     """Console accounts (admins only)."""
-    require(p.subject, Action.MANAGE_ACCOUNTS)
-    return await _users(c)
+    return await _users(c, p)
 
 
 @router.post("/api/v1/admin/users", status_code=201, tags=["admin"])
@@ -275,7 +258,7 @@ async def users_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
         request,
         "users.html",
         p,
-        users=await _users(c),
+        users=await _users(c, p),
         communities=communities,
         workers=workers,
         roles=[(r.value, label) for r, label in ROLE_LABELS.items()],
@@ -328,7 +311,7 @@ async def users_update(
             request,
             "users.html",
             p,
-            users=await _users(c),
+            users=await _users(c, p),
             communities=communities,
             workers=workers,
             roles=[(r.value, label) for r, label in ROLE_LABELS.items()],
@@ -352,11 +335,7 @@ async def users_update(
 async def _audit(
     c: Container, p: Principal, *, page: int, action: str, username: str
 ) -> tuple[list[AuditOut], int]:
-    require(p.subject, Action.READ_AUDIT)
-    async with c.store.unit() as uow:
-        rows, total = await uow.admin.audit(
-            limit=50, offset=(page - 1) * 50, action=action or None, username=username or None
-        )
+    rows, total = await audit_log(c.store, p, page=page, action=action, username=username)
     return [
         AuditOut(
             id=r.id or 0,
