@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from pwdlib import PasswordHash
 
-from handlers import audit
+from handlers import audit_service
 from handlers.accounts import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
@@ -145,7 +145,7 @@ async def create_user(
         await uow.admin.add_user(user)
     except DuplicateError as e:
         raise Conflict(f"用户名 {username} 已存在") from e
-    await audit.record(
+    await audit_service.record(
         uow,
         actor,
         "user.create",
@@ -189,7 +189,7 @@ async def login(
         user = await uow.admin.user_by_name(username.strip())
         if user is None or not user.active:
             await verify_password(password, _DUMMY_HASH)
-            await audit.record(
+            await audit_service.record(
                 uow,
                 None,
                 "login.failed",
@@ -212,7 +212,7 @@ async def login(
                 user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
                 user.failed_attempts = 0
             await uow.admin.save_user(user)
-            await audit.record(
+            await audit_service.record(
                 uow,
                 None,
                 "login.locked" if locked else "login.failed",
@@ -248,7 +248,7 @@ async def login(
             )
         )
         principal = principal_of(user, via="session")
-        await audit.record(
+        await audit_service.record(
             uow, principal, "login", now=now, target_type="user", target_id=user.id or "", ip=ip
         )
         return Session(token, csrf, user, expires)
@@ -284,7 +284,7 @@ async def logout(
         if token is not None and not token.revoked:
             token.revoked = True
             await uow.admin.save_token(token)
-        await audit.record(
+        await audit_service.record(
             uow,
             principal,
             "logout",
@@ -322,7 +322,7 @@ async def issue_api_token(
             expires_at=now + timedelta(days=days),
         )
     )
-    await audit.record(
+    await audit_service.record(
         uow,
         actor,
         "token.create",
@@ -379,7 +379,7 @@ async def update_user(
         if not changes:
             raise InvalidInput("没有需要修改的内容")
         await uow.admin.save_user(user)
-        await audit.record(
+        await audit_service.record(
             uow,
             actor,
             "user.update",

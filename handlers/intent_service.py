@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import nlu
-from handlers import audit
+from handlers import audit_service
 from handlers.accounts import Principal
 from handlers.errors import Conflict, InvalidInput, NotFound
 from handlers.flows import CONVERSATION_INTENTS, FLOWS
@@ -155,7 +155,7 @@ async def seed(
             if not await uow.nlu_data.is_empty():
                 return None
             intents, examples = await _write(uow, data, source="seed", by="system", now=clock.now())
-            await audit.record(
+            await audit_service.record(
                 uow,
                 None,
                 "nlu.seed",
@@ -222,7 +222,7 @@ class IntentDesk:
                 intents, examples = await _write(uow, data, source="import", by=p.username, now=now)
             except DuplicateError as e:
                 raise Conflict(f"导入失败，未做任何改动：{e}") from e
-            await audit.record(
+            await audit_service.record(
                 uow,
                 p,
                 "nlu.import",
@@ -318,7 +318,7 @@ class IntentDesk:
                 )
             except DuplicateError as e:
                 raise Conflict(f"意图 {name} 已存在") from e
-            await audit.record(
+            await audit_service.record(
                 uow, p, "nlu.intent.create", now=now, target_type="intent", target_id=name,
                 summary=body.description, ip=ip,
             )  # fmt: skip
@@ -349,7 +349,7 @@ class IntentDesk:
                 await uow.nlu_data.save_intent(intent)
             except DuplicateError as e:
                 raise Conflict(f"意图 {saved_name} 已存在") from e
-            await audit.record(
+            await audit_service.record(
                 uow,
                 p,
                 "nlu.intent.update",
@@ -375,7 +375,7 @@ class IntentDesk:
             if intent is None:
                 raise NotFound(f"没有意图 {name}")
             removed = await uow.nlu_data.delete_intent(intent.id or 0)
-            await audit.record(
+            await audit_service.record(
                 uow, p, "nlu.intent.delete", now=now, target_type="intent", target_id=name,
                 summary=f"删除意图及 {removed} 条例句", before={"examples": removed}, ip=ip,
             )  # fmt: skip
@@ -451,7 +451,7 @@ class IntentDesk:
         if result.added:
             intent.updated_at = now
             await uow.nlu_data.save_intent(intent)
-            await audit.record(
+            await audit_service.record(
                 uow,
                 p,
                 "nlu.example.add",
@@ -494,7 +494,7 @@ class IntentDesk:
             others = [
                 x for x in await uow.nlu_data.intents_with_text(example.text) if x != target_name
             ]
-            await audit.record(
+            await audit_service.record(
                 uow,
                 p,
                 "nlu.example.update",
@@ -517,7 +517,7 @@ class IntentDesk:
                 raise NotFound("没有这条例句")
             intent = await uow.nlu_data.intent(row.intent_id)
             await uow.nlu_data.delete_example(example_id)
-            await audit.record(
+            await audit_service.record(
                 uow, p, "nlu.example.delete", now=self.clock.now(), target_type="example",
                 target_id=example_id, summary=row.text, before={"text": row.text}, ip=ip,
             )  # fmt: skip
@@ -549,7 +549,7 @@ class IntentDesk:
                 row = new_table_row(kind, name.strip())
             row.items = clean
             await uow.nlu_data.save_table_row(row)
-            await audit.record(
+            await audit_service.record(
                 uow,
                 p,
                 f"nlu.{kind}.save",
@@ -571,7 +571,7 @@ class IntentDesk:
             if row is None or row.id is None:
                 raise NotFound(f"没有{TABLE_LABELS[kind]} {name}")
             await uow.nlu_data.delete_table_row(kind, row.id)  # type: ignore[arg-type]
-            await audit.record(
+            await audit_service.record(
                 uow,
                 p,
                 f"nlu.{kind}.delete",

@@ -12,7 +12,7 @@ import io
 
 from pydantic import ValidationError
 
-from handlers import audit
+from handlers import audit_service
 from handlers.accounts import Principal
 from handlers.errors import NotFound
 from handlers.guards import require_some
@@ -170,7 +170,7 @@ class RegistryImports:
                     result.created += 1
                 else:
                     result.updated += 1
-            await audit.record(
+            await audit_service.record(
                 uow,
                 p,
                 "registry.building.import",
@@ -280,7 +280,7 @@ class RegistryImports:
                     result.created += 1
                 else:
                     result.updated += 1
-            await audit.record(
+            await audit_service.record(
                 uow,
                 p,
                 "registry.worker.import",

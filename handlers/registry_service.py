@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers import audit
+from handlers import audit_service
 from handlers.accounts import Principal
 from handlers.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from handlers.guards import require
@@ -222,7 +222,7 @@ class RegistryDesk:
         after: dict[str, Any],
         ip: str,
     ) -> None:
-        await audit.record(
+        await audit_service.record(
             uow,
             p,
             f"registry.{kind}." + ("create" if created else "update"),
@@ -395,7 +395,7 @@ class RegistryDesk:
             if body.active is not None:
                 row.active = body.active
             await uow.registry.save(row)
-            await audit.record(
+            await audit_service.record(
                 uow,
                 p,
                 "registry.worker.update",
@@ -435,7 +435,7 @@ class RegistryDesk:
                     f"{labels[kind]}“{row.name}”仍有 {used} 条关联记录，不能删除，{hint}"
                 )
             await uow.admin.delete_row(row)
-            await audit.record(
+            await audit_service.record(
                 uow,
                 p,
                 f"registry.{kind}.delete",

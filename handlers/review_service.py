@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from handlers import audit
+from handlers import audit_service
 from handlers.accounts import Principal
 from handlers.errors import Conflict, InvalidInput, NotFound
 from handlers.flows import FLOWS, flow_for_category
@@ -242,7 +242,7 @@ class ReviewDesk:
                         at=now,
                     )
                 )
-                await audit.record(
+                await audit_service.record(
                     uow,
                     p,
                     "review.label",
@@ -270,7 +270,7 @@ class ReviewDesk:
                         source=source, source_id=item_id, action="dismissed", by=p.username, at=now
                     )
                 )
-                await audit.record(
+                await audit_service.record(
                     uow, p, "review.dismiss", now=now, target_type=source, target_id=item_id,
                     summary=text[:100], ip=ip,
                 )  # fmt: skip

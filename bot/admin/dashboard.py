@@ -18,7 +18,7 @@ from handlers.i18n import status_text
 from handlers.notices import LOCAL_TZ
 from handlers.overdue import OPEN_STATUSES, overdue_filter, resolved_in_time
 from handlers.permissions import visible_tickets
-from handlers.staff_tickets import load_names
+from handlers.staff_ticket_service import load_names
 from storage.admin_types import TicketFilter
 
 

@@ -15,7 +15,7 @@ from handlers.accounts import Principal
 from handlers.i18n import STATUS_TEXT
 from handlers.lifecycle import Status
 from handlers.permissions import Action, visible_tickets
-from handlers.staff_tickets import (
+from handlers.staff_ticket_service import (
     PRIORITY_LABELS,
     CategoryIn,
     CloseIn,

@@ -1,11 +1,11 @@
-"""Tickets in the console: the running service's staff desk (``handlers.staff_tickets``)."""
+"""Tickets in the console: the running service's staff desk (``handlers.staff_ticket_service``)."""
 
 from __future__ import annotations
 
 from bot.channels.web import sign
 from bot.container import Container
 from handlers.overdue import Targets
-from handlers.staff_tickets import StaffTicketDesk
+from handlers.staff_ticket_service import StaffTicketDesk
 
 
 def targets_of(c: Container) -> Targets:

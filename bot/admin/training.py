@@ -47,7 +47,7 @@ from bot.nlu_runtime import (
     comparison_examples,
     comparison_from_dict,
 )
-from handlers import audit
+from handlers import audit_service
 from handlers.accounts import Principal
 from handlers.guards import require
 from handlers.intent_service import training_data
@@ -243,7 +243,7 @@ async def start_training(c: Container, p: Principal, *, ip: str = "") -> int:
                 baseline_version=c.models.active_version() or "",
             )
         )
-        await audit.record(
+        await audit_service.record(
             uow,
             p,
             "nlu.train",
@@ -532,7 +532,7 @@ async def activate(
                 at=now,
             )
         )
-        await audit.record(
+        await audit_service.record(
             uow,
             p,
             "nlu.activate.forced" if force and risky else "nlu.activate",
@@ -572,7 +572,7 @@ async def rollback(c: Container, p: Principal, *, reason: str = "", ip: str = ""
                 at=now,
             )
         )
-        await audit.record(
+        await audit_service.record(
             uow,
             p,
             "nlu.rollback",

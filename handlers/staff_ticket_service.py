@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from handlers import audit
+from handlers import audit_service
 from handlers.accounts import Principal
 from handlers.errors import Conflict, InvalidInput, InvalidTransition, PermissionDenied
 from handlers.flows import FLOWS, category_label
@@ -497,7 +497,7 @@ class StaffTicketDesk:
                     summary = f"关闭工单：{body.reason[:100]}"
             except (InvalidTransition, PermissionDenied) as e:
                 raise _refusal(e) from e
-            await audit.record(
+            await audit_service.record(
                 uow,
                 principal,
                 f"ticket.{action.value}",
