@@ -43,10 +43,6 @@ class Snapshot:
     grids: dict[int, GridRef]
     workers: list[WorkerRef]
 
-    def parents(self) -> dict[int, int | None]:
-        """The grid tree as grid → parent (what the permission model walks)."""
-        return {g.id: g.parent_id for g in self.grids.values()}
-
 
 @dataclass(frozen=True, slots=True)
 class Duplicate:
