@@ -1,165 +1,47 @@
-"""Console accounts: hashed passwords, sessions and API tokens, lockout, the demo account.
-
-Passwords are hashed with Argon2id (pwdlib); hashing runs in a thread so a login never blocks
-the event loop. Session cookies and API tokens are random secrets of which only the SHA-256
-is stored, so a leaked database does not hand out live credentials.
-"""
+"""Console accounts: the rules and the I/O are ``handlers.accounts`` and
+``handlers.account_service``; this module adapts the console's settings to them and keeps
+the names the console, the CLI and the tests import."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import re
-import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from pwdlib import PasswordHash
-
-from bot.admin import audit
-from bot.admin.errors import BadInput, Conflict, Locked, Unauthenticated
-from bot.admin.policy import Principal, Role
 from bot.config import AdminSettings
-from storage.errors import DuplicateError
-from storage.interfaces import Store, UnitOfWork
-from storage.models import AdminToken, AdminUser
+from handlers.account_service import (
+    Session,
+    authenticate,
+    create_user,
+    ensure_demo_admin,
+    hash_password,
+    issue_api_token,
+    logout,
+)
+from handlers.account_service import login as login_with
+from handlers.accounts import DEMO_PASSWORD, DEMO_USERNAME, LoginPolicy, check_password
+from storage.interfaces import Store
 
-DEMO_USERNAME = "admin"
-# published in the README for local use only; refused when MINHU_ENV=prod
-DEMO_PASSWORD = "minhu-demo-admin"  # noqa: S105
-MIN_PASSWORD = 10
-_USERNAME = re.compile(r"^[A-Za-z0-9_.@\-]{3,64}$")
-_HASHER = PasswordHash.recommended()
-# verified when the username is unknown, so a miss takes as long as a wrong password
-_DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
-
-
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_HASHER.hash, password)
-
-
-async def verify_password(password: str, hashed: str) -> tuple[bool, str | None]:
-    """(matches, a new hash when the parameters were upgraded)."""
-    try:
-        return await asyncio.to_thread(_HASHER.verify_and_update, password, hashed)
-    except Exception:  # an unreadable hash never matches
-        return False, None
-
-
-def check_password(password: str, *, env: str) -> None:
-    if password == DEMO_PASSWORD:
-        if env == "prod":
-            raise BadInput("演示密码不能在生产环境中使用 (the demo password is refused in prod)")
-        return
-    if len(password) < MIN_PASSWORD:
-        raise BadInput(f"密码至少需要{MIN_PASSWORD}个字符")
-    if password.isdigit() or password.lower() == password.lower()[0] * len(password):
-        raise BadInput("密码太简单，请混合使用字母、数字和符号")
+__all__ = [
+    "DEMO_PASSWORD",
+    "DEMO_USERNAME",
+    "Session",
+    "authenticate",
+    "check_password",
+    "create_user",
+    "ensure_demo_admin",
+    "hash_password",
+    "issue_api_token",
+    "login",
+    "login_policy",
+    "logout",
+]
 
 
-def principal_of(user: AdminUser, *, via: str, csrf: str = "") -> Principal:
-    return Principal(
-        user_id=user.id or 0,
-        username=user.username,
-        display_name=user.display_name,
-        role=Role(user.role),
-        community_id=user.community_id,
-        worker_id=user.worker_id,
-        via=via,
-        csrf=csrf,
+def login_policy(settings: AdminSettings) -> LoginPolicy:
+    return LoginPolicy(
+        max_failed_logins=settings.max_failed_logins,
+        lockout_minutes=settings.lockout_minutes,
+        session_hours=settings.session_hours,
     )
-
-
-async def validate_new_user(
-    uow: UnitOfWork,
-    *,
-    username: str,
-    role: str,
-    community_id: int | None,
-    worker_id: int | None,
-) -> tuple[Role, int | None, int | None]:
-    """Check a new account's fields; returns (role, community_id, worker_id) as stored."""
-    if not _USERNAME.match(username):
-        raise BadInput("用户名需为3-64位字母、数字或 _.@- 符号")
-    try:
-        parsed = Role(role)
-    except ValueError as e:
-        raise BadInput(f"未知角色 {role!r}，可选：admin、community_staff、grid_worker") from e
-    if parsed == Role.ADMIN:
-        return parsed, None, None
-    if parsed == Role.GRID_WORKER:
-        if worker_id is None:
-            raise BadInput("网格员账号需要关联一名网格员 (worker)")
-        worker = await uow.registry.worker(worker_id)
-        if worker is None:
-            raise BadInput(f"没有编号为 {worker_id} 的网格员")
-        return parsed, worker.community_id, worker_id
-    if community_id is None:
-        raise BadInput("社区工作人员账号需要指定所属社区")
-    if await uow.registry.community(community_id) is None:
-        raise BadInput(f"没有编号为 {community_id} 的社区")
-    return parsed, community_id, None
-
-
-async def create_user(
-    uow: UnitOfWork,
-    *,
-    username: str,
-    password: str,
-    role: str,
-    env: str,
-    now: datetime,
-    display_name: str = "",
-    community_id: int | None = None,
-    worker_id: int | None = None,
-    actor: Principal | None = None,
-    ip: str = "",
-) -> AdminUser:
-    """Create an account (audited). Raises BadInput or Conflict with a clear message."""
-    check_password(password, env=env)
-    parsed, community_id, worker_id = await validate_new_user(
-        uow, username=username, role=role, community_id=community_id, worker_id=worker_id
-    )
-    if await uow.admin.user_by_name(username) is not None:
-        raise Conflict(f"用户名 {username} 已存在")
-    user = AdminUser(
-        username=username,
-        display_name=display_name.strip()[:100],
-        password_hash=await hash_password(password),
-        role=parsed.value,
-        community_id=community_id,
-        worker_id=worker_id,
-        created_at=now,
-    )
-    try:
-        await uow.admin.add_user(user)
-    except DuplicateError as e:
-        raise Conflict(f"用户名 {username} 已存在") from e
-    await audit.record(
-        uow,
-        actor,
-        "user.create",
-        now=now,
-        target_type="user",
-        target_id=user.id or "",
-        summary=f"创建账号 {username}（{parsed.value}）",
-        after={"username": username, "role": parsed.value, "community_id": community_id},
-        ip=ip,
-        username="cli" if actor is None else "",
-    )
-    return user
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    token: str  # the cookie value (never stored)
-    csrf: str
-    user: AdminUser
-    expires_at: datetime
 
 
 async def login(
@@ -172,177 +54,13 @@ async def login(
     now: datetime,
     ip: str = "",
 ) -> Session:
-    """Check a password and open a session.
-
-    Raises:
-        Unauthenticated: unknown user, wrong password, inactive account (one message for all).
-        Locked: too many failures; the account is locked until ``locked_until``.
-    """
-    wrong = Unauthenticated("用户名或密码错误")
-    async with store.unit() as uow:
-        user = await uow.admin.user_by_name(username.strip())
-        if user is None or not user.active:
-            await verify_password(password, _DUMMY_HASH)
-            await audit.record(
-                uow,
-                None,
-                "login.failed",
-                now=now,
-                summary="未知或停用账号",
-                ip=ip,
-                username=username.strip()[:64],
-            )
-            raise wrong
-        if user.locked_until is not None and user.locked_until > now:
-            minutes = max(1, round((user.locked_until - now).total_seconds() / 60))
-            raise Locked(f"登录失败次数过多，账号已锁定，请{minutes}分钟后再试")
-        ok, new_hash = await verify_password(password, user.password_hash)
-        if ok and env == "prod" and password == DEMO_PASSWORD:
-            ok = False  # the published demo password never opens a production console
-        if not ok:
-            user.failed_attempts += 1
-            locked = user.failed_attempts >= settings.max_failed_logins
-            if locked:
-                user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-                user.failed_attempts = 0
-            await uow.admin.save_user(user)
-            await audit.record(
-                uow,
-                None,
-                "login.locked" if locked else "login.failed",
-                now=now,
-                target_type="user",
-                target_id=user.id or "",
-                summary="密码错误，账号已锁定" if locked else "密码错误",
-                ip=ip,
-                username=user.username,
-            )
-            await uow.commit()  # the failure counts even though we raise
-            if locked:
-                raise Locked(f"登录失败次数过多，账号已锁定{round(settings.lockout_minutes)}分钟")
-            raise wrong
-        if new_hash:
-            user.password_hash = new_hash
-        user.failed_attempts = 0
-        user.locked_until = None
-        user.last_login_at = now
-        await uow.admin.save_user(user)
-        token = secrets.token_urlsafe(32)
-        csrf = secrets.token_urlsafe(24)
-        expires = now + timedelta(hours=settings.session_hours)
-        await uow.admin.add_token(
-            AdminToken(
-                user_id=user.id or 0,
-                kind="session",
-                token_hash=digest(token),
-                csrf_token=csrf,
-                created_at=now,
-                expires_at=expires,
-                last_used_at=now,
-            )
-        )
-        principal = principal_of(user, via="session")
-        await audit.record(
-            uow, principal, "login", now=now, target_type="user", target_id=user.id or "", ip=ip
-        )
-        return Session(token, csrf, user, expires)
-
-
-async def authenticate(store: Store, secret: str, *, kind: str, now: datetime) -> Principal | None:
-    """The principal behind a session cookie or bearer token, or None if invalid/expired."""
-    if not secret or len(secret) > 200:
-        return None
-    async with store.unit() as uow:
-        token = await uow.admin.token_by_hash(digest(secret))
-        if token is None or token.kind != kind or token.revoked:
-            return None
-        if token.expires_at is not None and token.expires_at <= now:
-            return None
-        user = await uow.admin.user(token.user_id)
-        if user is None or not user.active:
-            return None
-        # one write a minute at most: enough to show when a token was last used
-        if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-            token.last_used_at = now
-            await uow.admin.save_token(token)
-        return principal_of(
-            user, via="token" if kind == "api" else "session", csrf=token.csrf_token
-        )
-
-
-async def logout(
-    store: Store, secret: str, principal: Principal, *, now: datetime, ip: str
-) -> None:
-    async with store.unit() as uow:
-        token = await uow.admin.token_by_hash(digest(secret))
-        if token is not None and not token.revoked:
-            token.revoked = True
-            await uow.admin.save_token(token)
-        await audit.record(
-            uow,
-            principal,
-            "logout",
-            now=now,
-            target_type="user",
-            target_id=principal.user_id,
-            ip=ip,
-        )
-
-
-async def issue_api_token(
-    uow: UnitOfWork,
-    user: AdminUser,
-    *,
-    now: datetime,
-    days: int,
-    name: str = "",
-    actor: Principal | None = None,
-) -> str:
-    """Create a bearer token for scripts; the secret is returned once and never stored."""
-    secret = "mh_" + secrets.token_urlsafe(32)
-    token = await uow.admin.add_token(
-        AdminToken(
-            user_id=user.id or 0,
-            kind="api",
-            token_hash=digest(secret),
-            name=name[:100],
-            created_at=now,
-            expires_at=now + timedelta(days=days),
-        )
-    )
-    await audit.record(
-        uow,
-        actor,
-        "token.create",
+    """Check a password and open a session (see ``handlers.account_service.login``)."""
+    return await login_with(
+        store,
+        login_policy(settings),
+        username=username,
+        password=password,
+        env=env,
         now=now,
-        target_type="token",
-        target_id=token.id or "",
-        summary=f"为 {user.username} 签发 API 令牌（{days}天）",
-        username="cli" if actor is None else "",
+        ip=ip,
     )
-    return secret
-
-
-async def ensure_demo_admin(store: Store, *, env: str, now: datetime) -> bool:
-    """Create the demo admin (README credentials) when there is no account at all.
-
-    Never in production. Returns True when the account was created.
-    """
-    if env == "prod":
-        return False
-    try:
-        async with store.unit() as uow:
-            if await uow.admin.users():
-                return False
-            await create_user(
-                uow,
-                username=DEMO_USERNAME,
-                password=DEMO_PASSWORD,
-                role=Role.ADMIN.value,
-                env=env,
-                now=now,
-                display_name="演示管理员",
-            )
-    except Conflict:  # another process created it first
-        return False
-    return True

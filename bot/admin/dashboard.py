@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.admin.charts import bar_chart, column_chart, line_chart
-from bot.admin.policy import Principal, ticket_scope
-from bot.admin.targets import OPEN_STATUSES, overdue_filter, resolved_in_time, targets_of
-from bot.admin.tickets import load_names
+from bot.admin.tickets import targets_of
 from bot.container import Container
+from handlers.accounts import Principal
 from handlers.flows import category_label
 from handlers.i18n import status_text
 from handlers.notices import LOCAL_TZ
+from handlers.overdue import OPEN_STATUSES, overdue_filter, resolved_in_time
+from handlers.permissions import visible_tickets
+from handlers.staff_ticket_service import load_names
 from storage.admin_types import TicketFilter
 
 
@@ -38,23 +41,21 @@ async def stats(c: Container, p: Principal, *, days: int = 30) -> dict[str, Any]
     """Figures for the last ``days`` days (tickets reported in that window)."""
     now = c.clock.now()
     targets = targets_of(c)
-    scope = ticket_scope(p)
     today = now.astimezone(LOCAL_TZ).date()
     first = today - timedelta(days=days - 1)
     since = datetime.combine(first, datetime.min.time(), tzinfo=LOCAL_TZ)
-    window = TicketFilter(
-        community_ids=scope.community_ids, assignee_id=scope.assignee_id, created_from=since
-    )
     async with c.store.unit() as uow:
         names = await load_names(uow)
-        timings = await uow.ticket_queries.timings(window)
+        tree = {g.id: g.parent_id for g in names.grids.values() if g.id is not None}
+        scope = visible_tickets(p.subject, tree)
+        seen = TicketFilter(
+            community_ids=scope.community_ids,
+            grid_ids=scope.grid_ids or (),
+            assignee_id=scope.assignee_id,
+        )
+        timings = await uow.ticket_queries.timings(replace(seen, created_from=since))
         _, overdue_now = await uow.ticket_queries.search(
-            TicketFilter(
-                community_ids=scope.community_ids,
-                assignee_id=scope.assignee_id,
-                overdue=overdue_filter(now, targets),
-            ),
-            limit=1,
+            replace(seen, overdue=overdue_filter(now, targets)), limit=1
         )
     by_category = Counter(t.category for t in timings)
     by_grid = Counter(names.grid(t.grid_id) or "未分网格" for t in timings)

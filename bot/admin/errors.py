@@ -1,46 +1,59 @@
-"""Console errors: each carries the HTTP status and a message a person can act on."""
+"""Console errors: the domain's refusals (``handlers.errors.Refused``) with their HTTP status.
+
+Every rule of the console lives in ``handlers/`` and refuses with a ``Refused`` subclass; the
+console renders it as JSON ``{"error": ...}`` or an HTML page with the status below. The
+names the console code used before are kept as aliases.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from handlers.errors import (
+    Conflict,
+    InvalidInput,
+    Locked,
+    NotAllowed,
+    NotAuthenticated,
+    NotFound,
+    Refused,
+)
+
+AdminProblem = Refused
+BadInput = InvalidInput
+Unauthenticated = NotAuthenticated
+Forbidden = NotAllowed
+Missing = NotFound
+
+__all__ = [
+    "AdminProblem",
+    "BadInput",
+    "Conflict",
+    "Forbidden",
+    "Locked",
+    "Missing",
+    "TooLarge",
+    "Unauthenticated",
+    "status_of",
+]
 
 
-class AdminProblem(Exception):  # noqa: N818 -- a problem to show, not a crash
-    """A refused console or API action. Rendered as JSON ``{"error": ...}`` or an HTML page."""
-
-    status = 400
-
-    def __init__(self, message: str, *, detail: Any = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.detail = detail
-        if status is not None:
-            self.status = status
+class TooLarge(Refused):
+    """An upload over the size limit (an HTTP concern: the body is refused before parsing)."""
 
 
-class BadInput(AdminProblem):
-    status = 422
+STATUS: dict[type[Refused], int] = {
+    InvalidInput: 422,
+    NotAuthenticated: 401,
+    NotAllowed: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    Locked: 423,
+}
 
 
-class Unauthenticated(AdminProblem):
-    status = 401
-
-
-class Forbidden(AdminProblem):
-    status = 403
-
-
-class Missing(AdminProblem):
-    status = 404
-
-
-class Conflict(AdminProblem):
-    status = 409
-
-
-class TooLarge(AdminProblem):
-    status = 413
-
-
-class Locked(AdminProblem):
-    status = 423
+def status_of(problem: Refused) -> int:
+    """The HTTP status of a refusal (400 for a kind without its own)."""
+    for cls in type(problem).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400

@@ -10,10 +10,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from bot.admin import audit
-from bot.admin.accounts import create_user, issue_api_token, login, logout
-from bot.admin.errors import BadInput, Forbidden, Locked, Missing, Unauthenticated
-from bot.admin.policy import ROLE_LABELS, Principal, require_admin
+from bot.admin.accounts import create_user, login, logout
+from bot.admin.errors import BadInput, Locked, Unauthenticated
 from bot.admin.web import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -29,6 +27,10 @@ from bot.admin.web import (
     safe_back,
 )
 from bot.container import Container
+from handlers.account_service import accounts, audit_log, issue_token_for, update_user
+from handlers.accounts import ROLE_LABELS, Principal
+from handlers.guards import require
+from handlers.permissions import Action
 
 router = APIRouter()
 
@@ -179,28 +181,11 @@ async def me(p: ApiUser) -> MeOut:
 # --- accounts -----------------------------------------------------------------------------------
 
 
-async def _users(c: Container) -> list[UserOut]:
-    now = c.clock.now()
-    async with c.store.unit() as uow:
-        users = await uow.admin.users()
-    return [
-        UserOut(
-            id=u.id or 0,
-            username=u.username,
-            display_name=u.display_name,
-            role=u.role,
-            community_id=u.community_id,
-            worker_id=u.worker_id,
-            active=u.active,
-            locked=u.locked_until is not None and u.locked_until > now,
-            last_login_at=u.last_login_at.isoformat() if u.last_login_at else None,
-        )
-        for u in users
-    ]
+async def _users(c: Container, p: Principal) -> list[UserOut]:
+    return [UserOut.model_validate(u) for u in await accounts(c.store, p, now=c.clock.now())]
 
 
 async def _create(c: Container, p: Principal, body: UserIn, ip: str) -> int:
-    require_admin(p)
     async with c.store.unit() as uow:
         user = await create_user(
             uow,
@@ -219,54 +204,23 @@ async def _create(c: Container, p: Principal, body: UserIn, ip: str) -> int:
 
 
 async def _patch(c: Container, p: Principal, user_id: int, body: UserPatch, ip: str) -> None:
-    from bot.admin.accounts import check_password, hash_password
-
-    require_admin(p)
-    now = c.clock.now()
-    async with c.store.unit() as uow:
-        user = await uow.admin.user(user_id)
-        if user is None:
-            raise Missing("没有这个账号")
-        before = {"active": user.active, "locked_until": user.locked_until}
-        changes: list[str] = []
-        if body.active is not None and body.active != user.active:
-            if user.id == p.user_id and not body.active:
-                raise Forbidden("不能停用自己的账号")
-            user.active = body.active
-            changes.append("启用" if body.active else "停用")
-            if not body.active:
-                await uow.admin.revoke_tokens(user.id or 0)
-        if body.unlock:
-            user.locked_until = None
-            user.failed_attempts = 0
-            changes.append("解锁")
-        if body.password:
-            check_password(body.password, env=c.settings.env)
-            user.password_hash = await hash_password(body.password)
-            await uow.admin.revoke_tokens(user.id or 0, kind="session")
-            changes.append("重设密码")
-        if not changes:
-            raise BadInput("没有需要修改的内容")
-        await uow.admin.save_user(user)
-        await audit.record(
-            uow,
-            p,
-            "user.update",
-            now=now,
-            target_type="user",
-            target_id=user.id or "",
-            summary=f"{user.username}：{'、'.join(changes)}",
-            before=before,
-            after={"active": user.active, "locked_until": user.locked_until},
-            ip=ip,
-        )
+    await update_user(
+        c.store,
+        p,
+        user_id,
+        env=c.settings.env,
+        now=c.clock.now(),
+        active=body.active,
+        unlock=body.unlock,
+        password=body.password,
+        ip=ip,
+    )
 
 
 @router.get("/api/v1/admin/users", response_model=list[UserOut], tags=["admin"])
 async def api_users(c: Dep, p: ApiUser) -> list[UserOut]:
     """Console accounts (admins only)."""
-    require_admin(p)
-    return await _users(c)
+    return await _users(c, p)
 
 
 @router.post("/api/v1/admin/users", status_code=201, tags=["admin"])
@@ -288,20 +242,15 @@ async def api_patch_user(
 @router.post("/api/v1/admin/users/{user_id}/tokens", response_model=TokenOut, tags=["admin"])
 async def api_issue_token(request: Request, c: Dep, p: ApiUser, user_id: int) -> TokenOut:
     """Issue an API token for an account (admins only); the token is shown once."""
-    require_admin(p)
-    async with c.store.unit() as uow:
-        user = await uow.admin.user(user_id)
-        if user is None:
-            raise Missing("没有这个账号")
-        secret = await issue_api_token(
-            uow, user, now=c.clock.now(), days=c.settings.admin.token_days, actor=p
-        )
+    _user, secret = await issue_token_for(
+        c.store, p, user_id, now=c.clock.now(), days=c.settings.admin.token_days
+    )
     return TokenOut(token=secret)
 
 
 @router.get("/admin/users", include_in_schema=False)
 async def users_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
-    require_admin(p)
+    require(p.subject, Action.MANAGE_ACCOUNTS)
     async with c.store.unit() as uow:
         communities = await uow.registry.communities()
         workers = await uow.registry.workers()
@@ -309,7 +258,7 @@ async def users_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
         request,
         "users.html",
         p,
-        users=await _users(c),
+        users=await _users(c, p),
         communities=communities,
         workers=workers,
         roles=[(r.value, label) for r, label in ROLE_LABELS.items()],
@@ -352,14 +301,9 @@ async def users_update(
     password: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     if op == "token":
-        require_admin(p)
-        async with c.store.unit() as uow:
-            user = await uow.admin.user(user_id)
-            if user is None:
-                raise Missing("没有这个账号")
-            secret = await issue_api_token(
-                uow, user, now=c.clock.now(), days=c.settings.admin.token_days, actor=p
-            )
+        user, secret = await issue_token_for(
+            c.store, p, user_id, now=c.clock.now(), days=c.settings.admin.token_days
+        )
         async with c.store.unit() as uow:
             communities = await uow.registry.communities()
             workers = await uow.registry.workers()
@@ -367,7 +311,7 @@ async def users_update(
             request,
             "users.html",
             p,
-            users=await _users(c),
+            users=await _users(c, p),
             communities=communities,
             workers=workers,
             roles=[(r.value, label) for r, label in ROLE_LABELS.items()],
@@ -391,11 +335,7 @@ async def users_update(
 async def _audit(
     c: Container, p: Principal, *, page: int, action: str, username: str
 ) -> tuple[list[AuditOut], int]:
-    require_admin(p)
-    async with c.store.unit() as uow:
-        rows, total = await uow.admin.audit(
-            limit=50, offset=(page - 1) * 50, action=action or None, username=username or None
-        )
+    rows, total = await audit_log(c.store, p, page=page, action=action, username=username)
     return [
         AuditOut(
             id=r.id or 0,

@@ -10,11 +10,19 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from bot.admin import intents as service
 from bot.admin.errors import BadInput
-from bot.admin.intents import ExampleIn, ExamplesIn, IntentIn, IntentPatch, TableIn
+from bot.admin.intents import desk
 from bot.admin.routes_registry import LimitedBody, read_limited
 from bot.admin.web import ApiUser, Dep, FormUser, PageUser, build_model, client_ip, redirect, render
+from handlers.training_data import (
+    TABLE_LABELS,
+    ExampleIn,
+    ExamplesIn,
+    FlowInfo,
+    IntentIn,
+    IntentPatch,
+    TableIn,
+)
 
 router = APIRouter()
 
@@ -25,7 +33,7 @@ class AddOut(BaseModel):
     warnings: list[str]
 
 
-def _flow_json(flow: service.FlowInfo) -> dict[str, Any]:
+def _flow_json(flow: FlowInfo) -> dict[str, Any]:
     data = asdict(flow)
     data["questions"] = [
         {"slot": slot, "question": question, "required": required}
@@ -40,7 +48,7 @@ def _flow_json(flow: service.FlowInfo) -> dict[str, Any]:
 @router.get("/api/v1/admin/intents", tags=["nlu"])
 async def api_intents(c: Dep, p: ApiUser) -> dict[str, Any]:
     """Intents with example counts, last-evaluation F1, their dialogue flow and warnings."""
-    rows, overall = await service.list_intents(c, p)
+    rows, overall = await desk(c).list_intents(p)
     return {
         "intents": [
             {
@@ -60,14 +68,14 @@ async def api_intents(c: Dep, p: ApiUser) -> dict[str, Any]:
 @router.post("/api/v1/admin/intents", status_code=201, tags=["nlu"])
 async def api_create_intent(request: Request, c: Dep, p: ApiUser, body: IntentIn) -> dict[str, Any]:
     """Create an intent (snake_case name). Without a flow it is filed as 其他问题."""
-    await service.create_intent(c, p, body, ip=client_ip(request))
+    await desk(c).create_intent(p, body, ip=client_ip(request))
     return {"name": body.name}
 
 
 @router.get("/api/v1/admin/intents/{name}", tags=["nlu"])
 async def api_intent(c: Dep, p: ApiUser, name: str) -> dict[str, Any]:
     """An intent's examples (text, Rasa markup, entities), flow and questions."""
-    detail = await service.intent_detail(c, p, name)
+    detail = await desk(c).intent_detail(p, name)
     detail["flow"] = _flow_json(detail["flow"])
     return detail
 
@@ -77,13 +85,13 @@ async def api_update_intent(
     request: Request, c: Dep, p: ApiUser, name: str, body: IntentPatch
 ) -> dict[str, Any]:
     """Rename (intents without a flow only) or describe an intent."""
-    return {"name": await service.update_intent(c, p, name, body, ip=client_ip(request))}
+    return {"name": await desk(c).update_intent(p, name, body, ip=client_ip(request))}
 
 
 @router.delete("/api/v1/admin/intents/{name}", status_code=204, tags=["nlu"])
 async def api_delete_intent(request: Request, c: Dep, p: ApiUser, name: str) -> Response:
     """Delete an intent without a flow, with its examples."""
-    await service.delete_intent(c, p, name, ip=client_ip(request))
+    await desk(c).delete_intent(p, name, ip=client_ip(request))
     return Response(status_code=204)
 
 
@@ -93,7 +101,7 @@ async def api_add_examples(
 ) -> AddOut:
     """Add examples; entities in Rasa markup (``[3幢](building)``). Examples already under
     the intent are skipped; ones also under another intent come back as warnings."""
-    result = await service.add_examples(c, p, name, body.examples, ip=client_ip(request))
+    result = await desk(c).add_examples(p, name, body.examples, ip=client_ip(request))
     return AddOut(added=len(result.added), skipped=result.skipped, warnings=result.warnings)
 
 
@@ -102,20 +110,20 @@ async def api_update_example(
     request: Request, c: Dep, p: ApiUser, example_id: int, body: ExampleIn
 ) -> dict[str, Any]:
     """Edit an example's text and entities (markup), or move it to another intent."""
-    warnings = await service.update_example(c, p, example_id, body, ip=client_ip(request))
+    warnings = await desk(c).update_example(p, example_id, body, ip=client_ip(request))
     return {"warnings": warnings}
 
 
 @router.delete("/api/v1/admin/examples/{example_id}", status_code=204, tags=["nlu"])
 async def api_delete_example(request: Request, c: Dep, p: ApiUser, example_id: int) -> Response:
-    await service.delete_example(c, p, example_id, ip=client_ip(request))
+    await desk(c).delete_example(p, example_id, ip=client_ip(request))
     return Response(status_code=204)
 
 
 @router.get("/api/v1/admin/nlu/tables", tags=["nlu"])
 async def api_tables(c: Dep, p: ApiUser) -> dict[str, Any]:
     """Synonyms (canonical value → variants), lookup tables and regexes."""
-    return await service.tables(c, p)
+    return await desk(c).tables(p)
 
 
 @router.put("/api/v1/admin/nlu/tables/{kind}/{name}", status_code=204, tags=["nlu"])
@@ -123,20 +131,20 @@ async def api_save_table(
     request: Request, c: Dep, p: ApiUser, kind: str, name: str, body: TableIn
 ) -> Response:
     """Create or replace a ``synonym``, ``lookup`` or ``regex`` (patterns are checked)."""
-    await service.save_table(c, p, kind, name, body.items, ip=client_ip(request))
+    await desk(c).save_table(p, kind, name, body.items, ip=client_ip(request))
     return Response(status_code=204)
 
 
 @router.delete("/api/v1/admin/nlu/tables/{kind}/{name}", status_code=204, tags=["nlu"])
 async def api_delete_table(request: Request, c: Dep, p: ApiUser, kind: str, name: str) -> Response:
-    await service.delete_table(c, p, kind, name, ip=client_ip(request))
+    await desk(c).delete_table(p, kind, name, ip=client_ip(request))
     return Response(status_code=204)
 
 
 @router.get("/api/v1/admin/nlu/export.yml", tags=["nlu"], response_class=Response)
 async def api_export(c: Dep, p: ApiUser) -> Response:
     """All training data as Rasa 3 NLU YAML."""
-    return _yaml(await service.export_yaml(c, p))
+    return _yaml(await desk(c).export_yaml(p))
 
 
 @router.post("/api/v1/admin/nlu/import", tags=["nlu"])
@@ -151,7 +159,7 @@ async def api_import(
     """Import Rasa NLU YAML (admins): ``merge`` adds to the data, ``replace`` swaps it all.
     Nothing is written when the file has an error."""
     text = await _text(c, file)
-    return await service.import_yaml(c, p, text, replace=mode == "replace", ip=client_ip(request))
+    return await desk(c).import_yaml(p, text, replace=mode == "replace", ip=client_ip(request))
 
 
 async def _text(c: Any, file: UploadFile) -> str:
@@ -175,7 +183,7 @@ def _yaml(text: str) -> Response:
 
 @router.get("/admin/intents", include_in_schema=False)
 async def intents_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
-    rows, overall = await service.list_intents(c, p)
+    rows, overall = await desk(c).list_intents(p)
     return render(request, "intents.html", p, intents=rows, overall=overall)
 
 
@@ -188,7 +196,7 @@ async def intents_create(
     description: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     body = build_model(IntentIn, name=name.strip(), description=description)
-    await service.create_intent(c, p, body, ip=client_ip(request))
+    await desk(c).create_intent(p, body, ip=client_ip(request))
     return redirect(f"/admin/intents/{body.name}", f"已创建意图 {body.name}，请添加例句")
 
 
@@ -198,8 +206,8 @@ async def tables_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
         request,
         "nlu_tables.html",
         p,
-        tables=await service.tables(c, p),
-        labels=service.TABLE_LABELS,
+        tables=await desk(c).tables(p),
+        labels=TABLE_LABELS,
     )
 
 
@@ -214,15 +222,15 @@ async def tables_save(
     op: Annotated[str, Form(max_length=10)] = "save",
 ) -> Response:
     if op == "delete":
-        await service.delete_table(c, p, kind, name, ip=client_ip(request))
+        await desk(c).delete_table(p, kind, name, ip=client_ip(request))
         return redirect("/admin/intents/tables", f"已删除 {name}")
-    await service.save_table(c, p, kind, name, items.splitlines(), ip=client_ip(request))
+    await desk(c).save_table(p, kind, name, items.splitlines(), ip=client_ip(request))
     return redirect("/admin/intents/tables", f"已保存 {name}")
 
 
 @router.get("/admin/intents/export.yml", include_in_schema=False)
 async def export_page(c: Dep, p: PageUser) -> Response:
-    return _yaml(await service.export_yaml(c, p))
+    return _yaml(await desk(c).export_yaml(p))
 
 
 @router.post("/admin/intents/import", include_in_schema=False)
@@ -235,7 +243,7 @@ async def import_page(
     mode: Annotated[str, Form(max_length=10)] = "merge",
 ) -> Response:
     text = await _text(c, file)
-    result = await service.import_yaml(c, p, text, replace=mode == "replace", ip=client_ip(request))
+    result = await desk(c).import_yaml(p, text, replace=mode == "replace", ip=client_ip(request))
     return redirect(
         "/admin/intents", f"导入完成：新意图 {result['intents']} 个，新例句 {result['examples']} 条"
     )
@@ -243,8 +251,8 @@ async def import_page(
 
 @router.get("/admin/intents/{name}", include_in_schema=False)
 async def intent_page(request: Request, c: Dep, p: PageUser, name: str) -> HTMLResponse:
-    detail = await service.intent_detail(c, p, name)
-    rows, _ = await service.list_intents(c, p)
+    detail = await desk(c).intent_detail(p, name)
+    rows, _ = await desk(c).list_intents(p)
     return render(request, "intent.html", p, i=detail, names=[r.name for r in rows])
 
 
@@ -256,7 +264,7 @@ async def examples_add(
     name: str,
     examples: Annotated[str, Form(max_length=200_000)],
 ) -> Response:
-    result = await service.add_examples(c, p, name, examples.splitlines(), ip=client_ip(request))
+    result = await desk(c).add_examples(p, name, examples.splitlines(), ip=client_ip(request))
     message = f"已添加 {len(result.added)} 条例句"
     if result.skipped:
         message += f"，{len(result.skipped)} 条已存在未重复添加"
@@ -276,10 +284,10 @@ async def intent_settings(
     op: Annotated[str, Form(max_length=10)] = "save",
 ) -> Response:
     if op == "delete":
-        removed = await service.delete_intent(c, p, name, ip=client_ip(request))
+        removed = await desk(c).delete_intent(p, name, ip=client_ip(request))
         return redirect("/admin/intents", f"已删除意图 {name}（{removed} 条例句）")
     body = build_model(IntentPatch, name=new_name.strip() or None, description=description)
-    saved = await service.update_intent(c, p, name, body, ip=client_ip(request))
+    saved = await desk(c).update_intent(p, name, body, ip=client_ip(request))
     return redirect(f"/admin/intents/{saved}", "已保存")
 
 
@@ -296,9 +304,9 @@ async def example_edit(
 ) -> Response:
     back = f"/admin/intents/{intent}"
     if op == "delete":
-        await service.delete_example(c, p, example_id, ip=client_ip(request))
+        await desk(c).delete_example(p, example_id, ip=client_ip(request))
         return redirect(back, "已删除例句")
     body = build_model(ExampleIn, markup=markup, intent=move_to or None)
-    warnings = await service.update_example(c, p, example_id, body, ip=client_ip(request))
+    warnings = await desk(c).update_example(p, example_id, body, ip=client_ip(request))
     message = "已保存例句" + ("。注意：" + "；".join(warnings) if warnings else "")
     return redirect(back, message)

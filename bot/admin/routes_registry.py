@@ -8,18 +8,8 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from bot.admin import registry as service
 from bot.admin.errors import Missing, TooLarge
-from bot.admin.policy import Principal, require_staff
-from bot.admin.registry import (
-    WORKER_ROLES,
-    BuildingIn,
-    CommunityIn,
-    GridIn,
-    ImportFailed,
-    WorkerIn,
-    WorkerPatch,
-)
+from bot.admin.registry import desk, imports
 from bot.admin.web import (
     ApiUser,
     Dep,
@@ -32,6 +22,19 @@ from bot.admin.web import (
     render,
 )
 from bot.container import Container
+from handlers.accounts import Principal
+from handlers.guards import require_some
+from handlers.permissions import Action
+from handlers.registry_rules import (
+    WORKER_ROLES,
+    BuildingIn,
+    CommunityIn,
+    GridIn,
+    ImportFailed,
+    WorkerIn,
+    WorkerPatch,
+    split_aliases,
+)
 
 router = APIRouter()
 
@@ -80,8 +83,8 @@ async def api_registry(
     c: Dep, p: ApiUser, community_id: Annotated[int | None, Query()] = None
 ) -> dict[str, Any]:
     """Communities, grids, buildings and workers (with their channels) the caller manages."""
-    require_staff(p)
-    return (await service.load(c, p, community_id)).to_json()
+    require_some(p.subject, Action.MANAGE_REGISTRY)
+    return (await desk(c).load(p, community_id)).to_json()
 
 
 @router.post(
@@ -89,51 +92,51 @@ async def api_registry(
 )
 async def api_add_community(request: Request, c: Dep, p: ApiUser, body: CommunityIn) -> Created:
     """Add a community (admins only)."""
-    return Created(id=await service.save_community(c, p, body, ip=client_ip(request)))
+    return Created(id=await desk(c).save_community(p, body, ip=client_ip(request)))
 
 
 @router.put("/api/v1/admin/communities/{community_id}", response_model=Created, tags=["registry"])
 async def api_put_community(
     request: Request, c: Dep, p: ApiUser, community_id: int, body: CommunityIn
 ) -> Created:
-    return Created(id=await service.save_community(c, p, body, community_id, ip=client_ip(request)))
+    return Created(id=await desk(c).save_community(p, body, community_id, ip=client_ip(request)))
 
 
 @router.post("/api/v1/admin/grids", status_code=201, response_model=Created, tags=["registry"])
 async def api_add_grid(request: Request, c: Dep, p: ApiUser, body: GridIn) -> Created:
     """Add a grid or micro-grid (``parent_id`` makes it a child in the tree)."""
-    return Created(id=await service.save_grid(c, p, body, ip=client_ip(request)))
+    return Created(id=await desk(c).save_grid(p, body, ip=client_ip(request)))
 
 
 @router.put("/api/v1/admin/grids/{grid_id}", response_model=Created, tags=["registry"])
 async def api_put_grid(request: Request, c: Dep, p: ApiUser, grid_id: int, body: GridIn) -> Created:
-    return Created(id=await service.save_grid(c, p, body, grid_id, ip=client_ip(request)))
+    return Created(id=await desk(c).save_grid(p, body, grid_id, ip=client_ip(request)))
 
 
 @router.post("/api/v1/admin/buildings", status_code=201, response_model=Created, tags=["registry"])
 async def api_add_building(request: Request, c: Dep, p: ApiUser, body: BuildingIn) -> Created:
     """Add a building with its aliases (names residents use) and optional coordinates."""
-    return Created(id=await service.save_building(c, p, body, ip=client_ip(request)))
+    return Created(id=await desk(c).save_building(p, body, ip=client_ip(request)))
 
 
 @router.put("/api/v1/admin/buildings/{building_id}", response_model=Created, tags=["registry"])
 async def api_put_building(
     request: Request, c: Dep, p: ApiUser, building_id: int, body: BuildingIn
 ) -> Created:
-    return Created(id=await service.save_building(c, p, body, building_id, ip=client_ip(request)))
+    return Created(id=await desk(c).save_building(p, body, building_id, ip=client_ip(request)))
 
 
 @router.post("/api/v1/admin/workers", status_code=201, response_model=Created, tags=["registry"])
 async def api_add_worker(request: Request, c: Dep, p: ApiUser, body: WorkerIn) -> Created:
     """Add a grid worker, grid leader or community staff member with their channels."""
-    return Created(id=await service.save_worker(c, p, body, ip=client_ip(request)))
+    return Created(id=await desk(c).save_worker(p, body, ip=client_ip(request)))
 
 
 @router.put("/api/v1/admin/workers/{worker_id}", response_model=Created, tags=["registry"])
 async def api_put_worker(
     request: Request, c: Dep, p: ApiUser, worker_id: int, body: WorkerIn
 ) -> Created:
-    return Created(id=await service.save_worker(c, p, body, worker_id, ip=client_ip(request)))
+    return Created(id=await desk(c).save_worker(p, body, worker_id, ip=client_ip(request)))
 
 
 @router.patch("/api/v1/admin/workers/{worker_id}", status_code=204, tags=["registry"])
@@ -141,12 +144,12 @@ async def api_patch_worker(
     request: Request, c: Dep, p: ApiUser, worker_id: int, body: WorkerPatch
 ) -> Response:
     """Set on-duty or active."""
-    await service.patch_worker(c, p, worker_id, body, ip=client_ip(request))
+    await desk(c).patch_worker(p, worker_id, body, ip=client_ip(request))
     return Response(status_code=204)
 
 
 async def _delete(request: Request, c: Container, p: Principal, kind: str, row_id: int) -> Response:
-    await service.delete(c, p, kind, row_id, ip=client_ip(request))
+    await desk(c).delete(p, kind, row_id, ip=client_ip(request))
     return Response(status_code=204)
 
 
@@ -182,12 +185,12 @@ async def api_import(
     with ``detail`` = [{"row": line, "message": ...}] and nothing written."""
     data = await read_limited(c, file)
     if kind == "buildings":
-        result = await service.import_buildings(
-            c, p, data, community_id=community_id, ip=client_ip(request)
+        result = await imports(c).import_buildings(
+            p, data, community_id=community_id, ip=client_ip(request)
         )
     elif kind == "workers":
-        result = await service.import_workers(
-            c, p, data, community_id=community_id, ip=client_ip(request)
+        result = await imports(c).import_workers(
+            p, data, community_id=community_id, ip=client_ip(request)
         )
     else:
         raise Missing("未知类型")
@@ -203,11 +206,11 @@ async def api_export(
 
 
 async def _export(c: Container, p: Principal, kind: str, community_id: int | None) -> Response:
-    require_staff(p)
+    require_some(p.subject, Action.MANAGE_REGISTRY)
     if kind == "buildings":
-        return _csv(await service.export_buildings(c, p, community_id), "buildings.csv")
+        return _csv(await imports(c).export_buildings(p, community_id), "buildings.csv")
     if kind == "workers":
-        return _csv(await service.export_workers(c, p, community_id), "workers.csv")
+        return _csv(await imports(c).export_workers(p, community_id), "workers.csv")
     raise Missing("未知类型")
 
 
@@ -223,8 +226,8 @@ async def _page(
     status: int = 200,
     **extra: Any,
 ) -> HTMLResponse:
-    require_staff(p)
-    everything = await service.load(c, p)
+    require_some(p.subject, Action.MANAGE_REGISTRY)
+    everything = await desk(c).load(p)
     if not everything.communities:
         current = None
     elif community_id is None:
@@ -233,7 +236,7 @@ async def _page(
         current = next((x for x in everything.communities if x.id == community_id), None)
         if current is None:
             raise Missing("没有这个社区")
-    view = await service.load(c, p, current.id) if current else everything
+    view = await desk(c).load(p, current.id) if current else everything
     return render(
         request,
         "registry.html",
@@ -275,7 +278,7 @@ async def form_community(
     community_id: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     body = build_model(CommunityIn, name=name, street=street, hotline=hotline)
-    saved = await service.save_community(c, p, body, _int(community_id), ip=client_ip(request))
+    saved = await desk(c).save_community(p, body, _int(community_id), ip=client_ip(request))
     return redirect(_back(saved), f"已保存社区“{body.name}”")
 
 
@@ -297,7 +300,7 @@ async def form_grid(
         parent_id=parent,
         level="micro_grid" if parent else "grid",
     )
-    await service.save_grid(c, p, body, _int(grid_id), ip=client_ip(request))
+    await desk(c).save_grid(p, body, _int(grid_id), ip=client_ip(request))
     return redirect(_back(community_id), f"已保存网格“{body.name}”")
 
 
@@ -323,7 +326,7 @@ async def form_building(
         latitude=latitude.strip() or None,
         longitude=longitude.strip() or None,
     )
-    await service.save_building(c, p, body, _int(building_id), ip=client_ip(request))
+    await desk(c).save_building(p, body, _int(building_id), ip=client_ip(request))
     return redirect(_back(community_id), f"已保存楼栋“{body.name}”")
 
 
@@ -342,7 +345,7 @@ async def form_worker(
     worker_id: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     refs = []
-    for part in service.split_aliases(channels):
+    for part in split_aliases(channels):
         channel, _, user_id = part.partition(":")
         refs.append({"channel": channel.strip(), "user_id": user_id.strip()})
     body = build_model(
@@ -355,7 +358,7 @@ async def form_worker(
         on_duty=bool(on_duty),
         channels=refs,
     )
-    await service.save_worker(c, p, body, _int(worker_id), ip=client_ip(request))
+    await desk(c).save_worker(p, body, _int(worker_id), ip=client_ip(request))
     return redirect(_back(community_id), f"已保存人员“{body.name}”")
 
 
@@ -371,7 +374,7 @@ async def form_toggle(
 ) -> Response:
     flag = value == "1"
     patch = WorkerPatch(on_duty=flag) if field == "on_duty" else WorkerPatch(active=flag)
-    await service.patch_worker(c, p, worker_id, patch, ip=client_ip(request))
+    await desk(c).patch_worker(p, worker_id, patch, ip=client_ip(request))
     return redirect(_back(community_id), "已保存")
 
 
@@ -386,7 +389,7 @@ async def form_delete(
 ) -> Response:
     if kind not in ("grid", "building", "worker"):
         raise Missing("未知类型")
-    await service.delete(c, p, kind, row_id, ip=client_ip(request))
+    await desk(c).delete(p, kind, row_id, ip=client_ip(request))
     return redirect(_back(community_id), "已删除")
 
 
@@ -404,12 +407,12 @@ async def form_import(
     data = await read_limited(c, file)
     try:
         if kind == "buildings":
-            result = await service.import_buildings(
-                c, p, data, community_id=cid, ip=client_ip(request)
+            result = await imports(c).import_buildings(
+                p, data, community_id=cid, ip=client_ip(request)
             )
         elif kind == "workers":
-            result = await service.import_workers(
-                c, p, data, community_id=cid, ip=client_ip(request)
+            result = await imports(c).import_workers(
+                p, data, community_id=cid, ip=client_ip(request)
             )
         else:
             raise Missing("未知类型")

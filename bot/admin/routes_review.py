@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot.admin import review as service
-from bot.admin.intents import list_intents
-from bot.admin.review import LabelIn
+from bot.admin.intents import desk as intent_desk
+from bot.admin.review import desk
 from bot.admin.web import ApiUser, Dep, FormUser, PageUser, client_ip, redirect, render
+from handlers.review_service import LabelIn
 
 router = APIRouter()
 
@@ -19,7 +19,7 @@ router = APIRouter()
 async def api_inbox(c: Dep, p: ApiUser) -> dict[str, Any]:
     """Messages to label: unsure ones, categories residents picked in a clarification that
     differ from the NLU's guess, and categories staff or workers corrected (last 30 days)."""
-    return {"items": [i.to_json() for i in await service.inbox(c, p)]}
+    return {"items": [i.to_json() for i in await desk(c).inbox(p)]}
 
 
 @router.post("/api/v1/admin/review/{source}/{item_id}/label", tags=["nlu"])
@@ -27,20 +27,20 @@ async def api_label(
     request: Request, c: Dep, p: ApiUser, source: str, item_id: int, body: LabelIn
 ) -> dict[str, Any]:
     """Add the item's text (phones masked) to an intent's examples."""
-    return await service.label(c, p, source, item_id, body.intent, ip=client_ip(request))
+    return await desk(c).label(p, source, item_id, body.intent, ip=client_ip(request))
 
 
 @router.post("/api/v1/admin/review/{source}/{item_id}/dismiss", status_code=204, tags=["nlu"])
 async def api_dismiss(request: Request, c: Dep, p: ApiUser, source: str, item_id: int) -> Response:
     """Take an item out of the inbox without labelling it."""
-    await service.dismiss(c, p, source, item_id, ip=client_ip(request))
+    await desk(c).dismiss(p, source, item_id, ip=client_ip(request))
     return Response(status_code=204)
 
 
 @router.get("/admin/review", include_in_schema=False)
 async def review_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
-    items = await service.inbox(c, p)
-    intents, _ = await list_intents(c, p)
+    items = await desk(c).inbox(p)
+    intents, _ = await intent_desk(c).list_intents(p)
     return render(
         request,
         "review.html",
@@ -61,9 +61,9 @@ async def review_form(
     intent: Annotated[str, Form(max_length=60)] = "",
 ) -> Response:
     if op == "dismiss":
-        await service.dismiss(c, p, source, item_id, ip=client_ip(request))
+        await desk(c).dismiss(p, source, item_id, ip=client_ip(request))
         return redirect("/admin/review", "已忽略")
-    result = await service.label(c, p, source, item_id, intent, ip=client_ip(request))
+    result = await desk(c).label(p, source, item_id, intent, ip=client_ip(request))
     message = (
         f"已加入 {intent} 的例句" if result["added"] else f"{intent} 已有这条例句，已标记为已审核"
     )

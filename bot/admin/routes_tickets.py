@@ -8,20 +8,22 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from bot.admin import tickets as service
-from bot.admin.policy import Action, Principal, Role
-from bot.admin.tickets import (
+from bot.admin.tickets import desk
+from bot.admin.web import ApiUser, Dep, FormUser, PageUser, build_model, client_ip, redirect, render
+from bot.container import Container
+from handlers.accounts import Principal
+from handlers.i18n import STATUS_TEXT
+from handlers.lifecycle import Status
+from handlers.permissions import Action, visible_tickets
+from handlers.staff_ticket_service import (
     PRIORITY_LABELS,
     CategoryIn,
     CloseIn,
     NoteIn,
     ReassignIn,
     TicketQuery,
+    categories,
 )
-from bot.admin.web import ApiUser, Dep, FormUser, PageUser, build_model, client_ip, redirect, render
-from bot.container import Container
-from handlers.i18n import STATUS_TEXT
-from handlers.lifecycle import Status
 
 router = APIRouter()
 
@@ -123,7 +125,7 @@ async def api_list(c: Dep, p: ApiUser, query: Annotated[TicketQuery, Query()]) -
     Requires ``Authorization: Bearer <token>`` (``minhu admin token --user NAME``). Community
     staff see their community, grid workers their own tickets.
     """
-    rows, total, _ = await service.list_tickets(c, p, query)
+    rows, total, _ = await desk(c).list(p, query)
     return TicketPage(
         tickets=[TicketOut.model_validate(r) for r in rows],
         total=total,
@@ -135,13 +137,13 @@ async def api_list(c: Dep, p: ApiUser, query: Annotated[TicketQuery, Query()]) -
 @router.get("/api/v1/exports/tickets.csv", tags=["tickets"], response_class=Response)
 async def api_export(c: Dep, p: ApiUser, query: Annotated[TicketQuery, Query()]) -> Response:
     """The filtered list as CSV (UTF-8 with BOM, up to 20,000 rows)."""
-    return _csv(await service.export_csv(c, p, query))
+    return _csv(await desk(c).export_csv(p, query))
 
 
 @router.get("/api/v1/tickets/{number}", response_model=TicketDetailOut, tags=["tickets"])
 async def api_detail(c: Dep, p: ApiUser, number: str) -> TicketDetailOut:
     """One ticket with its timeline, photos and the conversation around it (phones masked)."""
-    return TicketDetailOut.model_validate(await service.ticket_detail(c, p, number))
+    return TicketDetailOut.model_validate(await desk(c).detail(p, number))
 
 
 @router.post("/api/v1/tickets/{number}/reassign", response_model=TicketDetailOut, tags=["tickets"])
@@ -149,7 +151,7 @@ async def api_reassign(
     request: Request, c: Dep, p: ApiUser, number: str, body: ReassignIn
 ) -> TicketDetailOut:
     """Give the ticket to another grid worker of its community (staff and admins)."""
-    data = await service.act(c, p, number, Action.REASSIGN, body, ip=client_ip(request))
+    data = await desk(c).act(p, number, Action.REASSIGN, body, ip=client_ip(request))
     return TicketDetailOut.model_validate(data)
 
 
@@ -158,7 +160,7 @@ async def api_category(
     request: Request, c: Dep, p: ApiUser, number: str, body: CategoryIn
 ) -> TicketDetailOut:
     """Correct the category; the ticket then shows up in the review inbox for training."""
-    data = await service.act(c, p, number, Action.RECATEGORIZE, body, ip=client_ip(request))
+    data = await desk(c).act(p, number, Action.RECATEGORIZE, body, ip=client_ip(request))
     return TicketDetailOut.model_validate(data)
 
 
@@ -167,7 +169,7 @@ async def api_note(
     request: Request, c: Dep, p: ApiUser, number: str, body: NoteIn
 ) -> TicketDetailOut:
     """Add a note to the timeline (told to the assigned worker; to the resident on request)."""
-    data = await service.act(c, p, number, Action.NOTE, body, ip=client_ip(request))
+    data = await desk(c).act(p, number, Action.NOTE, body, ip=client_ip(request))
     return TicketDetailOut.model_validate(data)
 
 
@@ -177,7 +179,7 @@ async def api_close(
 ) -> TicketDetailOut:
     """Close with a reason: resolved → closed, in work → resolved and closed, not yet accepted
     → cancelled (staff and admins)."""
-    data = await service.act(c, p, number, Action.CLOSE, body, ip=client_ip(request))
+    data = await desk(c).act(p, number, Action.CLOSE, body, ip=client_ip(request))
     return TicketDetailOut.model_validate(data)
 
 
@@ -196,13 +198,15 @@ async def _choices(c: Container, p: Principal) -> dict[str, Any]:
     async with c.store.unit() as uow:
         grids = await uow.registry.grids()
         workers = await uow.registry.workers()
-    if p.role == Role.COMMUNITY_STAFF:
-        grids = [g for g in grids if g.community_id == p.community_id]
-        workers = [w for w in workers if w.community_id == p.community_id]
+    tree = {g.id: g.parent_id for g in grids if g.id is not None}
+    scope = visible_tickets(p.subject, tree).community_ids
+    if scope is not None:  # the filters offer the grids and workers of what they may see
+        grids = [g for g in grids if g.community_id in scope]
+        workers = [w for w in workers if w.community_id in scope]
     return {
         "grids": grids,
         "workers": [w for w in workers if w.active],
-        "categories": service.categories(),
+        "categories": categories(),
         "statuses": [(s.value, STATUS_TEXT[s.value]["zh"]) for s in Status],
         "priorities": list(PRIORITY_LABELS.items()),
     }
@@ -212,7 +216,7 @@ async def _choices(c: Container, p: Principal) -> dict[str, Any]:
 async def list_page(
     request: Request, c: Dep, p: PageUser, query: Annotated[TicketQuery, Query()]
 ) -> HTMLResponse:
-    rows, total, _ = await service.list_tickets(c, p, query)
+    rows, total, _ = await desk(c).list(p, query)
     return render(
         request,
         "tickets.html",
@@ -228,12 +232,12 @@ async def list_page(
 
 @router.get("/admin/tickets/export.csv", include_in_schema=False)
 async def export_page(c: Dep, p: PageUser, query: Annotated[TicketQuery, Query()]) -> Response:
-    return _csv(await service.export_csv(c, p, query))
+    return _csv(await desk(c).export_csv(p, query))
 
 
 @router.get("/admin/tickets/{number}", include_in_schema=False)
 async def detail_page(request: Request, c: Dep, p: PageUser, number: str) -> HTMLResponse:
-    ticket = await service.ticket_detail(c, p, number)
+    ticket = await desk(c).detail(p, number)
     return render(request, "ticket.html", p, t=ticket, **await _choices(c, p))
 
 
@@ -274,5 +278,5 @@ async def action_form(
         action, body, message = Action.CLOSE, build_model(CloseIn, reason=reason), "工单已关闭"
     else:
         return redirect(back, "未知操作", error=True)
-    await service.act(c, p, number, action, body, ip=client_ip(request))
+    await desk(c).act(p, number, action, body, ip=client_ip(request))
     return redirect(back, message)

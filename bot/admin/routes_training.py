@@ -10,9 +10,11 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from bot.admin import training as service
-from bot.admin.policy import Principal, require_staff
 from bot.admin.web import ApiUser, Dep, FormUser, PageUser, client_ip, redirect, render
 from bot.container import Container
+from handlers.accounts import Principal
+from handlers.guards import require
+from handlers.permissions import Action
 
 router = APIRouter()
 
@@ -87,7 +89,7 @@ async def api_confusion(c: Dep, p: ApiUser, version: str) -> Response:
 
 
 async def _png(c: Container, p: Principal, version: str) -> Response:
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     data = await asyncio.to_thread(service.confusion_png, c.models, version)
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 

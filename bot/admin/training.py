@@ -36,10 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import nlu
-from bot.admin import audit
 from bot.admin.errors import BadInput, Conflict, Missing
-from bot.admin.intents import training_data
-from bot.admin.policy import Principal, require_admin, require_staff
 from bot.container import Container
 from bot.nlu_runtime import (
     ActivationRefused,
@@ -50,6 +47,11 @@ from bot.nlu_runtime import (
     comparison_examples,
     comparison_from_dict,
 )
+from handlers import audit_service
+from handlers.accounts import Principal
+from handlers.guards import require
+from handlers.intent_service import training_data
+from handlers.permissions import Action
 from storage.models import NluActivation, NluJob
 
 log = logging.getLogger("minhu.admin.training")
@@ -220,7 +222,7 @@ def repository(c: Container) -> ModelRepository:
 
 async def start_training(c: Container, p: Principal, *, ip: str = "") -> int:
     """Snapshot the training data and train in the background; returns the job id."""
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     now = c.clock.now()
     async with c.store.unit() as uow:
         for job in await uow.nlu_data.unfinished_jobs():
@@ -241,7 +243,7 @@ async def start_training(c: Container, p: Principal, *, ip: str = "") -> int:
                 baseline_version=c.models.active_version() or "",
             )
         )
-        await audit.record(
+        await audit_service.record(
             uow,
             p,
             "nlu.train",
@@ -364,7 +366,7 @@ def job_json(job: NluJob) -> dict[str, Any]:
 
 
 async def job_state(c: Container, p: Principal, job_id: int) -> dict[str, Any]:
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     async with c.store.unit() as uow:
         job = await uow.nlu_data.job(job_id)
     if job is None:
@@ -373,7 +375,7 @@ async def job_state(c: Container, p: Principal, job_id: int) -> dict[str, Any]:
 
 
 async def recent_jobs(c: Container, p: Principal) -> list[dict[str, Any]]:
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     async with c.store.unit() as uow:
         return [job_json(j) for j in await uow.nlu_data.jobs(limit=20)]
 
@@ -412,7 +414,7 @@ def confusion_png(repo: ModelRepository, version: str) -> bytes:
 
 
 async def versions(c: Container, p: Principal) -> dict[str, Any]:
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     repo = repository(c)
     items = await asyncio.to_thread(list_versions, repo)
     async with c.store.unit() as uow:
@@ -454,7 +456,7 @@ async def versions(c: Container, p: Principal) -> dict[str, Any]:
 
 
 async def evaluation_of(c: Container, p: Principal, version: str) -> dict[str, Any]:
-    require_staff(p)
+    require(p.subject, Action.TEACH)
     repo = repository(c)
     evaluation = await asyncio.to_thread(read_evaluation, repo, version)
     if evaluation is None:
@@ -484,7 +486,7 @@ async def activate(
 ) -> dict[str, Any]:
     """Make a version active. Refused when its evaluation against the *current* active model
     says worse (or there is none) unless forced with a reason; audited either way."""
-    require_admin(p)
+    require(p.subject, Action.ACTIVATE_MODEL)
     repo = repository(c)
     _version(repo, version)
     active = repo.active_version()
@@ -530,7 +532,7 @@ async def activate(
                 at=now,
             )
         )
-        await audit.record(
+        await audit_service.record(
             uow,
             p,
             "nlu.activate.forced" if force and risky else "nlu.activate",
@@ -549,7 +551,7 @@ async def activate(
 
 async def rollback(c: Container, p: Principal, *, reason: str = "", ip: str = "") -> dict[str, Any]:
     """Go back to the version that was active before the current one."""
-    require_admin(p)
+    require(p.subject, Action.ACTIVATE_MODEL)
     repo = repository(c)
     active = repo.active_version()
     try:
@@ -570,7 +572,7 @@ async def rollback(c: Container, p: Principal, *, reason: str = "", ip: str = ""
                 at=now,
             )
         )
-        await audit.record(
+        await audit_service.record(
             uow,
             p,
             "nlu.rollback",

@@ -25,11 +25,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
 
-from bot.admin.accounts import authenticate
-from bot.admin.errors import AdminProblem, BadInput, Forbidden, Unauthenticated
-from bot.admin.policy import ROLE_LABELS, Principal, Role
+from bot.admin.errors import AdminProblem, BadInput, Forbidden, Unauthenticated, status_of
 from bot.container import Container
+from handlers.account_service import authenticate
+from handlers.accounts import ROLE_LABELS, Principal
 from handlers.notices import LOCAL_TZ
+from handlers.permissions import POLICY, Action
 
 M = TypeVar("M", bound=BaseModel)
 SESSION_COOKIE = "minhu_admin"
@@ -160,15 +161,16 @@ Dep = Annotated[Container, Depends(container_of)]
 
 # --- pages ------------------------------------------------------------------------------------
 
-NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
-    ("/admin", "概览", frozenset(Role)),
-    ("/admin/tickets", "工单", frozenset(Role)),
-    ("/admin/review", "待审核", frozenset({Role.ADMIN, Role.COMMUNITY_STAFF})),
-    ("/admin/intents", "意图与例句", frozenset({Role.ADMIN, Role.COMMUNITY_STAFF})),
-    ("/admin/nlu", "训练与模型", frozenset({Role.ADMIN, Role.COMMUNITY_STAFF})),
-    ("/admin/registry", "网格与人员", frozenset({Role.ADMIN, Role.COMMUNITY_STAFF})),
-    ("/admin/users", "账号", frozenset({Role.ADMIN})),
-    ("/admin/audit", "审计日志", frozenset({Role.ADMIN})),
+# a page is in the menu of whoever may do its action somewhere (handlers.permissions)
+NAV: tuple[tuple[str, str, Action], ...] = (
+    ("/admin", "概览", Action.VIEW),
+    ("/admin/tickets", "工单", Action.VIEW),
+    ("/admin/review", "待审核", Action.REVIEW),
+    ("/admin/intents", "意图与例句", Action.TEACH),
+    ("/admin/nlu", "训练与模型", Action.TEACH),
+    ("/admin/registry", "网格与人员", Action.MANAGE_REGISTRY),
+    ("/admin/users", "账号", Action.MANAGE_ACCOUNTS),
+    ("/admin/audit", "审计日志", Action.READ_AUDIT),
 )
 
 
@@ -183,8 +185,8 @@ def render(
     flash = _read_flash(request)
     nav = [
         (href, label)
-        for href, label, roles in NAV
-        if principal is not None and principal.role in roles
+        for href, label, action in NAV
+        if principal is not None and POLICY[principal.subject.role].get(action)
     ]
     response = templates.TemplateResponse(
         request,
@@ -247,15 +249,16 @@ def is_page(request: Request) -> bool:
 async def problem_response(request: Request, exc: AdminProblem) -> Response:
     """A refused action: JSON for the API, a flash + redirect back for console forms, an
     error page for console pages."""
+    status = status_of(exc)
     if not is_page(request):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         body: dict[str, Any] = {"error": exc.message}
         if exc.detail is not None:
             body["detail"] = exc.detail
-        return JSONResponse(status_code=exc.status, content=body, headers=headers)
-    if exc.status == 401:
+        return JSONResponse(status_code=status, content=body, headers=headers)
+    if status == 401:
         return RedirectResponse("/admin/login", status_code=303)
-    if request.method not in SAFE_METHODS and exc.status != 413:
+    if request.method not in SAFE_METHODS and status != 413:
         back = request.headers.get("referer", "")
         path = back.split(request.url.netloc, 1)[-1] if request.url.netloc in back else ""
         return redirect(safe_back(path, request.url.path), exc.message, error=True)
@@ -264,7 +267,7 @@ async def problem_response(request: Request, exc: AdminProblem) -> Response:
         request,
         "error.html",
         principal,
-        status=exc.status,
+        status=status,
         message=exc.message,
         detail=exc.detail,
     )

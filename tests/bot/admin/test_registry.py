@@ -306,3 +306,49 @@ async def test_console_registry_page_shows_the_tree_and_import_errors(start_app:
         assert "未导入任何数据" in failed.text and "第九网格" in failed.text
         cells = re.findall(r'<td class="num">(\d+)</td>', failed.text)
         assert cells == ["2", "3", "4", "6", "7"]
+
+
+async def resident_of(app: Any, user_id: str, community_id: int) -> None:
+    """A resident who has written to the bot and belongs to a community."""
+    async with app.container.store.unit() as uow:
+        resident, _ = await uow.registry.ensure_resident("web", user_id)
+        resident.community_id = community_id
+        await uow.registry.save(resident)
+
+
+async def test_staff_cannot_bind_a_resident_of_another_community_as_a_worker(
+    start_app: Any,
+) -> None:
+    async with registry_world(start_app) as r:
+        cid = r.ids["community"]
+        await resident_of(r.app, "resident-moon", r.other.community_id)
+        await resident_of(r.app, "resident-sun", cid)
+        before = await counts(r.app)
+        taken = await r.liu.post(
+            "/api/v1/admin/workers",
+            json={"community_id": cid, "name": "卧底",
+                  "channels": [{"channel": "web", "user_id": "resident-moon"}]},
+        )  # fmt: skip
+        assert taken.status_code == 403 and "其他社区" in taken.json()["error"]
+        imported = await upload(
+            r.liu, "workers", "姓名,角色,渠道\n卧底,网格员,web:resident-moon\n".encode()
+        )
+        assert imported.status_code == 422
+        assert "其他社区" in imported.json()["detail"][0]["message"]
+        assert await counts(r.app) == before
+        async with r.app.container.store.unit() as uow:
+            ident = await uow.registry.identity("web", "resident-moon")
+            assert ident is not None and ident.worker_id is None
+        # their own community's resident may become a worker; an admin may bind anyone
+        own = await r.liu.post(
+            "/api/v1/admin/workers",
+            json={"community_id": cid, "name": "孙阳",
+                  "channels": [{"channel": "web", "user_id": "resident-sun"}]},
+        )  # fmt: skip
+        assert own.status_code == 201, own.text
+        admin = await r.ops.post(
+            "/api/v1/admin/workers",
+            json={"community_id": cid, "name": "明月调来的",
+                  "channels": [{"channel": "web", "user_id": "resident-moon"}]},
+        )  # fmt: skip
+        assert admin.status_code == 201, admin.text

@@ -1,4 +1,4 @@
-"""Service targets: when a ticket is overdue, and whether it was resolved in time.
+"""Service targets (pure): when a ticket is overdue, and whether it was resolved in time.
 
 The one place that decides "overdue" for the console, its filters and the dashboard. The
 targets are the SLA policy's (``MINHU_SLA__…``, per priority and per category, see
@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.container import Container
 from handlers.lifecycle import OPEN, WAITING_FOR_ACCEPT, Status
 from handlers.sla import SlaPolicy
 from storage.admin_types import Overdue
@@ -32,11 +31,6 @@ class Targets:
 
     def resolve_for(self, category: str, priority: str) -> timedelta:
         return self.policy.target(category, priority).resolve
-
-
-def targets_of(c: Container) -> Targets:
-    """The SLA policy the running service (and its clocks) uses."""
-    return Targets(c.service.tickets.config.sla)
 
 
 def overdue_kind(

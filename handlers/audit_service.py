@@ -1,11 +1,11 @@
-"""The audit log: every console write records who, when, what, and a before/after summary."""
+"""The audit log (I/O): every staff write records who, when, what, and a before/after summary."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from bot.admin.policy import Principal
+from handlers.accounts import Principal
 from storage.interfaces import UnitOfWork
 from storage.models import AuditLog
 

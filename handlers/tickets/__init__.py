@@ -1,0 +1,1 @@
+"""Ticket operations by concern; ``handlers.ticket_service.TicketService`` composes them."""

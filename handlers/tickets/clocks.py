@@ -1,0 +1,74 @@
+"""SLA clock rows (I/O): started and stopped by moves, in the move's transaction.
+
+``handlers.sla`` decides (pure) which clocks a move starts and stops; this module writes
+that plan: new ``TicketClock`` rows with their due time (paused outside the community's
+working hours), and cancelled ones.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from handlers.lifecycle import Move
+from handlers.ports import Clock
+from handlers.sla import ClockPlan, SlaPolicy, SlaTicket, WorkingHours, plan, plan_new
+from handlers.tickets.common import handler_level, working_hours
+from storage.interfaces import UnitOfWork
+from storage.models import Ticket, TicketClock
+
+
+class SlaClocks:
+    """Starts and stops a ticket's clocks.
+
+    Args:
+        clock: the time source.
+        policy: the SLA targets (per priority and category).
+    """
+
+    def __init__(self, clock: Clock, policy: SlaPolicy) -> None:
+        self.clock = clock
+        self.policy = policy
+
+    async def working_hours(self, uow: UnitOfWork, community_id: int | None) -> WorkingHours | None:
+        return await working_hours(uow, community_id)
+
+    async def after_move(
+        self,
+        uow: UnitOfWork,
+        ticket: Ticket,
+        move: Move,
+        *,
+        now: datetime,
+        level: int | None = None,
+    ) -> None:
+        """The clocks a move made at ``now`` (already applied to ``ticket``) starts and stops."""
+        sla_ticket = SlaTicket(
+            ticket.category, ticket.priority, ticket.status, await handler_level(uow, ticket)
+        )
+        hours = await working_hours(uow, ticket.community_id)
+        await self.run_plan(
+            uow, ticket, plan(move, sla_ticket, now, self.policy, hours, level=level)
+        )
+
+    async def for_new(self, uow: UnitOfWork, ticket: Ticket) -> None:
+        """The clocks a newly filed ticket starts (its resolution deadline)."""
+        hours = await working_hours(uow, ticket.community_id)
+        sla_ticket = SlaTicket(ticket.category, ticket.priority, ticket.status)
+        await self.run_plan(uow, ticket, plan_new(sla_ticket, self.clock.now(), self.policy, hours))
+
+    async def run_plan(self, uow: UnitOfWork, ticket: Ticket, clocks: ClockPlan) -> None:
+        now = self.clock.now()
+        if clocks.cancel:
+            await uow.clocks.cancel(ticket.id or 0, [k.value for k in clocks.cancel], now=now)
+        for spec in clocks.start:
+            await uow.clocks.add(
+                TicketClock(
+                    ticket_id=ticket.id or 0,
+                    kind=spec.kind.value,
+                    level=spec.level,
+                    due_at=spec.due_at,
+                    deadline_at=spec.deadline_at,
+                    target_seconds=spec.target_seconds,
+                    started_at=now,
+                )
+            )
