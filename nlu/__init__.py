@@ -28,12 +28,14 @@ from nlu.model import (
     train,
 )
 from nlu.rasa import Domain, dump_domain_yaml, dump_rasa_yaml, parse_domain_yaml, parse_rasa_yaml
+from nlu.safety import advice_for, detect_hazards
 from nlu.text import normalize
 from nlu.types import (
     AnnotatedEntity,
     BuildingHint,
     Entity,
     Example,
+    Hazard,
     Hints,
     IntentScore,
     Parse,
@@ -52,6 +54,7 @@ __all__ = [
     "Entity",
     "EvalReport",
     "Example",
+    "Hazard",
     "Hints",
     "IntentMetrics",
     "IntentScore",
@@ -65,9 +68,11 @@ __all__ = [
     "TrainingConfig",
     "TrainingData",
     "TrainingDataError",
+    "advice_for",
     "choose_thresholds",
     "confusion_png",
     "cross_validate",
+    "detect_hazards",
     "dump_domain_yaml",
     "dump_rasa_yaml",
     "evaluate",

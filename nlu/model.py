@@ -27,6 +27,7 @@ from nlu.components.tokenizer import JiebaTokenizer, domain_terms
 from nlu.config import CLASSIFIERS, EXTRACTORS, FEATURIZERS, TOKENIZERS, PipelineConfig
 from nlu.entities import EntityPipeline
 from nlu.errors import ConfigError, ModelLoadError, NLUError, TrainingDataError
+from nlu.safety import hazards_in
 from nlu.text import normalize
 from nlu.types import Example, Hints, IntentScore, Parse, Thresholds, TrainingData
 
@@ -247,7 +248,11 @@ class NLUModel:
             top = ranking[0]
         limit = self.config.training.entity_max_chars
         entities = self._entities.extract(norm[:limit], text[:limit], hints, now)
-        return Parse(text=text, intent=top, ranking=tuple(ranking), entities=entities)
+        # Danger first: every parse carries the hazards found, whatever the pipeline.
+        hazards = hazards_in(norm[:limit], text[:limit])
+        return Parse(
+            text=text, intent=top, ranking=tuple(ranking), entities=entities, hazards=hazards
+        )
 
     # ------------------------------------------------------------------ persistence
 
