@@ -23,8 +23,18 @@ from nlu.components.featurizers import (
     TfidfFeaturizer,
 )
 from nlu.components.lookup import DataEntityExtractor
+from nlu.components.masking import SpanMasker
+from nlu.components.problem import ProblemDetector
 from nlu.components.tokenizer import JiebaTokenizer, domain_terms
-from nlu.config import CLASSIFIERS, EXTRACTORS, FEATURIZERS, TOKENIZERS, PipelineConfig
+from nlu.config import (
+    CLASSIFIERS,
+    EXTRACTORS,
+    FEATURIZERS,
+    POSTPROCESSORS,
+    PREPROCESSORS,
+    TOKENIZERS,
+    PipelineConfig,
+)
 from nlu.entities import EntityPipeline
 from nlu.errors import ConfigError, ModelLoadError, NLUError, TrainingDataError
 from nlu.safety import hazards_in
@@ -74,10 +84,13 @@ class _Core:
     featurizers: list[Featurizer]
     classifier: LinearIntentClassifier
     max_chars: int
+    masker: SpanMasker | None = None
 
     def message(self, text: str, norm: str | None = None) -> Message:
         """The featurizers' view of a text (``norm``: its normalisation, if already made)."""
         norm = normalize(text[: self.max_chars]) if norm is None else norm[: self.max_chars]
+        if self.masker is not None:
+            norm = self.masker(norm)
         tokens: tuple[str, ...] = ()
         if self.tokenizer:
             tokens = tuple(self.tokenizer.tokenize(norm[: self.tokenizer.max_chars]))
@@ -150,6 +163,7 @@ class NLUModel:
         #: When refitted on all examples: the model as it was before, trained without the
         #: held-out part (versions are compared with their gates, on examples neither saw).
         self.gate = gate
+        self._detector = _build_detector(config)
 
     @property
     def intents(self) -> list[str]:
@@ -173,9 +187,10 @@ class NLUModel:
         if not isinstance(text, str):
             text = str(text)
         norm = self._normalize(text)
-        scores, active = self._core.scores(self._core.message(text, norm))
+        message = self._core.message(text, norm)
+        scores, active = self._core.scores(message)
         probs = self._core.classifier.probabilities(scores)
-        return self._build_parse(text, norm, probs, active, hints, now)
+        return self._build_parse(text, norm, message.text, probs, active, hints, now)
 
     def _normalize(self, text: str) -> str:
         # Normalise once, only as far as anything reads: the classifier reads max_chars,
@@ -199,8 +214,8 @@ class NLUModel:
         scores, active = self._core.scores_and_active(messages)
         probs = self._core.classifier.probabilities(scores)
         return [
-            self._build_parse(t, n, p, int(a), hints, now)
-            for t, n, p, a in zip(items, norms, probs, active, strict=True)
+            self._build_parse(t, n, m.text, p, int(a), hints, now)
+            for t, n, m, p, a in zip(items, norms, messages, probs, active, strict=True)
         ]
 
     def with_thresholds(self, thresholds: Thresholds) -> NLUModel:
@@ -228,6 +243,7 @@ class NLUModel:
         self,
         text: str,
         norm: str,
+        view: str,
         probs: npt.NDArray[np.float64],
         active: int,
         hints: Hints | None,
@@ -246,6 +262,14 @@ class NLUModel:
                 *(r for r in ranking if r.name != OUT_OF_SCOPE),
             ]
             top = ranking[0]
+        detector = self._detector
+        if detector is not None and detector.applies(top.name) and detector.is_problem(view):
+            # A problem someone should solve is a report, never chat: the best report intent,
+            # with its own confidence (an unsure one is asked back with the candidates).
+            report = next((r for r in ranking if r.name.startswith(detector.prefix)), None)
+            if report is not None:
+                ranking = [report, *(r for r in ranking if r is not report)]
+                top = report
         limit = self.config.training.entity_max_chars
         entities = self._entities.extract(norm[:limit], text[:limit], hints, now)
         # Danger first: every parse carries the hazards found, whatever the pipeline.
@@ -422,7 +446,9 @@ def _restore(document: dict[str, Any], blob: bytes) -> NLUModel:
         DataEntityExtractor.from_state(document["entities"]["data"]),
     )
     thresholds = Thresholds(**document["thresholds"])
-    core = _Core(tokenizer, featurizers, classifier, config.training.max_chars)
+    core = _Core(
+        tokenizer, featurizers, classifier, config.training.max_chars, _build_masker(config)
+    )
     return NLUModel(
         core=core,
         entities=entities,
@@ -477,7 +503,27 @@ def _build_core(config: PipelineConfig, tokenizer: JiebaTokenizer | None) -> _Co
         classifier = LinearIntentClassifier(**clf_step.params)
     except TypeError as e:
         raise ConfigError(f"{clf_step.label}: {e}") from e
-    return _Core(tokenizer, featurizers, classifier, config.training.max_chars)
+    return _Core(
+        tokenizer, featurizers, classifier, config.training.max_chars, _build_masker(config)
+    )
+
+
+def _build_detector(config: PipelineConfig) -> ProblemDetector | None:
+    for step in config.components(POSTPROCESSORS):
+        try:
+            return ProblemDetector(**step.params)
+        except TypeError as e:
+            raise ConfigError(f"{step.label}: {e}") from e
+    return None
+
+
+def _build_masker(config: PipelineConfig) -> SpanMasker | None:
+    for step in config.components(PREPROCESSORS):
+        try:
+            return SpanMasker(**step.params)
+        except TypeError as e:
+            raise ConfigError(f"{step.label}: {e}") from e
+    return None
 
 
 def example_digest(text: str) -> str:
@@ -659,6 +705,7 @@ def train(
             core.featurizers,
             LinearIntentClassifier(**clf_step.params),
             core.max_chars,
+            core.masker,
         )
         final.classifier.fit(
             sparse.vstack([x_train, x_held], format="csr"),
