@@ -123,6 +123,7 @@ def nlu_outcome(parse: Any, gold: str, clarify: float) -> str:
 @dataclass
 class NluResult:
     macro_f1: float
+    dev_macro_f1: float  # the 81 messages of community-dev's own dev split
     per_label: dict[str, tuple[float, float, float, int]]
     outcomes: Counter[str]
     flagged_urgent: list[str]
@@ -150,6 +151,8 @@ def run_nlu(model: Any, rows: list[dict[str, Any]], texts: list[str]) -> NluResu
     intents = model.intents
     plain = [intents[int(i)] for i in probabilities.argmax(axis=1)]
     score, per = macro_f1(gold, plain, labels)
+    dev = [i for i, row in enumerate(rows) if row.get("split") == "dev"]
+    dev_score = macro_f1([gold[i] for i in dev], [plain[i] for i in dev], labels)[0]
     clarify = model.thresholds.clarify
     outcomes: Counter[str] = Counter()
     flagged: list[str] = []
@@ -162,7 +165,7 @@ def run_nlu(model: Any, rows: list[dict[str, Any]], texts: list[str]) -> NluResu
         if g != "report_safety" and hazards_of(parse):
             flagged.append(row["id"])
     n_non_safety = sum(g != "report_safety" for g in gold)
-    return NluResult(score, per, outcomes, flagged, n_non_safety, examples)
+    return NluResult(score, dev_score, per, outcomes, flagged, n_non_safety, examples)
 
 
 # ------------------------------------------------------------------------------ (b) chat
@@ -321,6 +324,11 @@ def print_nlu(results: dict[str, NluResult], n: int) -> None:
         + " | ".join(f"**{results[m].macro_f1:.4f}**" for m in modes)
         + " |"
     )
+    print(
+        "| the same, community-dev's dev split only | "
+        + " | ".join(f"{results[m].dev_macro_f1:.4f}" for m in modes)
+        + " |"
+    )
     for outcome in NLU_OUTCOMES:
         print(
             f"| {outcome.replace('_', ' ')} | "
@@ -416,6 +424,7 @@ def main() -> None:
         for mode, result in results.items():
             out[mode] = {
                 "macro_f1": result.macro_f1,
+                "dev_macro_f1": result.dev_macro_f1,
                 "outcomes": dict(result.outcomes),
                 "per_label": result.per_label,
                 "flagged_urgent": result.flagged_urgent,

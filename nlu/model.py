@@ -48,6 +48,7 @@ _ARRAYS_FILE = "arrays.npz"
 _HELD_OUT_FILE = "heldout.jsonl"
 _TRAINED_FILE = "trained.txt"
 _GATE_DIR = "gate"
+_MAX_CONFIDENCE = 0.999999
 
 Progress = Callable[[str, float], None]
 
@@ -251,7 +252,10 @@ class NLUModel:
     ) -> Parse:
         labels = self._core.classifier.labels
         order = np.argsort(-probs, kind="stable")
-        ranking = [IntentScore(labels[i], round(float(probs[i]), 6)) for i in order]
+        # A probability is never certainty: capped so that a stricter threshold can always be set.
+        ranking = [
+            IntentScore(labels[i], round(min(float(probs[i]), _MAX_CONFIDENCE), 6)) for i in order
+        ]
         top = ranking[0]
         if active == 0 or top.confidence < self.thresholds.out_of_scope:
             # Nothing the model knows, or too unsure: answer out_of_scope but keep the
