@@ -98,8 +98,7 @@ _DATED = re.compile(
     r"\d{2,4}年|\d{1,2}月\d{0,2}|\d{1,2}时许|[昨前]天|昨[晚日]|前晚|那天|当天|当时|当晚|事发|有一次|有次"
 )
 _PRESENT = re.compile(
-    r"现在|正在|目前|此刻|刚才|刚刚|今天|今晚|马上|赶紧|赶快|请立即|请立刻|快来|救命|还在|仍在|"
-    r"请速|紧急|快点|快派"
+    r"现在|正在|此刻|刚才|刚刚|今天|今晚|马上|赶紧|赶快|请立即|请立刻|快来|救命|请速|快点|快派"
 )
 _AFTER = re.compile(
     r"人?(?:的|了|等)?(?:隐患|风险|危险|可能|报警|自动|演练|演习|逃生|知识|防范|保险|的话|的事|保护|"
@@ -455,10 +454,9 @@ _CUES: tuple[tuple[str, _Cue], ...] = (
     (r"快报警|报警啊|打110|拨110", _Cue("call_for_help", ((None, ("110",)),))),
 )
 
+# Each cue is searched on its own (overlapping cues all count). One alternation of them all
+# would be twice as slow: separate patterns keep the regex engine's literal-prefix scans.
 _COMPILED = tuple((re.compile(pattern), cue) for pattern, cue in _CUES)
-# One pass over the text finds whether any cue is there at all (almost never); only then is
-# each cue searched on its own, so that overlapping cues all count.
-_ANY_CUE = re.compile("|".join(f"(?:{pattern})" for pattern, _ in _CUES))
 
 
 def _clause_before(text: str, start: int) -> str:
@@ -518,8 +516,6 @@ def hazards_in(text: str, original: str) -> tuple[Hazard, ...]:
     """:func:`detect_hazards` on an already normalised text (``original``: the same length)."""
     found: dict[tuple[str, tuple[str, ...]], Hazard] = {}
     for first, last in _regions(text):
-        if _ANY_CUE.search(text, first, last) is None:
-            continue
         for pattern, cue in _COMPILED:
             for match in pattern.finditer(text, first, last):
                 _consider(text, original, match.start(), match.end(), cue, found)
