@@ -174,10 +174,27 @@ _TICKET = re.compile(r"MH-\d{8}-\d{4}")
 _CONFIRM_CATEGORY = re.compile(r"类别[：:]\s*([^\s（(\n]+)")
 
 
-def flow_labels() -> dict[str, str]:
-    """Report intent -> the category name residents see (from the dialogue's flows)."""
-    from handlers.flows import FLOWS
+_LABELS = {  # the category names residents saw when this benchmark was written
+    "report_parking": "违规停车",
+    "report_elevator": "电梯故障",
+    "report_dispute": "邻里纠纷",
+    "report_noise": "噪音扰民",
+    "report_property": "物业服务",
+    "report_sanitation": "环境卫生",
+    "report_utilities": "水电气",
+    "report_safety": "安全隐患",
+    "report_illegal_construction": "违章搭建",
+    "report_other": "其他问题",
+}
 
+
+def flow_labels() -> dict[str, str]:
+    """Report intent -> the category name residents see (the dialogue's flows when they can
+    be read, else the names of the time this benchmark was written)."""
+    try:
+        from handlers.flows import FLOWS
+    except ImportError:
+        return dict(_LABELS)
     return {intent: flow.label["zh"] for intent, flow in FLOWS.items()}
 
 
