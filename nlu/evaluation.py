@@ -264,7 +264,7 @@ def cross_validate(
     Returns:
         Out-of-fold metrics per intent plus each fold's macro-F1.
     """
-    from nlu.model import train
+    from nlu.training import train
 
     if folds < 2:
         raise ValueError("cross-validation needs at least two folds")
