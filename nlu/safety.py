@@ -8,6 +8,10 @@ A pure rule layer, run on every parse (``Parse.hazards``). A *cue* ("被困", "�
   "去年发生过火灾", "火灾隐患", "触电的风险", "消防演练");
 * it is habitual where that means "not now" ("天天冒烟", "经常有人打架"; never for gas or
   live electricity, which are dangerous however long they have lasted);
+* it is told as a story: a date earlier in its sentence ("2018年5月3日 …打架"), or it stands
+  beyond the first 120 characters of a long letter without a present marker ("现在", "刚才",
+  "快来") in its sentence;
+* it is figurative or about something else ("令人窒息", "头都要炸了", "救命钱", "打架的视频");
 * it needs a context that is missing: "里面有人" / "出不来" only near a lift or a room, "漏气"
   only near gas words, "起不来" only after a fall, "要掉下来" only for an object, a child or an
   elderly person for "锁在车里" / "走丢了" / "站在栏杆上".
@@ -468,8 +472,8 @@ def _clause_before(text: str, start: int) -> str:
 def _window(text: str, start: int, end: int) -> str:
     left = text[max(0, start - _CONTEXT) : start]
     right = text[end : end + _CONTEXT]
-    if (m := list(_SENTENCE_BREAK.finditer(left))) != []:
-        left = left[m[-1].end() :]
+    if breaks := list(_SENTENCE_BREAK.finditer(left)):
+        left = left[breaks[-1].end() :]
     if (n := _SENTENCE_BREAK.search(right)) is not None:
         right = right[: n.start()]
     return left + text[start:end] + right
