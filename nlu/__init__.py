@@ -14,23 +14,17 @@ from nlu.evaluation import (
     write_confusion_png,
 )
 from nlu.loading import jsonl_row_text, load_jsonl, load_training_data
-from nlu.model import (
-    OUT_OF_SCOPE,
-    NLUModel,
-    choose_thresholds,
-    example_digest,
-    holdout_split,
-    load_gate,
-    load_model,
-    train,
-)
+from nlu.model import OUT_OF_SCOPE, NLUModel, load_gate, load_model
 from nlu.rasa import Domain, dump_domain_yaml, dump_rasa_yaml, parse_domain_yaml, parse_rasa_yaml
+from nlu.safety import advice_for, detect_hazards
 from nlu.text import normalize
+from nlu.training import choose_thresholds, example_digest, holdout_split, train
 from nlu.types import (
     AnnotatedEntity,
     BuildingHint,
     Entity,
     Example,
+    Hazard,
     Hints,
     IntentScore,
     Parse,
@@ -50,6 +44,7 @@ __all__ = [
     "Entity",
     "EvalReport",
     "Example",
+    "Hazard",
     "Hints",
     "IntentMetrics",
     "IntentScore",
@@ -63,9 +58,11 @@ __all__ = [
     "TrainingConfig",
     "TrainingData",
     "TrainingDataError",
+    "advice_for",
     "choose_thresholds",
     "confusion_png",
     "cross_validate",
+    "detect_hazards",
     "dump_domain_yaml",
     "dump_rasa_yaml",
     "evaluate",

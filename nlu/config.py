@@ -11,6 +11,8 @@ import yaml
 
 from nlu.errors import ConfigError
 
+PREPROCESSORS = frozenset({"span_masker"})
+POSTPROCESSORS = frozenset({"problem_detector"})
 TOKENIZERS = frozenset({"jieba"})
 FEATURIZERS = frozenset({"char_ngrams", "word_ngrams", "tfidf", "sentence_embedding"})
 CLASSIFIERS = frozenset({"linear_classifier"})
@@ -25,7 +27,7 @@ EXTRACTORS = frozenset(
         "registry_matcher",
     }
 )
-COMPONENTS = TOKENIZERS | FEATURIZERS | CLASSIFIERS | EXTRACTORS
+COMPONENTS = PREPROCESSORS | TOKENIZERS | FEATURIZERS | CLASSIFIERS | EXTRACTORS | POSTPROCESSORS
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,8 @@ class PipelineConfig:
             raise ConfigError("the pipeline needs at least one featurizer")
         if sum(n in TOKENIZERS for n in names) > 1:
             raise ConfigError("the pipeline takes at most one tokenizer")
+        if sum(n in PREPROCESSORS for n in names) > 1:
+            raise ConfigError("the pipeline takes at most one span_masker")
         labels = [c.label for c in self.pipeline]
         if len(set(labels)) != len(labels):
             raise ConfigError("two components share a name: give one an 'alias'")

@@ -38,17 +38,56 @@ class IntentScore:
     confidence: float
 
 
+ADVICE_ORDER = ("120", "119", "110", "96333", "gas", "power")
+"""Safety advice codes, the most life-saving first (the order ``Parse.advice`` uses)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hazard:
+    """A danger the message reports as happening now (see :mod:`nlu.safety`).
+
+    Attributes:
+        kind: ``trapped``, ``electric_shock``, ``fire``, ``gas``, ``violence``, ``injury``,
+            ``flood_electric``, ``falling_object``, ``vulnerable_person`` or ``call_for_help``.
+        advice: what to do at once, most urgent first: ``96333`` (lift rescue), ``119`` (fire
+            and rescue), ``110`` (police), ``120`` (ambulance), ``gas`` (the gas company's
+            emergency line), ``power`` (keep away, cut the power; power repair line 95598).
+        cue: the words that triggered it, as the resident wrote them.
+        start: start offset of the cue in the original text.
+        end: end offset (exclusive) of the cue.
+    """
+
+    kind: str
+    advice: tuple[str, ...]
+    cue: str
+    start: int
+    end: int
+
+
 @dataclass(frozen=True, slots=True)
 class Parse:
     """The result of parsing one message.
 
-    ``ranking`` is sorted by confidence, best first, and starts with ``intent``.
+    ``ranking`` is sorted by confidence, best first, and starts with ``intent``. ``hazards``
+    are the dangers the message reports as happening now (empty for almost every message).
     """
 
     text: str
     intent: IntentScore
     ranking: tuple[IntentScore, ...]
     entities: tuple[Entity, ...] = ()
+    hazards: tuple[Hazard, ...] = ()
+
+    @property
+    def urgent(self) -> bool:
+        """The message reports a danger happening now: file it as urgent, advise at once."""
+        return bool(self.hazards)
+
+    @property
+    def advice(self) -> tuple[str, ...]:
+        """Every advice code the hazards call for, once each, the most life-saving first."""
+        codes = {code for hazard in self.hazards for code in hazard.advice}
+        return tuple(code for code in ADVICE_ORDER if code in codes)
 
     def first(self, entity_type: str) -> Entity | None:
         """Return the first entity of a type, or None."""

@@ -19,7 +19,8 @@ from nlu.evaluation import (
     metrics_from_labels,
     report_from_predictions,
 )
-from nlu.model import NLUModel, train
+from nlu.model import NLUModel
+from nlu.training import train
 from nlu.types import Example, TrainingData
 
 

@@ -39,3 +39,9 @@ def hints() -> nlu.Hints:
         ),
         communities=("幸福小区", "阳光花园"),
     )
+
+
+@pytest.fixture(scope="session")
+def own_model() -> nlu.NLUModel:
+    """The default pipeline trained on the project's own intents (nlu/data)."""
+    return nlu.train(nlu.load_training_data(Path(_ROOT) / "nlu" / "data"), version="test-own")
