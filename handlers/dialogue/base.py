@@ -66,8 +66,19 @@ class Step:
 
     @property
     def confidence(self) -> float:
-        """The parse's confidence in its intent (0 without a parse)."""
-        return self.parse.intent.confidence if self.parse else 0.0
+        """The parse's confidence in its intent (0 without a parse).
+
+        For a report, the share the classifier gives ``inform`` is not a rival reading: it is
+        the details (address, name, phone) that came with the problem. The report's
+        confidence is its share among the readings that are not details.
+        """
+        if self.parse is None:
+            return 0.0
+        top = self.parse.intent
+        if top.name not in self.cfg.flows:
+            return top.confidence
+        details = next((r.confidence for r in self.parse.ranking if r.name == "inform"), 0.0)
+        return min(1.0, top.confidence / (1.0 - details)) if details < 1.0 else top.confidence
 
     def confident(self, intent: str) -> bool:
         """The message is ``intent``, with at least the clarify threshold's confidence."""
