@@ -13,7 +13,7 @@ from handlers.dialogue.followups import rate, request_callback, show_status
 from handlers.dialogue.replies import menu_buttons
 from handlers.dialogue.report import start_from_details, start_report
 from handlers.dialogue.types import AddContactPhone
-from handlers.dialogue.words import HELP_WORDS, STATUS_WORDS, parse_rating, word_key
+from handlers.dialogue.words import HELP_WORDS, HUMAN_WORDS, STATUS_WORDS, parse_rating, word_key
 from handlers.flows import CONVERSATION_INTENTS, FALLBACK_FLOW
 from handlers.i18n import t
 
@@ -27,6 +27,9 @@ def on_text(s: Step, text: str) -> None:
         return
     if key in HELP_WORDS:
         s.say(t("help", s.loc), menu_buttons(s.loc))
+        return
+    if key in HUMAN_WORDS:
+        request_callback(s)
         return
     if supplement.start_from_command(s, text):
         return

@@ -38,6 +38,11 @@ SUPPLEMENT_COMMAND = re.compile(
 )
 # buttons a text channel shows as words ("跳过", "取消"), never as numbers
 UNNUMBERED = frozenset({"skip", "cancel"})
+# 转人工: a person calls back (never an answer to a form's question)
+HUMAN_WORDS = frozenset(
+    {"转人工", "人工", "人工客服", "人工服务", "转人工服务", "找人工", "真人", "找真人"}
+    | {"人工接听", "要人工", "我要人工", "转接人工", "human", "agent"}
+)
 HELP_WORDS = frozenset({"帮助", "使用帮助", "help", "?", "？", "怎么用"})
 _PUNCT = re.compile(r"[\s。，,.!！？?~～、]+")
 TICKET_NUMBER = re.compile(r"MH-\d{8}-\d{4}", re.IGNORECASE)
