@@ -25,7 +25,7 @@ from handlers.dialogue import (
 from handlers.dialogue.base import Step
 from handlers.dialogue.prompts import confirm, reprompt
 from handlers.dialogue.replies import menu_buttons
-from handlers.dialogue.report import advance, set_building
+from handlers.dialogue.report import absorb_entities, advance, set_building
 from handlers.dialogue.types import (
     AddContactPhone,
     DialogueConfig,
@@ -37,10 +37,10 @@ from handlers.dialogue.types import (
 from handlers.dialogue.words import (
     CANCEL_WORDS,
     HELP_WORDS,
-    HUMAN_WORDS,
     STATUS_WORDS,
     TICKET_NUMBER,
     UNNUMBERED,
+    asks_for_human,
     ticket_numbers,
     word_key,
 )
@@ -352,8 +352,10 @@ def on_text(s: Step, text: str) -> None:
         followups.show_status(s, text)
         reprompt(s)
         return
-    if s.state.stage != Stage.IDLE and (key in HUMAN_WORDS or s.confident("human_agent")):
+    if s.state.stage != Stage.IDLE and (asks_for_human(text) or s.confident("human_agent")):
         # 转人工 inside a form: a person calls back about what was told so far
+        if s.state.stage in (Stage.FILLING, Stage.CONFIRMING, Stage.CLARIFYING):
+            absorb_entities(s)
         followups.request_callback(s)
         return
     if s.state.stage != Stage.IDLE and (key in HELP_WORDS or s.confident("help")):

@@ -43,6 +43,15 @@ HUMAN_WORDS = frozenset(
     {"转人工", "人工", "人工客服", "人工服务", "转人工服务", "找人工", "真人", "找真人"}
     | {"人工接听", "要人工", "我要人工", "转接人工", "human", "agent"}
 )
+_HUMAN_PHRASES = ("转人工", "人工客服", "人工服务", "找人工", "要人工", "转接人工")
+
+
+def asks_for_human(text: str) -> bool:
+    """转人工 / '6幢转人工' / '我要找人工客服': the resident wants a person."""
+    key = word_key(text)
+    return key in HUMAN_WORDS or any(phrase in key for phrase in _HUMAN_PHRASES)
+
+
 HELP_WORDS = frozenset({"帮助", "使用帮助", "help", "?", "？", "怎么用"})
 _PUNCT = re.compile(r"[\s。，,.!！？?~～、]+")
 TICKET_NUMBER = re.compile(r"MH-\d{8}-\d{4}", re.IGNORECASE)
