@@ -46,6 +46,7 @@ from handlers.dialogue.words import (
 )
 from handlers.i18n import t
 from handlers.messages import Button, Inbound, MediaKind
+from nlu.pii import phone_digits
 from nlu.types import Parse
 
 
@@ -293,7 +294,7 @@ def on_location(s: Step) -> None:
 
 def on_phone_shared(s: Step, phone: str) -> None:
     """A phone shared with a native control (Telegram contact): it answers the phone question."""
-    digits = re.sub(r"\D", "", phone)
+    digits = phone_digits(phone)
     if s.state.stage == Stage.FOLLOWUP_PHONE and s.state.ticket:
         s.turn.actions.append(AddContactPhone(s.state.ticket, digits))
         s.reset()
