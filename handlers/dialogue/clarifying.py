@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from handlers.dialogue.base import Step
 from handlers.dialogue.prompts import reprompt
 from handlers.dialogue.replies import menu_buttons
@@ -19,6 +21,10 @@ from handlers.flows import CONVERSATION_INTENTS, FALLBACK_FLOW
 from handlers.i18n import t
 from handlers.messages import Button
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+LETTER_CHARS = 10
+"""Chinese characters from which an unsure message is asked back rather than turned away."""
+
 
 def unsure(s: Step, text: str) -> None:
     """Two-stage fallback: offer the likely report categories, or say we didn't get it."""
@@ -30,6 +36,11 @@ def unsure(s: Step, text: str) -> None:
         report_with_details(s, text)  # the address first, then the problem
         return
     if s.intent == "out_of_scope" or not candidates or not report_like:
+        if candidates and len(_CJK.findall(text)) >= LETTER_CHARS:
+            # a letter or a long message the classifier is unsure of is not turned away:
+            # asked back with its words kept (还是"都不是" files it for community staff)
+            clarify(s, text, candidates)
+            return
         if s.parse is not None and s.parse.first("building") is not None:
             start_from_details(s)
             return

@@ -164,3 +164,32 @@ def test_cancel_status_and_help_inside_a_form_do_what_they_say(
     assert reply in said(turn.replies)
     assert word not in turn.state.slots.get("room", "")
     assert not any(isinstance(a, CreateTicket) for a in turn.actions)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("尊敬的领导：您好！我是阳光花园小区的一名普通居民。", "out_of_scope"),
+        ("王主任您好，冒昧打扰，想跟您反映一下我们这边的情况", "greet"),
+        ("我们是幸福里小区全体业主代表，有事情向社区汇报", "inform"),
+    ],
+)
+def test_a_letter_the_classifier_is_unsure_of_is_asked_back_not_turned_away(
+    text: str, intent: str
+) -> None:
+    p = parse(text, [(intent, 0.5), ("report_other", 0.2), ("report_property", 0.1)])
+    turn = step(DialogueState(), inbound(text), p, CTX, CFG)
+    assert turn.state.stage == Stage.CLARIFYING
+    assert turn.state.slots["description"] == text
+    assert [b.payload for b in turn.replies[-1].buttons] == [
+        "flow:report_other",
+        "flow:report_property",
+    ]
+
+
+@pytest.mark.parametrize("text", ["今天天气怎么样", "你是机器人吗", "asdfghjkl"])
+def test_short_chat_is_still_out_of_scope(text: str) -> None:
+    p = parse(text, [("out_of_scope", 0.6), ("report_other", 0.2)])
+    turn = step(DialogueState(), inbound(text), p, CTX, CFG)
+    assert turn.state.stage == Stage.IDLE
+    assert turn.actions == []
