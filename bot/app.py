@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         container = await build(settings, channels=CHANNELS, clock=clock)
         app.state.container = container
         try:
-            if settings.load_demo and await load_demo(container.store):
+            if settings.loads_demo and await load_demo(container.store):
                 log.info("demo community loaded")
                 container.service.invalidate_registry()
             await admin.start(container)

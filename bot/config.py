@@ -216,6 +216,8 @@ class Settings(BaseSettings):
     port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = SecretStr("dev-only-secret-key-change-me-in-production")
+    # a file holding the secret key (Docker/Kubernetes secrets); wins over MINHU_SECRET_KEY
+    secret_key_file: Path | None = None
     conversation_ttl_seconds: int = Field(default=1800, ge=60)
     max_text: int = Field(default=2000, ge=100)
     lock_timeout_seconds: float = Field(default=15.0, gt=0)
@@ -223,7 +225,10 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_send_timeout_seconds: float = Field(default=10.0, gt=0)
     model_watch_seconds: float = Field(default=2.0, gt=0)
-    load_demo: bool = True
+    load_demo: bool = True  # load the demo community on first start (never in prod ...)
+    # ... unless this is set: a public demo site. It also turns on the two-pane demo page,
+    # /api/v1/demo and client-chosen web chat ids, so never set it on a real deployment.
+    demo_in_prod: bool = False
     log_level: str = "INFO"
     rasa: RasaSettings | None = None
     wechat: WeChatSettings | None = None
@@ -237,6 +242,32 @@ class Settings(BaseSettings):
     @property
     def models_path(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def demo_enabled(self) -> bool:
+        """Demo mode: the demo page, /api/v1/demo and web chat ids chosen by the client."""
+        return self.env != "prod" or self.demo_in_prod
+
+    @property
+    def loads_demo(self) -> bool:
+        """Whether startup (and the Docker entrypoint) may load the demo community."""
+        return self.load_demo and self.demo_enabled
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_key_from_file(cls, data: object) -> object:
+        # read here so that every check below (placeholders, `minhu doctor`) sees the real key
+        if isinstance(data, dict):
+            path = data.get("secret_key_file")
+            if path:
+                try:
+                    key = Path(str(path)).read_text(encoding="utf-8").strip()
+                except OSError as e:
+                    raise ValueError(f"MINHU_SECRET_KEY_FILE cannot be read: {e}") from e
+                if not key:
+                    raise ValueError("MINHU_SECRET_KEY_FILE is empty")
+                data = {**data, "secret_key": key}
+        return data
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:

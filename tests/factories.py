@@ -72,8 +72,8 @@ def make_settings(
 ) -> Any:
     from bot.config import Settings
 
+    overrides.setdefault("env", "test")
     return Settings(
-        env="test",
         data_dir=tmp,
         model_dir=models,
         database_url=database_url or f"sqlite:///{tmp / 'minhu.db'}",

@@ -54,7 +54,7 @@ async def start(container: Container) -> None:
     if await fail_stale_jobs(container):
         log.warning("training jobs interrupted by a restart were marked failed")
     settings = container.settings
-    if settings.load_demo and await ensure_demo_admin(
+    if settings.loads_demo and await ensure_demo_admin(
         container.store, env=settings.env, now=container.clock.now()
     ):
         log.info("demo console account %r created (see README; not in prod)", DEMO_USERNAME)
