@@ -189,7 +189,8 @@ class AdminSettings(BaseModel):
     session_hours: float = Field(default=12.0, gt=0)  # a console login lasts this long
     max_failed_logins: int = Field(default=5, ge=1)  # then the account is locked ...
     lockout_minutes: float = Field(default=15.0, gt=0)  # ... for this long
-    token_days: int = Field(default=365, ge=1)  # `minhu admin token` lifetime
+    token_days: int = Field(default=30, ge=1, le=365)  # `minhu admin token` lifetime
+    max_logins_per_ip: int = Field(default=50, ge=1)  # attempts per lockout window, all names
     cookie_secure: bool | None = None  # default: on when public_base_url is https
     min_examples: int = Field(default=10, ge=1)  # fewer examples → a warning on the intent
     # a candidate model whose held-out macro-F1 is lower than the active one's by more than

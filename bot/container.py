@@ -18,6 +18,7 @@ from handlers.service import MinhuService, ServiceConfig
 from handlers.sla_service import SlaSweeper
 from storage.db import Database
 from storage.interfaces import SessionStore, Store
+from storage.limits import Limiter, MemoryLimiter, make_limiter
 from storage.repositories import SqlStore
 from storage.state import make_session_store
 
@@ -51,6 +52,7 @@ class Container:
     service: MinhuService
     dispatcher: OutboxDispatcher
     sweeper: SlaSweeper | None = None
+    limiter: Limiter = field(default_factory=MemoryLimiter)  # abuse limits (storage/limits.py)
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # channel-owned objects
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -81,6 +83,7 @@ class Container:
             for task in pending:
                 log.error("background task %s ignored cancellation; abandoning it", task.get_name())
         self.tasks.clear()
+        await self.limiter.close()
         await self.sessions.close()
         await self.database.dispose()
 
@@ -172,6 +175,7 @@ async def build(
         service=service,
         dispatcher=dispatcher,
         sweeper=sweeper,
+        limiter=make_limiter(settings.redis_url, settings.redis_prefix),
     )
     for channel in channels:
         if channel.enabled(settings):
