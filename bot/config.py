@@ -182,6 +182,25 @@ class Open311Settings(BaseModel):
     withhold_description: list[str] = Field(default_factory=lambda: ["dispute"])
 
 
+class RateLimitSettings(BaseModel):
+    """Token buckets (``MINHU_RATE_LIMITS__…``): per identity and per client address, as
+    "so many per minute" refill and a burst. Redis-backed when Redis is configured."""
+
+    enabled: bool = True
+    messages_per_minute: float = Field(default=30, gt=0)
+    message_burst: int = Field(default=20, ge=1)
+    messages_per_ip_minute: float = Field(default=120, gt=0)
+    message_ip_burst: int = Field(default=60, ge=1)
+    uploads_per_minute: float = Field(default=6, gt=0)
+    upload_burst: int = Field(default=6, ge=1)
+    uploads_per_ip_minute: float = Field(default=30, gt=0)
+    upload_ip_burst: int = Field(default=20, ge=1)
+    tickets_per_minute: float = Field(default=0.2, gt=0)  # 12 an hour after the burst
+    ticket_burst: int = Field(default=3, ge=1)
+    tickets_per_ip_minute: float = Field(default=2, gt=0)
+    ticket_ip_burst: int = Field(default=10, ge=1)
+
+
 class AdminSettings(BaseModel):
     """The admin console (``MINHU_ADMIN__...``): sessions, lockout, limits (its "overdue" uses
     the SLA targets, ``MINHU_SLA__…``)."""
@@ -239,6 +258,7 @@ class Settings(BaseSettings):
     duplicates: DuplicateSettings = Field(default_factory=DuplicateSettings)
     open311: Open311Settings = Field(default_factory=Open311Settings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
     @property
     def models_path(self) -> Path:

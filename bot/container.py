@@ -16,6 +16,7 @@ from handlers.dialogue import DialogueConfig
 from handlers.ports import Clock, Interpreter, Notifier, SystemClock
 from handlers.service import MinhuService, ServiceConfig
 from handlers.sla_service import SlaSweeper
+from handlers.throttle_service import Rate, RateLimits
 from storage.db import Database
 from storage.interfaces import SessionStore, Store
 from storage.limits import Limiter, MemoryLimiter, make_limiter
@@ -88,6 +89,22 @@ class Container:
         await self.database.dispose()
 
 
+def rate_limits(settings: Settings, limiter: Limiter) -> RateLimits | None:
+    """The configured token buckets, or None when turned off."""
+    r = settings.rate_limits
+    if not r.enabled:
+        return None
+    return RateLimits(
+        limiter,
+        message=Rate(r.messages_per_minute, r.message_burst),
+        message_per_ip=Rate(r.messages_per_ip_minute, r.message_ip_burst),
+        upload=Rate(r.uploads_per_minute, r.upload_burst),
+        upload_per_ip=Rate(r.uploads_per_ip_minute, r.upload_ip_burst),
+        ticket=Rate(r.tickets_per_minute, r.ticket_burst),
+        ticket_per_ip=Rate(r.tickets_per_ip_minute, r.ticket_ip_burst),
+    )
+
+
 async def build(
     settings: Settings,
     *,
@@ -143,6 +160,7 @@ async def build(
         max_attempts=settings.outbox_max_attempts,
         send_timeout=settings.outbox_send_timeout_seconds,
     )
+    limiter = make_limiter(settings.redis_url, settings.redis_prefix)
     service = MinhuService(
         store=store,
         sessions=sessions,
@@ -156,6 +174,7 @@ async def build(
             lifecycle=lifecycle_config(settings),
         ),
         on_outbox=dispatcher.kick,
+        rates=rate_limits(settings, limiter),
     )
     sweeper = SlaSweeper(
         store,
@@ -175,7 +194,7 @@ async def build(
         service=service,
         dispatcher=dispatcher,
         sweeper=sweeper,
-        limiter=make_limiter(settings.redis_url, settings.redis_prefix),
+        limiter=limiter,
     )
     for channel in channels:
         if channel.enabled(settings):

@@ -24,6 +24,7 @@ sequenceDiagram
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,7 @@ from handlers.i18n import locale_of, t
 from handlers.messages import Inbound, Outbound
 from handlers.ports import Clock, Interpreter
 from handlers.privacy import mask_id
+from handlers.throttle_service import RateLimits
 from handlers.ticket_service import LifecycleConfig, TicketService
 from nlu.types import Parse
 from storage.interfaces import SessionStore, Store
@@ -99,6 +101,7 @@ class MinhuService:
         config: ServiceConfig | None = None,
         on_outbox: Callable[[], None] | None = None,
         tickets: TicketService | None = None,
+        rates: RateLimits | None = None,
     ) -> None:
         self.store = store
         self.sessions = sessions
@@ -110,14 +113,24 @@ class MinhuService:
         self.tickets = tickets or TicketService(
             store=store, clock=clock, config=self.config.lifecycle, on_outbox=self._on_outbox
         )
-        self._residents = ResidentConversation(self.tickets, clock)
+        self.rates = rates
+        self._residents = ResidentConversation(self.tickets, clock, rates)
         self._workers = WorkerConversation(self.tickets)
         self._departments = DepartmentConversation(self.tickets)
 
     # --- entry points ---------------------------------------------------------------------
 
     async def handle(self, msg: Inbound) -> list[Outbound]:
-        """Receive and process one message; a platform retry gets the first answer again."""
+        """Receive and process one message; a platform retry gets the first answer again.
+
+        A flood (per identity, and per address when the channel knows it) is answered
+        politely and not stored: that is what keeps invented ids from filling the database.
+        """
+        if self.rates is not None:
+            wait = await self.rates.allow("message", f"{msg.channel}:{msg.user_id}", msg.origin)
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                return [Outbound(text=t("rate.message", self._locale(msg), seconds=seconds))]
         receipt = await self.receive(msg)
         if not receipt.new:
             if receipt.status == "done":

@@ -629,9 +629,11 @@ class SqlAttachments:
         ids = list(attachment_ids)
         if not ids:
             return
+        table = _table(Attachment)
+        # a photo already on a ticket stays there: a ref replayed by someone else never moves it
         await self.s.execute(
-            sa.update(_table(Attachment))
-            .where(_table(Attachment).c.id.in_(ids))
+            sa.update(table)
+            .where(table.c.id.in_(ids), table.c.ticket_id.is_(None))
             .values(ticket_id=ticket_id)
         )
 

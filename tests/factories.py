@@ -73,6 +73,8 @@ def make_settings(
     from bot.config import Settings
 
     overrides.setdefault("env", "test")
+    # scripted conversations send faster than any person; tests of the limits turn them on
+    overrides.setdefault("rate_limits", {"enabled": False})
     return Settings(
         data_dir=tmp,
         model_dir=models,

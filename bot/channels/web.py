@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +29,7 @@ from bot.channels.web_identity import remember, resolve
 from bot.config import Settings
 from bot.container import Container
 from bot.notify.mailbox import MailboxNotifier
+from handlers.i18n import t
 from handlers.messages import Inbound, Media, MediaKind, Outbound
 from handlers.ports import Notifier
 
@@ -121,6 +123,26 @@ def render(message: Outbound, container: Container) -> ReplyOut:
 Dep = Annotated[Container, Depends(container_of)]
 
 
+def _message_key(user_id: str, message_id: str | None) -> str:
+    """Retries are de-duplicated per user: another user reusing an id is a new message (and
+    never gets the first user's answer back)."""
+    if not message_id:
+        return uuid.uuid4().hex
+    digest = hashlib.sha256(f"{user_id}\0{message_id}".encode()).hexdigest()
+    return f"u-{digest[:40]}"
+
+
+async def _own_uploads(c: Container, user_id: str, refs: list[str]) -> None:
+    """Only photos this user uploaded (and not yet on a ticket) may go into their message."""
+    if not refs:
+        return
+    async with c.store.unit() as uow:
+        for ref in refs:
+            item = await uow.attachments.get(int(ref.removeprefix("attachment:")))
+            if item is None or item.uploaded_by != f"web:{user_id}"[:64] or item.ticket_id:
+                raise HTTPException(403, "只能发送您自己刚上传的照片 (not your upload)")
+
+
 def build_router(settings: Settings) -> APIRouter:
     router = APIRouter()
 
@@ -136,15 +158,17 @@ def build_router(settings: Settings) -> APIRouter:
         """Send a message as a resident or a worker; the replies come back at once."""
         ident = await resolve(request, c, body.user_id)
         remember(response, request, ident, c)
+        await _own_uploads(c, ident.user_id, body.media)
         media = tuple(Media(MediaKind.IMAGE, ref) for ref in body.media)
         inbound = Inbound(
             channel="web",
             user_id=ident.user_id,
-            message_id=body.message_id or uuid.uuid4().hex,
+            message_id=_message_key(ident.user_id, body.message_id),
             text=body.text or "",
             button=body.button,
             media=media,
             locale=body.locale or "zh",
+            origin=request.client.host if request.client else "",
         )
         replies = await c.service.handle(inbound)
         return RepliesOut(replies=[render(r, c) for r in replies])
@@ -181,6 +205,17 @@ def build_router(settings: Settings) -> APIRouter:
         """Upload a photo (JPEG/PNG/GIF, ≤ 5 MB); send its ref in a message's ``media``."""
         ident = await resolve(request, c, user_id)
         remember(response, request, ident, c)
+        rates = c.service.rates
+        if rates is not None:
+            ip = request.client.host if request.client else ""
+            wait = await rates.allow("upload", f"web:{ident.user_id}", ip)
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                raise HTTPException(
+                    429,
+                    t("rate.upload", "zh", seconds=seconds),
+                    headers={"Retry-After": str(seconds)},
+                )
         content = await file.read(MAX_UPLOAD + 1)
         if len(content) > MAX_UPLOAD:
             raise HTTPException(413, "photo larger than 5 MB")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, assert_never
@@ -31,6 +32,7 @@ from handlers.messages import Inbound, Outbound
 from handlers.notices import LOCAL_TZ, worker_notice
 from handlers.ports import Clock
 from handlers.routing import route
+from handlers.throttle_service import RateLimits
 from handlers.ticket_service import PUBLIC_NOTE_KINDS, TicketService, facts_of
 from nlu.types import Parse
 from storage.interfaces import UnitOfWork
@@ -45,9 +47,12 @@ class ResidentConversation:
         clock: the time source.
     """
 
-    def __init__(self, tickets: TicketService, clock: Clock) -> None:
+    def __init__(
+        self, tickets: TicketService, clock: Clock, rates: RateLimits | None = None
+    ) -> None:
         self.tickets = tickets
         self.clock = clock
+        self.rates = rates
 
     async def turn(
         self,
@@ -213,6 +218,11 @@ class ResidentConversation:
                 locale=locale,
             )
             return [offer]
+        if self.rates is not None:
+            wait = await self.rates.allow("ticket", f"{msg.channel}:{msg.user_id}", msg.origin)
+            if wait > 0:
+                minutes = max(1, math.ceil(wait / 60))
+                return [Outbound(text=t("rate.ticket", locale, minutes=minutes))]
         number = await uow.tickets.next_number(now.astimezone(LOCAL_TZ).strftime("%Y%m%d"))
         extra: dict[str, Any] = dict(action.extra)
         extra.update(nlu_intent=action.nlu_intent, nlu_confidence=round(action.nlu_confidence, 4))
