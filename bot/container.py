@@ -14,11 +14,12 @@ from bot.outbox import OutboxDispatcher
 from bot.sla import lifecycle_config, sweep_forever
 from handlers.dialogue import DialogueConfig
 from handlers.ports import Clock, Interpreter, Notifier, SystemClock
-from handlers.service import MinhuService, ServiceConfig
+from handlers.service import MinhuService, RecoveryPolicy, ServiceConfig
 from handlers.sla_service import SlaSweeper
 from storage.db import Database
 from storage.interfaces import SessionStore, Store
 from storage.repositories import SqlStore
+from storage.session_sql import ResilientSessionStore, SqlSessionStore
 from storage.state import make_session_store
 
 log = logging.getLogger("minhu.app")
@@ -100,7 +101,7 @@ async def build(
         clock: the time source (tests pass a fake).
 
     Raises:
-        StorageError: database or Redis unreachable.
+        StorageError: database unreachable (Redis down only warns: the database stands in).
         NLUError: no trained model, or a corrupt one (clear message).
     """
     clock = clock or SystemClock()
@@ -108,6 +109,9 @@ async def build(
     await database.migrate()
     await database.ping()
     sessions = make_session_store(settings.redis_url, settings.redis_prefix)
+    if settings.redis_url is not None:
+        # Redis down must not refuse messages: locks, state and claims go to PostgreSQL meanwhile
+        sessions = ResilientSessionStore(sessions, SqlSessionStore(database))
     try:
         await sessions.connect()
     except Exception:
@@ -151,6 +155,11 @@ async def build(
             max_text=settings.max_text,
             lock_timeout_seconds=settings.lock_timeout_seconds,
             lifecycle=lifecycle_config(settings),
+            recovery=RecoveryPolicy(
+                stuck_seconds=settings.reliability.recovery_stuck_seconds,
+                max_attempts=settings.reliability.recovery_max_attempts,
+                base_backoff_seconds=settings.reliability.recovery_backoff_seconds,
+            ),
         ),
         on_outbox=dispatcher.kick,
     )
@@ -194,15 +203,7 @@ async def start_background(container: Container) -> None:
             container.interpreter.follow(container.models, container.settings.model_watch_seconds),
             "model-follower",
         )
-    container.spawn(_recover(container), "recover-inbound")
-
-
-async def _recover(container: Container) -> None:
-    """Messages stored but not processed (a crash mid-way) are processed at start."""
-    try:
-        count = await container.service.recover()
-    except Exception:
-        log.exception("recovery of unprocessed inbound messages failed")
-        return
-    if count:
-        log.info("re-processed %d stored inbound messages", count)
+    container.spawn(
+        container.service.recover_forever(container.settings.reliability.recovery_every_seconds),
+        "recover-inbound",
+    )

@@ -340,6 +340,8 @@ class SqlOutbox:
         ticket_id: int | None = None,
         worker_id: int | None = None,
     ) -> Outbox:
+        data = payload.get("data") if isinstance(payload, dict) else None
+        urgent = isinstance(data, dict) and data.get("priority") == "urgent"
         item = Outbox(
             channel=channel,
             recipient=recipient,
@@ -348,6 +350,7 @@ class SqlOutbox:
             created_at=now,
             ticket_id=ticket_id,
             worker_id=worker_id,
+            priority=1 if urgent else 0,
         )
         self.s.add(item)
         await self.s.flush()
@@ -1189,6 +1192,9 @@ class SqlTaskCards:
         return (await self.s.execute(stmt)).scalar_one_or_none() is not None
 
 
+from storage.reliability import SqlRecovery  # noqa: E402 - beside its only user
+
+
 class SqlUnitOfWork:
     """One transaction with every repository bound to it."""
 
@@ -1210,6 +1216,8 @@ class SqlUnitOfWork:
         self.admin = SqlAdmin(session)
         self.nlu_data = SqlNluData(session)
         self.ticket_queries = SqlTicketQueries(session)
+        # recovery and delivery bookkeeping (storage/reliability.py)
+        self.recovery = SqlRecovery(session)
         self.queued = 0
 
     async def commit(self) -> None:
