@@ -234,7 +234,6 @@ class Settings(BaseSettings):
     max_text: int = Field(default=2000, ge=100)
     lock_timeout_seconds: float = Field(default=15.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
-    outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_send_timeout_seconds: float = Field(default=10.0, gt=0)
     model_watch_seconds: float = Field(default=2.0, gt=0)
     load_demo: bool = True

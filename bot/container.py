@@ -141,7 +141,9 @@ async def build(
         {},
         clock,
         poll_seconds=settings.outbox_poll_seconds,
-        max_attempts=settings.outbox_max_attempts,
+        horizon_seconds=settings.reliability.delivery_horizon_hours * 3600,
+        max_backoff_seconds=settings.reliability.delivery_max_backoff_seconds,
+        urgent_fallback_after=settings.reliability.urgent_fallback_after,
         send_timeout=settings.outbox_send_timeout_seconds,
     )
     service = MinhuService(

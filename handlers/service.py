@@ -144,13 +144,24 @@ class MinhuService:
     async def receive(self, msg: Inbound) -> Receipt:
         """Persist the inbound message first, so nothing a resident sent is ever lost."""
         async with self.store.unit() as uow:
+            now = self.clock.now()
             row, new = await uow.inbound.record(
-                msg.channel, msg.message_id, msg.user_id, inbound_to_dict(msg), now=self.clock.now()
+                msg.channel, msg.message_id, msg.user_id, inbound_to_dict(msg), now=now
             )
+            if new:
+                # they wrote, so the channel reaches them again: what waited for them goes now
+                await uow.registry.set_reachable(msg.channel, msg.user_id, True)
+                woken = await uow.recovery.wake(msg.channel, msg.user_id, now)
+                woken += await uow.recovery.resurrect(msg.channel, msg.user_id, now)
+                if woken:
+                    uow.queued += woken
             replies = tuple(outbound_from_dict(r) for r in row.replies or [])
             if row.id is None:  # pragma: no cover - flushed rows have ids
                 raise RuntimeError("inbound row without id")
-            return Receipt(row.id, new, row.status, replies)
+            woke = uow.queued > 0
+        if woke:
+            self._on_outbox()
+        return Receipt(row.id, new, row.status, replies)
 
     async def process(self, inbound_id: int, msg: Inbound) -> list[Outbound]:
         """Handle a stored message under the conversation lock; apologise on any failure.

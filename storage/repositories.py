@@ -387,7 +387,8 @@ class SqlOutbox:
                     table.c.claimed_until < now,
                 ),
             )
-            .order_by(table.c.next_try_at, table.c.id)
+            # urgent (safety advice, urgent task cards) first
+            .order_by(table.c.priority.desc(), table.c.next_try_at, table.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -406,7 +407,7 @@ class SqlOutbox:
         query = (
             select(Outbox)
             .where(col(Outbox.id).in_(ids), Outbox.claim_token == token)
-            .order_by(col(Outbox.id))
+            .order_by(col(Outbox.priority).desc(), col(Outbox.id))
             .execution_options(populate_existing=True)
         )
         return list((await self.s.exec(query)).all())
@@ -446,10 +447,12 @@ class SqlOutbox:
         item.claimed_until = None
         self.s.add(item)
 
-    async def mark_dead(self, item_id: int, token: str, *, error: str) -> None:
+    async def mark_dead(
+        self, item_id: int, token: str, *, error: str, status: str = "dead"
+    ) -> None:
         item = await self._claimed(item_id, token)
         item.attempts += 1
-        item.status = "dead"
+        item.status = status
         item.last_error = error[:2000]
         item.claimed_until = None
         self.s.add(item)
