@@ -123,11 +123,21 @@ async def build(
     if settings.rasa is not None:
         from bot.rasa_backend import RasaHttpInterpreter
 
-        interpreter = RasaHttpInterpreter(
+        rasa = RasaHttpInterpreter(
             settings.rasa.url,
             token=settings.rasa.token.get_secret_value() if settings.rasa.token else None,
             timeout=settings.rasa.timeout_seconds,
         )
+        interpreter = rasa
+        try:
+            local = ActiveInterpreter(await asyncio.to_thread(models.load), clock)
+        except Exception as e:  # no trained model here: Rasa alone, as before
+            log.warning("no local NLU model to stand in for Rasa (%s)", e)
+        else:
+            from bot.nlu_fallback import FallbackInterpreter
+
+            interpreter = FallbackInterpreter(rasa, local)
+            await interpreter.check()
     else:
         try:
             model = await asyncio.to_thread(models.load)
