@@ -42,7 +42,8 @@ create_community,  —         —       —       —      —           all   
 import_training,
 activate_model,
 manage_accounts,
-read_audit
+read_audit,
+manage_deliveries
 =================  ========  ======  ======  =====  ==========  =====  ======
 
 (o own, g own grid, c own community, x other community, * global; "all" = ogcx*.)
@@ -100,6 +101,7 @@ class Action(StrEnum):
     ACTIVATE_MODEL = "activate_model"
     MANAGE_ACCOUNTS = "manage_accounts"
     READ_AUDIT = "read_audit"
+    MANAGE_DELIVERIES = "manage_deliveries"  # the dead-letter view: read and send again
 
 
 class Scope(StrEnum):

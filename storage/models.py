@@ -134,6 +134,17 @@ class TicketCounter(SQLModel, table=True):
 
 
 class Ticket(SQLModel, table=True):
+    __table_args__ = (
+        sa.Index(
+            "ux_ticket_source_message",
+            "channel",
+            "source_message_id",
+            unique=True,
+            postgresql_where=sa.text("source_message_id <> ''"),
+            sqlite_where=sa.text("source_message_id <> ''"),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(index=True, unique=True, max_length=32)
     community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
@@ -164,6 +175,9 @@ class Ticket(SQLModel, table=True):
     accepted_at: datetime | None = _ts()
     resolved_at: datetime | None = _ts()
     closed_at: datetime | None = _ts()
+    # the platform message that filed it: one message files at most one ticket (unique
+    # per channel, see migration 0007), so re-processing a message cannot file a second
+    source_message_id: str = Field(default="", max_length=128)
 
 
 class TicketEvent(SQLModel, table=True):
@@ -220,6 +234,11 @@ class InboundMessage(SQLModel, table=True):
     error: str = Field(default="", sa_type=sa.Text)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     processed_at: datetime | None = _ts()
+    # recovery (handlers.service.MinhuService.recover): tries so far, when the next one is
+    # due, and a lease so one process at a time re-processes a row
+    attempts: int = 0
+    next_try_at: datetime | None = _ts()
+    lease_until: datetime | None = _ts()
 
 
 class Outbox(SQLModel, table=True):
@@ -240,6 +259,20 @@ class Outbox(SQLModel, table=True):
     platform_message_id: str = Field(default="", max_length=128)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = _ts()
+    # 0 normal, 1 urgent (safety advice, urgent task cards): claimed first, retried fastest
+    priority: int = 0
+    # what this item delivers, e.g. ``reply:<inbound id>:<n>``: queued at most once
+    dedupe_key: str | None = Field(default=None, max_length=160, unique=True, index=True)
+
+
+class SessionEntry(SQLModel, table=True):
+    """Conversation state, claims, values and lock leases while Redis is unreachable."""
+
+    kind: str = Field(primary_key=True, max_length=10)  # state|claim|kv|lock
+    key: str = Field(primary_key=True, max_length=300)
+    value: str = Field(default="", sa_type=sa.Text)
+    expires_at: datetime | None = _ts(index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Mailbox(SQLModel, table=True):

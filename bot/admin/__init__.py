@@ -22,6 +22,7 @@ def install(app: FastAPI) -> None:
     from bot.admin import (
         routes_accounts,
         routes_dashboard,
+        routes_deliveries,
         routes_intents,
         routes_registry,
         routes_review,
@@ -39,6 +40,7 @@ def install(app: FastAPI) -> None:
         routes_intents,
         routes_training,
         routes_review,
+        routes_deliveries,
     ):
         app.include_router(module.router)
     app.add_exception_handler(AdminProblem, problem_response)  # type: ignore[arg-type]

@@ -167,6 +167,7 @@ NAV: tuple[tuple[str, str, Action], ...] = (
     ("/admin/registry", "网格与人员", Action.MANAGE_REGISTRY),
     ("/admin/users", "账号", Action.MANAGE_ACCOUNTS),
     ("/admin/audit", "审计日志", Action.READ_AUDIT),
+    ("/admin/deliveries", "未送达消息", Action.MANAGE_DELIVERIES),
 )
 
 

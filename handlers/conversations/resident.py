@@ -249,6 +249,8 @@ class ResidentConversation:
             resident_id=resident.id,
             channel=msg.channel,
             channel_user_id=msg.user_id,
+            # unique per channel: a message processed twice can never file a second ticket
+            source_message_id=msg.message_id[:128],
             contact_phone=action.phone,
             extra=extra,
             created_at=now,

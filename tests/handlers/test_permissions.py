@@ -52,6 +52,7 @@ import_training   -        -      -      -     -          ogcx* -
 activate_model    -        -      -      -     -          ogcx* -
 manage_accounts   -        -      -      -     -          ogcx* -
 read_audit        -        -      -      -     -          ogcx* -
+manage_deliveries -        -      -      -     -          ogcx* -
 """
 ROLES = {
     "resident": Role.RESIDENT,
