@@ -22,6 +22,7 @@ def install(app: FastAPI) -> None:
     from bot.admin import (
         routes_accounts,
         routes_dashboard,
+        routes_inbox,
         routes_intents,
         routes_registry,
         routes_review,
@@ -35,6 +36,7 @@ def install(app: FastAPI) -> None:
         routes_accounts,
         routes_dashboard,
         routes_tickets,
+        routes_inbox,
         routes_registry,
         routes_intents,
         routes_training,
