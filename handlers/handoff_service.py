@@ -184,6 +184,7 @@ def message_json(m: HandoffMessage) -> dict[str, Any]:
     return {
         "id": m.id,
         "at": _iso(m.at),
+        "time": m.at.astimezone(LOCAL_TZ).strftime("%H:%M:%S"),
         "sender": m.sender,
         "sender_label": m.author if m.sender == "staff" and m.author else SENDER_LABELS[m.sender],
         # staff read the resident's words with phones and other personal data masked

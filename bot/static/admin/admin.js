@@ -103,7 +103,7 @@
       const div = document.createElement("div");
       div.className = `msg ${kind[m.sender] || "in"}`;
       const time = document.createElement("time");
-      time.textContent = new Date(m.at).toLocaleTimeString("zh-CN", { hour12: false });
+      time.textContent = m.time; // the community's local time, as the server renders it
       const who = document.createElement("b");
       who.textContent = m.sender_label;
       div.append(time, " ", who, `：${m.text}`);
