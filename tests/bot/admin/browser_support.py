@@ -51,9 +51,10 @@ def overflow(page: Any) -> list[str]:
     """Elements wider than the viewport that are not inside a horizontal scroller."""
     result: list[str] = page.evaluate(
         """() => {
-      const width = document.documentElement.clientWidth;
+      const root = document.documentElement;
+      const width = root.clientWidth;
       const bad = [];
-      if (document.documentElement.scrollWidth > width + 1) bad.push('page ' + document.documentElement.scrollWidth);
+      if (root.scrollWidth > width + 1) bad.push('page ' + root.scrollWidth);
       for (const el of document.querySelectorAll('body *')) {
         const r = el.getBoundingClientRect();
         if (r.width === 0 || r.right <= width + 1) continue;
@@ -63,7 +64,8 @@ def overflow(page: Any) -> list[str]:
           if (['auto', 'scroll', 'hidden'].includes(s.overflowX)) { scrolled = true; break; }
           p = p.parentElement;
         }
-        if (!scrolled) bad.push(el.tagName.toLowerCase() + '.' + el.className + ' ' + Math.round(r.right));
+        const name = el.tagName.toLowerCase() + '.' + el.className;
+        if (!scrolled) bad.push(name + ' ' + Math.round(r.right));
       }
       return bad.slice(0, 10);
     }"""
