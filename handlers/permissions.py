@@ -37,6 +37,7 @@ read_public        all       all     all     all    all         all    all
 manage_registry    —         —       —       c      —           all    —
 bind_identity      —         —       —       c      —           all    —
 review             —         —       —       c      —           all    —
+answer             —         —       —       c      —           all    —
 teach              —         —       —       *      —           all    —
 create_community,  —         —       —       —      —           all    —
 import_training,
@@ -94,6 +95,7 @@ class Action(StrEnum):
     MANAGE_REGISTRY = "manage_registry"
     BIND_IDENTITY = "bind_identity"
     REVIEW = "review"
+    ANSWER = "answer"  # talk with a resident who asked for a person (the handoff inbox)
     # tied to no community
     TEACH = "teach"
     CREATE_COMMUNITY = "create_community"
@@ -154,7 +156,10 @@ POLICY: dict[Role, dict[Action, frozenset[Scope]]] = {
     },
     Role.COMMUNITY_STAFF: {
         **_rules(_COMMUNITY, _SUPERVISION),
-        **_rules(frozenset({S.OWN_COMMUNITY}), (A.MANAGE_REGISTRY, A.BIND_IDENTITY, A.REVIEW)),
+        **_rules(
+            frozenset({S.OWN_COMMUNITY}),
+            (A.MANAGE_REGISTRY, A.BIND_IDENTITY, A.REVIEW, A.ANSWER),
+        ),
         A.TEACH: frozenset({S.GLOBAL}),
         A.READ_PUBLIC: _EVERYWHERE,
     },

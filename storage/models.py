@@ -560,3 +560,43 @@ class ReviewDecision(SQLModel, table=True):
     example_id: int | None = None
     by: str = Field(default="", max_length=64)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- live handoff: a resident talking to community staff (issue 16) -------------------------
+
+
+class Handoff(SQLModel, table=True):
+    """A resident who asked for a person (转人工), waiting for or talking with staff.
+
+    ``status``: waiting (nobody has taken it) → taken (a staff member answers) → closed
+    (handed back to the bot). At most one open handoff per chat user.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    user_id: str = Field(max_length=128, index=True)
+    resident_id: int | None = Field(default=None, foreign_key="resident.id", index=True)
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
+    building_id: int | None = Field(default=None, foreign_key="building.id")
+    status: str = Field(default="waiting", max_length=10, index=True)
+    reason: str = Field(default="asked", max_length=20)  # asked | bot_stuck
+    phone: str = Field(default="", max_length=40)
+    note: str = Field(default="", sa_type=sa.Text)
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    taken_at: datetime | None = _ts()
+    taken_by: int | None = Field(default=None, foreign_key="adminuser.id")
+    taken_by_name: str = Field(default="", max_length=100)
+    closed_at: datetime | None = _ts()
+    ticket_number: str = Field(default="", max_length=40)
+    last_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class HandoffMessage(SQLModel, table=True):
+    """One line of a handoff: from the resident, from staff, or a note of what happened."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    handoff_id: int = Field(foreign_key="handoff.id", index=True)
+    sender: str = Field(max_length=10)  # resident | staff | system
+    author: str = Field(default="", max_length=100)
+    text: str = Field(default="", sa_type=sa.Text)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

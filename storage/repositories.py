@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.admin_repositories import SqlAdmin, SqlNluData, SqlTicketQueries
 from storage.db import Database
 from storage.errors import DuplicateError, NotFound, StorageError
+from storage.handoff_repository import SqlHandoffs
 from storage.models import (
     AdminToken,
     AdminUser,
@@ -1223,6 +1224,7 @@ class SqlUnitOfWork:
         self.ticket_queries = SqlTicketQueries(session)
         # recovery and delivery bookkeeping (storage/reliability.py)
         self.recovery = SqlRecovery(session)
+        self.handoffs = SqlHandoffs(session)
         self.queued = 0
 
     async def commit(self) -> None:

@@ -161,6 +161,7 @@ Dep = Annotated[Container, Depends(container_of)]
 NAV: tuple[tuple[str, str, Action], ...] = (
     ("/admin", "概览", Action.VIEW),
     ("/admin/tickets", "工单", Action.VIEW),
+    ("/admin/inbox", "人工接待", Action.ANSWER),
     ("/admin/review", "待审核", Action.REVIEW),
     ("/admin/intents", "意图与例句", Action.TEACH),
     ("/admin/nlu", "训练与模型", Action.TEACH),

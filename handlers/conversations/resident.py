@@ -26,6 +26,7 @@ from handlers.dialogue import (
     step,
 )
 from handlers.flows import category_label
+from handlers.handoff_service import end_button, open_handoff, promise_text, resident_turn
 from handlers.i18n import locale_of, status_text, t
 from handlers.lifecycle import OPEN_STATUSES, Actor, is_open
 from handlers.messages import Inbound, Outbound
@@ -83,6 +84,9 @@ class ResidentConversation:
         if msg.locale and locale_of(msg.locale) != resident.locale:
             resident.locale = locale_of(msg.locale)
             await uow.registry.save(resident)
+        handoff = await uow.handoffs.open_for(msg.channel, msg.user_id)
+        if handoff is not None:  # a person is (about to be) answering: the bot stays out
+            return await resident_turn(uow, handoff, msg, now, resident.locale), state
         msg = await self._apply_scene(msg, registry, state)
         ctx = await self._context(uow, resident, registry, now, msg)
         turn = step(state, msg, parse, ctx, dialogue)
@@ -175,7 +179,7 @@ class ResidentConversation:
         if isinstance(action, AddContactPhone):
             return await self._add_phone(uow, action, resident)
         if isinstance(action, RequestCallback):
-            return await self._callback(uow, action, resident)
+            return await self._callback(uow, action, resident, msg)
         if isinstance(action, FollowTicket):
             return await self._follow(uow, action, resident, msg, state)
         if isinstance(action, AddSupplement):
@@ -421,7 +425,7 @@ class ResidentConversation:
         return [Outbound(text=t("phone_added", resident.locale, number=ticket.number))]
 
     async def _callback(
-        self, uow: UnitOfWork, action: RequestCallback, resident: Resident
+        self, uow: UnitOfWork, action: RequestCallback, resident: Resident, msg: Inbound
     ) -> list[Outbound]:
         locale = resident.locale
         resident.phone = action.phone or resident.phone
@@ -444,8 +448,20 @@ class ResidentConversation:
             if community and community.hotline
             else ""
         )
-        if decision.worker is None:
-            return [Outbound(text=t("human.who.staff", locale) + hotline)]
+        # staff answer in this chat (the console's inbox); the grid worker also calls back
+        opened = await open_handoff(
+            uow,
+            now=self.clock.now(),
+            msg=msg,
+            resident=resident,
+            community_id=community_id,
+            building_id=building.id if building else None,
+            phone=action.phone,
+            note=action.note,
+        )
+        replies = [Outbound(text=promise_text(opened, locale), buttons=(end_button(locale),))]
+        if decision.worker is None or decision.worker.role == "community_staff":
+            return replies + ([Outbound(text=hotline)] if hotline else [])
         where = f"，{building.name}" if building else ""
         await self.tickets.push_to_worker(
             uow,
@@ -457,9 +473,7 @@ class ResidentConversation:
             ),
             None,
         )
-        who = (
-            t("human.who.worker", locale, name=decision.worker.name)
-            if decision.worker.role != "community_staff"
-            else t("human.who.staff", locale)
-        )
-        return [Outbound(text=t("human.requested", locale, who=who, hotline=hotline))]
+        # the role called what it is: a grid leader is not "网格员"
+        key = "who.grid_leader" if decision.worker.role == "grid_leader" else "human.who.worker"
+        who = t(key, locale, name=decision.worker.name)
+        return [*replies, Outbound(text=t("human.requested", locale, who=who, hotline=hotline))]

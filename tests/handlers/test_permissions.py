@@ -46,6 +46,7 @@ read_public       ogcx*    ogcx*  ogcx*  ogcx* ogcx*      ogcx* ogcx*
 manage_registry   -        -      -      c     -          ogcx* -
 bind_identity     -        -      -      c     -          ogcx* -
 review            -        -      -      c     -          ogcx* -
+answer            -        -      -      c     -          ogcx* -
 teach             -        -      -      *     -          ogcx* -
 create_community  -        -      -      -     -          ogcx* -
 import_training   -        -      -      -     -          ogcx* -
