@@ -20,6 +20,7 @@ from handlers.dialogue import (
     ResidentContext,
     Stage,
     TicketBrief,
+    WithdrawTicket,
     mask_phone,
     offer_duplicate,
     step,
@@ -31,6 +32,7 @@ from handlers.messages import Inbound, Outbound
 from handlers.notices import LOCAL_TZ, worker_notice
 from handlers.ports import Clock
 from handlers.routing import route
+from handlers.sla import ClockKind, duration_text
 from handlers.ticket_service import PUBLIC_NOTE_KINDS, TicketService, facts_of
 from nlu.types import Parse
 from storage.interfaces import UnitOfWork
@@ -175,7 +177,31 @@ class ResidentConversation:
             return await self._follow(uow, action, resident, msg, state)
         if isinstance(action, AddSupplement):
             return await self._supplement(uow, action, resident, msg, state)
+        if isinstance(action, WithdrawTicket):
+            return await self._withdraw(uow, action, resident)
         assert_never(action)
+
+    async def _withdraw(
+        self, uow: UnitOfWork, action: WithdrawTicket, resident: Resident
+    ) -> list[Outbound]:
+        locale = resident.locale
+        ticket = await uow.tickets.by_number(action.number, for_update=True)
+        if ticket is None or ticket.resident_id != resident.id:
+            return [Outbound(text=t("withdraw.not_found", locale, number=action.number))]
+        if not is_open(ticket.status):
+            status = status_text(ticket.status, locale)
+            return [
+                Outbound(text=t("withdraw.not_open", locale, number=ticket.number, status=status))
+            ]
+        await self.tickets.withdraw(uow, ticket, Actor.resident(resident.id), action.reason)
+        category = category_label(ticket.category, locale)
+        return [
+            Outbound(
+                text=t("withdraw.done", locale, number=ticket.number, category=category),
+                kind="withdrawn",
+                data={"number": ticket.number},
+            )
+        ]
 
     async def _create_ticket(
         self,
@@ -271,7 +297,7 @@ class ResidentConversation:
             ]
         grid = await uow.registry.grid(assignee.grid_id) if assignee.grid_id else None
         who = t("assignee.worker", locale, grid=grid.name if grid else "", name=assignee.name)
-        promise = t("promise.urgent" if ticket.priority == "urgent" else "promise.normal", locale)
+        promise = await self._promise(uow, ticket, locale)
         return [
             Outbound(
                 text=t(
@@ -286,6 +312,24 @@ class ResidentConversation:
                 data={"number": number, "category": ticket.category, "priority": ticket.priority},
             )
         ]
+
+    async def _promise(self, uow: UnitOfWork, ticket: Ticket, locale: str) -> str:
+        """When the worker will call back (the call-back clock), else the general promise."""
+        clocks = await uow.clocks.for_ticket(ticket.id or 0, status="pending")
+        due = [c for c in clocks if c.kind == ClockKind.CALLBACK.value]
+        if due:
+            first = min(due, key=lambda c: c.due_at)
+            at = first.due_at.astimezone(LOCAL_TZ)
+            today = self.clock.now().astimezone(LOCAL_TZ).date()
+            # outside office hours the promise moves to the next working time: say the day
+            when = at.strftime("%H:%M" if at.date() == today else "%m-%d %H:%M")
+            return t(
+                "promise.callback",
+                locale,
+                time=when,
+                span=duration_text(first.target_seconds, locale),
+            )
+        return t("promise.urgent" if ticket.priority == "urgent" else "promise.normal", locale)
 
     async def _file_instead(
         self,

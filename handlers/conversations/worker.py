@@ -207,6 +207,16 @@ class WorkerConversation:
                 )
             ], state
         try:
+            if command.command in (Command.CALLED, Command.UNREACHABLE):
+                reached = command.command == Command.CALLED
+                at = await self.tickets.record_callback(uow, ticket, actor, reached=reached)
+                key = "worker.called_ok" if reached else "worker.unreachable_ok"
+                return [
+                    Outbound(
+                        text=t(key, locale, number=number, time=at),
+                        buttons=task_buttons(number, locale, ticket.status),
+                    )
+                ], state
             if command.command == Command.ACCEPT:
                 await self.tickets.accept(uow, ticket, worker, actor)
                 phone = ticket.contact_phone or t("confirm.no_phone", locale)

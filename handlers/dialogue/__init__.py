@@ -60,6 +60,7 @@ from handlers.dialogue.types import (
     Stage,
     TicketBrief,
     Turn,
+    WithdrawTicket,
     draft_from_dict,
     draft_to_dict,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "Stage",
     "TicketBrief",
     "Turn",
+    "WithdrawTicket",
     "draft_from_dict",
     "draft_to_dict",
     "duplicate_offer",

@@ -6,7 +6,7 @@ added to the ticket, anything else is read as an idle message.
 
 from __future__ import annotations
 
-from handlers.dialogue import supplement
+from handlers.dialogue import supplement, withdraw
 from handlers.dialogue.base import Step
 from handlers.dialogue.clarifying import unsure
 from handlers.dialogue.followups import rate, request_callback, show_status
@@ -56,7 +56,7 @@ def on_text(s: Step, text: str) -> None:
             request_callback(s)
             return
         if intent == "cancel":
-            s.say(t("nothing_to_cancel", s.loc))
+            withdraw.offer(s, text)
             return
         if intent == "inform":
             start_from_details(s)

@@ -20,6 +20,7 @@ from handlers.dialogue import (
     followups,
     idle,
     supplement,
+    withdraw,
 )
 from handlers.dialogue.base import Step
 from handlers.dialogue.prompts import confirm, reprompt
@@ -173,6 +174,8 @@ def on_button(s: Step, payload: str) -> None:
         supplement.on_button(s, rest.upper())
     elif head == "newreport":
         _on_new_report_button(s)
+    elif head in ("withdraw", "withdraw_yes", "withdraw_no"):
+        withdraw.on_button(s, head, rest)
     else:
         # stale or forged payload: answer politely, change nothing
         s.say(t("not_understood", s.loc), menu_buttons(s.loc))
@@ -190,11 +193,10 @@ def _on_new_report_button(s: Step) -> None:
     _report_from_photo(s, text)
 
 
-def cancel(s: Step) -> None:
-    """取消: drop whatever is open (saying so when there was nothing)."""
+def cancel(s: Step, text: str = "") -> None:
+    """取消: drop whatever is open; with nothing open, offer to withdraw a report (撤销)."""
     if s.state.stage in (Stage.IDLE, Stage.FOLLOWUP_PHONE):
-        s.reset()
-        s.say(t("nothing_to_cancel", s.loc), menu_buttons(s.loc))
+        withdraw.offer(s, text)
         return
     s.reset()
     s.say(t("cancelled", s.loc), menu_buttons(s.loc))
@@ -332,8 +334,8 @@ def on_text(s: Step, text: str) -> None:
     if urgent and s.state.stage in (Stage.FILLING, Stage.CONFIRMING, Stage.CLARIFYING):
         s.state.urgent = True
     # interruptions, answered in any stage
-    if key in CANCEL_WORDS or s.confident("cancel"):
-        cancel(s)
+    if key in CANCEL_WORDS or s.confident("cancel") or withdraw.asks(text):
+        cancel(s, text)
         return
     choosing = s.state.stage == Stage.SUPPLEMENT  # there a ticket number is a choice
     asks_status = bool(ticket_numbers(text)) and s.intent == "query_status" and not choosing

@@ -202,8 +202,22 @@ class AddSupplement:
     fallback: CreateTicket | None = None  # filed instead if the ticket closed meanwhile
 
 
+@dataclass(frozen=True, slots=True)
+class WithdrawTicket:
+    """The resident withdraws (撤销) one of their own reports that is not yet resolved."""
+
+    number: str
+    reason: str = ""
+
+
 Action = (
-    CreateTicket | RateTicket | AddContactPhone | RequestCallback | FollowTicket | AddSupplement
+    CreateTicket
+    | RateTicket
+    | AddContactPhone
+    | RequestCallback
+    | FollowTicket
+    | AddSupplement
+    | WithdrawTicket
 )
 
 
