@@ -82,15 +82,19 @@ def local_time(value: datetime | None) -> str:
     return value.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
 
 
-def task_buttons(number: str, locale: str, status: str) -> tuple[Button, ...]:
-    """The buttons a worker sees for a ticket in a given status."""
+def task_buttons(
+    number: str, locale: str, status: str, *, callback: bool = False
+) -> tuple[Button, ...]:
+    """The buttons a worker sees for a ticket in a given status (``callback``: the call-back
+    to the resident is still due, so 已回电 / 联系不上 come first after 接单)."""
     waiting = status in ("submitted", "assigned", "transferred", "escalated", "reopened")
     buttons: list[Button] = []
     if waiting:
         buttons.append(Button(t("worker.button.accept", locale), f"accept:{number}"))
     if status not in ("resolved", "closed", "cancelled", "merged"):
-        buttons.append(Button(t("worker.button.called", locale), f"called:{number}"))
-        buttons.append(Button(t("worker.button.unreachable", locale), f"unreachable:{number}"))
+        if callback:
+            buttons.append(Button(t("worker.button.called", locale), f"called:{number}"))
+            buttons.append(Button(t("worker.button.unreachable", locale), f"unreachable:{number}"))
         buttons.append(Button(t("worker.button.progress", locale), f"progress:{number}"))
         buttons.append(Button(t("worker.button.resolve", locale), f"resolve:{number}"))
         buttons.append(Button(t("worker.button.transfer", locale), f"transfer:{number}"))
@@ -124,7 +128,9 @@ def task_card(facts: TicketFacts, locale: str = "zh", *, prefix: str = "") -> Ou
         text = f"{prefix}\n{text}"
     return Outbound(
         text=text,
-        buttons=task_buttons(facts.number, locale, facts.status),
+        buttons=task_buttons(
+            facts.number, locale, facts.status, callback=facts.callback_by is not None
+        ),
         kind="task_card",
         data={
             "number": facts.number,
