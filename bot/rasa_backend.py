@@ -17,6 +17,7 @@ import httpx
 
 from nlu.errors import NLUError
 from nlu.model import OUT_OF_SCOPE
+from nlu.safety import detect_hazards
 from nlu.types import Entity, Hints, IntentScore, Parse, Thresholds
 
 _RASA_FALLBACK = "nlu_fallback"
@@ -160,4 +161,12 @@ def parse_from_rasa(text: str, body: Any) -> Parse:
             )
         )
     entities.sort(key=lambda e: (e.start, e.end))
-    return Parse(text=text, intent=intent, ranking=(intent, *ranking), entities=tuple(entities))
+    # the safety layer is ours, not the Rasa project's: a danger is never missed because the
+    # intents come from another server
+    return Parse(
+        text=text,
+        intent=intent,
+        ranking=(intent, *ranking),
+        entities=tuple(entities),
+        hazards=detect_hazards(text),
+    )

@@ -105,6 +105,8 @@ WORKING = frozenset({S.ACCEPTED, S.IN_PROGRESS})
 OPEN = frozenset({S.SUBMITTED, *WAITING_FOR_ACCEPT, *WORKING})
 FINAL = frozenset({S.CLOSED, S.CANCELLED, S.MERGED})
 ALL = frozenset(Status)
+# the open statuses as stored (for SQL "status IN (...)" filters)
+OPEN_STATUSES = tuple(sorted(s.value for s in OPEN))
 
 TRANSITIONS: dict[tuple[Status, Move], Status] = {
     (S.SUBMITTED, M.ASSIGN): S.ASSIGNED,

@@ -76,10 +76,6 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def now_of(request: Request) -> datetime:
-    return container_of(request).clock.now()
-
-
 def cookie_secure(request: Request) -> bool:
     c = container_of(request)
     flag = c.settings.admin.cookie_secure

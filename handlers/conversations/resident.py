@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, assert_never
 
-from handlers.conversations.context import OPEN_STATUSES, Registry
+from handlers.conversations.context import Registry
 from handlers.dialogue import (
     Action,
     AddContactPhone,
@@ -27,7 +27,7 @@ from handlers.dialogue import (
 )
 from handlers.flows import category_label
 from handlers.i18n import locale_of, status_text, t
-from handlers.lifecycle import Actor, is_open
+from handlers.lifecycle import OPEN_STATUSES, Actor, is_open
 from handlers.messages import Inbound, Outbound
 from handlers.notices import LOCAL_TZ, worker_notice
 from handlers.ports import Clock

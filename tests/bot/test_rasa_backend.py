@@ -134,6 +134,28 @@ async def test_rasa_answer_becomes_our_parse_when_server_answers(
 
 
 @pytest.mark.parametrize(
+    ("text", "urgent", "advice"),
+    [
+        ("3幢电梯坏了，有人被困", True, "96333"),
+        ("3幢电梯坏了，没有人被困", False, None),
+    ],
+)
+async def test_our_safety_layer_reads_the_message_when_rasa_classifies_it(
+    rasa_server: Callable[[Behaviour], Awaitable[str]],
+    text: str,
+    urgent: bool,
+    advice: str | None,
+) -> None:
+    """Rasa projects know nothing of our hazards: a trapped person is urgent all the same."""
+    url = await rasa_server(well_behaved)
+    async with RasaHttpInterpreter(url, token=TOKEN) as interpreter:
+        parse = await interpreter.parse(text)
+    assert parse.intent.name == "report_elevator"
+    assert parse.urgent is urgent
+    assert (advice in parse.advice) if advice else parse.advice == ()
+
+
+@pytest.mark.parametrize(
     ("text", "intent", "confidence"),
     [("今天天气怎么样", nlu.OUT_OF_SCOPE, 0.3), ("", nlu.OUT_OF_SCOPE, 1.0)],
 )
