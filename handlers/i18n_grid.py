@@ -99,4 +99,61 @@ TEXT: dict[str, dict[str, str]] = {
         "reported it. If the problem is still there for you, just tell me and I'll report it.",
     },
     "withdraw.reason": {"zh": "原因：{reason}", "en": "Reason: {reason}"},
+    # --- notices ------------------------------------------------------------------------------
+    "notice.title": {"zh": "社区通知：{label}", "en": "Community notice: {label}"},
+    "notice.push": {
+        "zh": "【社区通知·{label}】{line}\n（回复“关闭通知”可不再接收通知）",
+        "en": "[Community notice · {label}] {line}\n(Reply 'notices off' to stop notices.)",
+    },
+    "notice.opt_out_hint": {
+        "zh": "回复“关闭通知”可不再接收",
+        "en": "Reply 'notices off' to stop notices",
+    },
+    "notice.list": {
+        "zh": "目前有以下通知：\n{lines}\n如遇到通知以外的问题，直接告诉我即可报事。",
+        "en": "Current notices:\n{lines}\nFor anything else, just tell me and I'll report it.",
+    },
+    "notice.none": {
+        "zh": "目前您所在的楼栋和小区没有停水、停电等通知。如果遇到问题，直接告诉我即可报事。",
+        "en": "There are no outage notices for your building or community right now. If "
+        "something is wrong, just tell me and I'll report it.",
+    },
+    "notice.matched": {
+        "zh": "这可能是已通知的计划安排：\n{lines}\n"
+        "如果不是这个原因，或超出通知时间仍未恢复，请点“仍要报事”。",
+        "en": "This may be the announced work:\n{lines}\nIf it is something else, or it lasts "
+        "past the announced time, tap 'Report anyway'.",
+    },
+    "notice.button.report": {"zh": "仍要报事", "en": "Report anyway"},
+    "notice.button.ok": {"zh": "知道了", "en": "OK"},
+    "notice.ok": {
+        "zh": "好的。通知时间过后仍未恢复，随时告诉我。",
+        "en": "OK. If it is not back after the announced time, tell me any time.",
+    },
+    "notice.off": {
+        "zh": "已为您关闭社区通知。回复“开启通知”可重新接收。",
+        "en": "Community notices are off. Reply 'notices on' to get them again.",
+    },
+    "notice.on": {
+        "zh": "已为您开启社区通知，停水、停电等通知会发到这里。",
+        "en": "Community notices are on; outage notices will arrive here.",
+    },
+    "staff.notice_usage": {
+        "zh": "发布通知：通知 楼栋/网格/社区 内容，例如“通知 5幢 明天9:00-17:00停水，请提前储水”。",
+        "en": "Publish a notice: notice <building/grid/community> <text>, e.g. 'notice 5幢 "
+        "tomorrow 9:00-17:00 no water'.",
+    },
+    "staff.notice_ok": {
+        "zh": "已发布通知 #{id}（{label}，{place}）：发送给 {recipients} 位居民"
+        "{unreachable}{opted_out}。",
+        "en": "Notice #{id} ({label}, {place}) published to {recipients} residents"
+        "{unreachable}{opted_out}.",
+    },
+    "staff.notice_unreachable": {"zh": "，{count} 位无法送达", "en": ", {count} unreachable"},
+    "staff.notice_opted_out": {"zh": "，{count} 位已关闭通知", "en": ", {count} opted out"},
+    "staff.notice_error": {"zh": "未能发布通知：{reason}", "en": "Notice not published: {reason}"},
+    "staff.notice_place": {
+        "zh": "没有找到“{place}”。请写楼栋（如5幢）、网格名或“全社区”。",
+        "en": "No place '{place}'. Name a building (e.g. 5幢), a grid or '全社区'.",
+    },
 }

@@ -20,6 +20,7 @@ class Command(StrEnum):
     MERGE = "merge"  # staff/leaders: merge a duplicate into another ticket
     CALLED = "called"  # 已回电: the resident was called back
     UNREACHABLE = "unreachable"  # 联系不上: the call-back was not answered
+    NOTICE = "notice"  # staff/leaders: publish a notice to residents (通知 5幢 …)
 
 
 WORDS: dict[str, Command] = {
@@ -58,6 +59,9 @@ WORDS: dict[str, Command] = {
     "联系不上": Command.UNREACHABLE,
     "未接通": Command.UNREACHABLE,
     "unreachable": Command.UNREACHABLE,
+    "通知": Command.NOTICE,
+    "发布通知": Command.NOTICE,
+    "notice": Command.NOTICE,
 }
 
 ACTION_NAMES = {
@@ -100,6 +104,9 @@ def parse_command(text: str) -> WorkerCommand | None:
     if match is None:
         return None
     command = WORDS[match.group("word").lower()]
+    after = text.strip()[len(match.group("word")) :][:1]
+    if command == Command.NOTICE and after and not re.match(r"[\s:：,，]", after):
+        return None  # "通知物业明天来修" is a sentence, "通知 5幢 …" a command
     number = match.group("number")
     rest = match.group("rest").strip()
     if command in (Command.TASKS, Command.HELP) and rest:

@@ -17,6 +17,7 @@ from storage.admin_types import (
     TicketFilter,
     TicketTiming,
 )
+from storage.grid_interfaces import NoticeRepository
 from storage.models import (
     AdminToken,
     AdminUser,
@@ -481,6 +482,8 @@ class UnitOfWork(Protocol):
     def nlu_data(self) -> NluDataRepository: ...
     @property
     def ticket_queries(self) -> TicketQueryRepository: ...
+    @property
+    def notices(self) -> NoticeRepository: ...
 
     async def commit(self) -> None: ...
 

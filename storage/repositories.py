@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.admin_repositories import SqlAdmin, SqlNluData, SqlTicketQueries
 from storage.db import Database
 from storage.errors import DuplicateError, NotFound, StorageError
+from storage.grid_repositories import SqlNotices
 from storage.models import (
     AdminToken,
     AdminUser,
@@ -1210,6 +1211,7 @@ class SqlUnitOfWork:
         self.admin = SqlAdmin(session)
         self.nlu_data = SqlNluData(session)
         self.ticket_queries = SqlTicketQueries(session)
+        self.notices = SqlNotices(session)  # the whole grid (storage/grid_repositories.py)
         self.queued = 0
 
     async def commit(self) -> None:

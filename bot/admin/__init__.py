@@ -23,6 +23,7 @@ def install(app: FastAPI) -> None:
         routes_accounts,
         routes_dashboard,
         routes_intents,
+        routes_notices,
         routes_registry,
         routes_review,
         routes_tickets,
@@ -39,6 +40,7 @@ def install(app: FastAPI) -> None:
         routes_intents,
         routes_training,
         routes_review,
+        routes_notices,
     ):
         app.include_router(module.router)
     app.add_exception_handler(AdminProblem, problem_response)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from handlers.dialogue import (
     RateTicket,
     RequestCallback,
     ResidentContext,
+    SetNotices,
     Stage,
     TicketBrief,
     WithdrawTicket,
@@ -29,6 +30,7 @@ from handlers.flows import category_label
 from handlers.i18n import locale_of, status_text, t
 from handlers.lifecycle import OPEN_STATUSES, Actor, is_open
 from handlers.messages import Inbound, Outbound
+from handlers.notice_service import NoticeService
 from handlers.notices import LOCAL_TZ, worker_notice
 from handlers.ports import Clock
 from handlers.routing import route
@@ -47,9 +49,12 @@ class ResidentConversation:
         clock: the time source.
     """
 
-    def __init__(self, tickets: TicketService, clock: Clock) -> None:
+    def __init__(
+        self, tickets: TicketService, clock: Clock, notices: NoticeService | None = None
+    ) -> None:
         self.tickets = tickets
         self.clock = clock
+        self.notices = notices or NoticeService(tickets.store, clock)
 
     async def turn(
         self,
@@ -131,6 +136,9 @@ class ResidentConversation:
             msg.channel, msg.user_id, statuses=OPEN_STATUSES
         )
         locale = resident.locale
+        notices = await self.notices.active_for(
+            uow, building_id=resident.building_id, community_id=resident.community_id
+        )
         return ResidentContext(
             now=now,
             locale=locale,
@@ -143,6 +151,7 @@ class ResidentConversation:
             open_tickets=tuple([await self._brief(uow, tk, locale) for tk in open_rows]),
             awaiting_rating=tuple([await self._brief(uow, tk, locale) for tk in resolved]),
             followed_tickets=tuple([await self._brief(uow, tk, locale) for tk in followed]),
+            notices=tuple(notices),
         )
 
     async def _brief(self, uow: UnitOfWork, ticket: Ticket, locale: str) -> TicketBrief:
@@ -179,6 +188,9 @@ class ResidentConversation:
             return await self._supplement(uow, action, resident, msg, state)
         if isinstance(action, WithdrawTicket):
             return await self._withdraw(uow, action, resident)
+        if isinstance(action, SetNotices):
+            await self.notices.set_subscription(uow, resident.id or 0, on=action.on)
+            return [Outbound(text=t("notice.on" if action.on else "notice.off", resident.locale))]
         assert_never(action)
 
     async def _withdraw(

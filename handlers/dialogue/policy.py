@@ -19,6 +19,7 @@ from handlers.dialogue import (
     filling,
     followups,
     idle,
+    notices,
     supplement,
     withdraw,
 )
@@ -174,6 +175,8 @@ def on_button(s: Step, payload: str) -> None:
         supplement.on_button(s, rest.upper())
     elif head == "newreport":
         _on_new_report_button(s)
+    elif head == "notice":
+        notices.on_button(s, rest)
     elif head in ("withdraw", "withdraw_yes", "withdraw_no"):
         withdraw.on_button(s, head, rest)
     else:

@@ -14,6 +14,7 @@ from typing import Any
 
 from handlers.address import BuildingRef
 from handlers.flows import FLOWS, ReportFlow
+from handlers.grid_notices import NoticeBrief
 from handlers.messages import Outbound
 
 
@@ -127,6 +128,7 @@ class ResidentContext:
     open_tickets: tuple[TicketBrief, ...] = ()
     awaiting_rating: tuple[TicketBrief, ...] = ()
     followed_tickets: tuple[TicketBrief, ...] = ()  # others' tickets the resident follows
+    notices: tuple[NoticeBrief, ...] = ()  # active notices that reach the resident's home
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +212,13 @@ class WithdrawTicket:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SetNotices:
+    """关闭通知 / 开启通知: the resident turns notices off or on."""
+
+    on: bool
+
+
 Action = (
     CreateTicket
     | RateTicket
@@ -218,6 +227,7 @@ Action = (
     | FollowTicket
     | AddSupplement
     | WithdrawTicket
+    | SetNotices
 )
 
 

@@ -19,7 +19,7 @@ from storage.db import MIGRATIONS_DIR, alembic_config, sync_url, upgrade
 from storage.migrations.legacy import LEGACY_REVISIONS
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
-HEAD = "0004_admin"
+HEAD = "0008_grid"
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_a_new_database_gets_every_migration_and_exactly_the_models_schema(
     url = new_url(backend)
     done = upgrade(url)
     assert (done.before, done.after) == (None, HEAD)
-    assert done.applied == ("0001", "0002_lifecycle", "0003_telegram", HEAD)
+    assert done.applied == ("0001", "0002_lifecycle", "0003_telegram", "0004_admin", HEAD)
     assert _schema_diff(url) == []
     again = upgrade(url)
     assert (again.before, again.after, again.applied) == (HEAD, HEAD, ())
@@ -90,7 +90,7 @@ def test_a_database_stamped_with_an_old_revision_id_upgrades_and_keeps_its_data(
     done = upgrade(url)
 
     assert (done.renamed, done.before, done.after) == (old, new, HEAD)
-    later = ["0002_lifecycle", "0003_telegram", HEAD]
+    later = ["0002_lifecycle", "0003_telegram", "0004_admin", HEAD]
     assert done.applied == tuple(later[later.index(new) + 1 :])
     assert _execute(url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
     assert _execute(url, "SELECT name FROM community") == [("老小区",)]
