@@ -153,6 +153,8 @@ class SlaSettings(BaseModel):
     rating_timeout_hours: float = Field(default=72, gt=0)
     overdue_step_hours: float = Field(default=24, gt=0)
     always_on: list[str] = Field(default_factory=lambda: ["urgent"])  # ignore working hours
+    # the grid worker calls the resident back within this after every report (0: no promise)
+    callback_minutes: float = Field(default=10.0, ge=0)
     enabled: bool = True  # run the sweeper in this process
     sweep_seconds: float = Field(default=5.0, gt=0)
     batch: int = Field(default=100, ge=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from handlers.i18n_handoff import TEXT as _HANDOFF_TEXT
+from handlers.i18n_grid import TEXT as _GRID_TEXT
 from handlers.i18n_lifecycle import TEXT as _LIFECYCLE_TEXT
 
 _TEXT: dict[str, dict[str, str]] = {
@@ -481,6 +482,7 @@ _TEXT: dict[str, dict[str, str]] = {
 # lifecycle texts (SLA, duplicates, departments, follow-up) live in their own module
 _TEXT.update(_LIFECYCLE_TEXT)
 _TEXT.update(_HANDOFF_TEXT)
+_TEXT.update(_GRID_TEXT)
 
 STATUS_TEXT: dict[str, dict[str, str]] = {
     "submitted": {"zh": "已受理，等待派单", "en": "received, waiting to be assigned"},

@@ -43,6 +43,7 @@ from handlers.conversations.worker import WorkerConversation
 from handlers.dialogue import DialogueConfig, DialogueState
 from handlers.i18n import locale_of, t
 from handlers.messages import Inbound, Outbound
+from handlers.notice_service import NoticeService
 from handlers.ports import Clock, Interpreter
 from handlers.privacy import mask_id
 from handlers.throttle_service import RateLimits
@@ -102,7 +103,7 @@ class MinhuService:
         on_outbox: called after a commit that queued pushed messages (wakes the dispatcher).
         tickets: the ticket operations (built from the above when not given).
 
-    Staff operations (the admin console, the APIs) go to ``tickets`` directly.
+    Staff operations (the admin console, the APIs) go to ``tickets`` and ``notices`` directly.
     """
 
     def __init__(
@@ -128,8 +129,9 @@ class MinhuService:
             store=store, clock=clock, config=self.config.lifecycle, on_outbox=self._on_outbox
         )
         self.rates = rates
-        self._residents = ResidentConversation(self.tickets, clock, rates)
-        self._workers = WorkerConversation(self.tickets)
+        self.notices = NoticeService(store, clock, self._on_outbox)
+        self._residents = ResidentConversation(self.tickets, clock, rates, self.notices)
+        self._workers = WorkerConversation(self.tickets, self.notices)
         self._departments = DepartmentConversation(self.tickets)
 
     # --- entry points ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ from storage.admin_types import (
     TicketFilter,
     TicketTiming,
 )
+from storage.grid_interfaces import NoticeRepository
 from storage.models import (
     AdminToken,
     AdminUser,
@@ -563,7 +564,10 @@ class UnitOfWork(Protocol):
     def ticket_queries(self) -> TicketQueryRepository: ...
     @property
     def recovery(self) -> RecoveryRepository: ...
+    @property
     def handoffs(self) -> HandoffRepository: ...
+    @property
+    def notices(self) -> NoticeRepository: ...
 
     async def commit(self) -> None: ...
 

@@ -273,6 +273,7 @@ class SessionEntry(SQLModel, table=True):
     value: str = Field(default="", sa_type=sa.Text)
     expires_at: datetime | None = _ts(index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    notice_id: int | None = Field(default=None, index=True)  # a Notice it delivers
 
 
 class Mailbox(SQLModel, table=True):
@@ -599,4 +600,38 @@ class HandoffMessage(SQLModel, table=True):
     sender: str = Field(max_length=10)  # resident | staff | system
     author: str = Field(default="", max_length=100)
     text: str = Field(default="", sa_type=sa.Text)
+# --- the whole grid (issue 14): notices to residents ------------------------------------------
+
+
+class Notice(SQLModel, table=True):
+    """A notice staff publish to residents of a building, grid, community or street.
+
+    ``scope`` is ``building`` | ``grid`` | ``community`` | ``street`` and ``scope_id`` its id
+    (a street by its name in ``street``: streets are the communities' ``street`` field).
+    ``recipients``, ``unreachable`` and ``opted_out`` are counted when it is published; what
+    was sent or failed is read from its outbox rows (``Outbox.notice_id``).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=20)
+    scope_id: int | None = None
+    street: str = Field(default="", max_length=100)
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
+    scope_name: str = Field(default="", max_length=200)  # "阳光花园社区 5幢", for people
+    category: str = Field(default="other", max_length=20, index=True)
+    text: str = Field(sa_type=sa.Text)
+    starts_at: datetime | None = _ts()
+    ends_at: datetime | None = _ts(index=True)
+    status: str = Field(default="active", max_length=12)  # active | withdrawn
+    recipients: int = 0
+    unreachable: int = 0
+    opted_out: int = 0
+    created_by: str = Field(default="", max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class NoticeOptOut(SQLModel, table=True):
+    """A resident who turned notices off (关闭通知); deleted when they turn them on again."""
+
+    resident_id: int = Field(foreign_key="resident.id", primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

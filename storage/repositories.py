@@ -23,6 +23,7 @@ from storage.admin_repositories import SqlAdmin, SqlNluData, SqlTicketQueries
 from storage.db import Database
 from storage.errors import DuplicateError, NotFound, StorageError
 from storage.handoff_repository import SqlHandoffs
+from storage.grid_repositories import SqlNotices
 from storage.models import (
     AdminToken,
     AdminUser,
@@ -1225,6 +1226,7 @@ class SqlUnitOfWork:
         # recovery and delivery bookkeeping (storage/reliability.py)
         self.recovery = SqlRecovery(session)
         self.handoffs = SqlHandoffs(session)
+        self.notices = SqlNotices(session)  # the whole grid (storage/grid_repositories.py)
         self.queued = 0
 
     async def commit(self) -> None:

@@ -25,6 +25,7 @@ def install(app: FastAPI) -> None:
         routes_deliveries,
         routes_inbox,
         routes_intents,
+        routes_notices,
         routes_registry,
         routes_review,
         routes_tickets,
@@ -43,6 +44,7 @@ def install(app: FastAPI) -> None:
         routes_training,
         routes_review,
         routes_deliveries,
+        routes_notices,
     ):
         app.include_router(module.router)
     app.add_exception_handler(AdminProblem, problem_response)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ CHAIN = (
     "0003_telegram",
     "0004_admin",
     "0007_reliability",
+    "0008_grid",
     "0009_console",
 )
 HEAD = CHAIN[-1]
