@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from handlers.i18n_handoff import TEXT as _HANDOFF_TEXT
 from handlers.i18n_grid import TEXT as _GRID_TEXT
+from handlers.i18n_handoff import TEXT as _HANDOFF_TEXT
 from handlers.i18n_lifecycle import TEXT as _LIFECYCLE_TEXT
 
 _TEXT: dict[str, dict[str, str]] = {

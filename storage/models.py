@@ -263,6 +263,7 @@ class Outbox(SQLModel, table=True):
     priority: int = 0
     # what this item delivers, e.g. ``reply:<inbound id>:<n>``: queued at most once
     dedupe_key: str | None = Field(default=None, max_length=160, unique=True, index=True)
+    notice_id: int | None = Field(default=None, index=True)  # a Notice it delivers
 
 
 class SessionEntry(SQLModel, table=True):
@@ -273,7 +274,6 @@ class SessionEntry(SQLModel, table=True):
     value: str = Field(default="", sa_type=sa.Text)
     expires_at: datetime | None = _ts(index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    notice_id: int | None = Field(default=None, index=True)  # a Notice it delivers
 
 
 class Mailbox(SQLModel, table=True):
@@ -600,6 +600,9 @@ class HandoffMessage(SQLModel, table=True):
     sender: str = Field(max_length=10)  # resident | staff | system
     author: str = Field(default="", max_length=100)
     text: str = Field(default="", sa_type=sa.Text)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 # --- the whole grid (issue 14): notices to residents ------------------------------------------
 
 

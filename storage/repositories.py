@@ -22,8 +22,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.admin_repositories import SqlAdmin, SqlNluData, SqlTicketQueries
 from storage.db import Database
 from storage.errors import DuplicateError, NotFound, StorageError
-from storage.handoff_repository import SqlHandoffs
 from storage.grid_repositories import SqlNotices
+from storage.handoff_repository import SqlHandoffs
 from storage.models import (
     AdminToken,
     AdminUser,
