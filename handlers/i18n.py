@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from handlers.i18n_grid import TEXT as _GRID_TEXT
+from handlers.i18n_handoff import TEXT as _HANDOFF_TEXT
 from handlers.i18n_lifecycle import TEXT as _LIFECYCLE_TEXT
 
 _TEXT: dict[str, dict[str, str]] = {
@@ -66,6 +68,20 @@ _TEXT: dict[str, dict[str, str]] = {
     "busy": {
         "zh": "上一条消息还在处理中，请稍等片刻再发。",
         "en": "Still working on your previous message, please wait a moment.",
+    },
+    "rate.message": {
+        "zh": "您发送得有点快，请{seconds}秒后再发，我们不会漏掉您的问题。",
+        "en": "You are sending messages a little fast; please wait {seconds} s and send again.",
+    },
+    "rate.ticket": {
+        "zh": "您刚刚已经提交了几件报事，请{minutes}分钟后再提交新的。如有紧急危险，请直接拨打"
+        "110、119或120。",
+        "en": "You have just filed several reports; please wait {minutes} min before a new one. "
+        "In an emergency call 110, 119 or 120 directly.",
+    },
+    "rate.upload": {
+        "zh": "照片上传得太频繁了，请{seconds}秒后再试。",
+        "en": "Too many photos in a short time; please try again in {seconds} s.",
     },
     "expired": {
         "zh": "您上次未完成的报事已超时，已为您重新开始。",
@@ -465,6 +481,8 @@ _TEXT: dict[str, dict[str, str]] = {
 
 # lifecycle texts (SLA, duplicates, departments, follow-up) live in their own module
 _TEXT.update(_LIFECYCLE_TEXT)
+_TEXT.update(_HANDOFF_TEXT)
+_TEXT.update(_GRID_TEXT)
 
 STATUS_TEXT: dict[str, dict[str, str]] = {
     "submitted": {"zh": "已受理，等待派单", "en": "received, waiting to be assigned"},

@@ -38,9 +38,16 @@ class TicketFacts:
     # the SLA accept deadline while the ticket waits for a worker (from its durable clock)
     respond_by: datetime | None = None
     respond_within: timedelta | None = None
+    # the promised call-back time while nobody has recorded a call (from its clock)
+    callback_by: datetime | None = None
 
     def location(self, locale: str = "zh") -> str:
         return location_text(self.building_name, self.unit, self.room, self.location_note, locale)
+
+
+def facts_location(ticket: Ticket, locale: str = "zh") -> str:
+    """Where a stored ticket is, in words."""
+    return ticket_facts(ticket).location(locale) or "-"
 
 
 def ticket_facts(ticket: Ticket, *, photos: int = 0) -> TicketFacts:
@@ -90,13 +97,19 @@ def local_time(value: datetime | None) -> str:
     return value.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
 
 
-def task_buttons(number: str, locale: str, status: str) -> tuple[Button, ...]:
-    """The buttons a worker sees for a ticket in a given status."""
+def task_buttons(
+    number: str, locale: str, status: str, *, callback: bool = False
+) -> tuple[Button, ...]:
+    """The buttons a worker sees for a ticket in a given status (``callback``: the call-back
+    to the resident is still due, so 已回电 / 联系不上 come first after 接单)."""
     waiting = status in ("submitted", "assigned", "transferred", "escalated", "reopened")
     buttons: list[Button] = []
     if waiting:
         buttons.append(Button(t("worker.button.accept", locale), f"accept:{number}"))
     if status not in ("resolved", "closed", "cancelled", "merged"):
+        if callback:
+            buttons.append(Button(t("worker.button.called", locale), f"called:{number}"))
+            buttons.append(Button(t("worker.button.unreachable", locale), f"unreachable:{number}"))
         buttons.append(Button(t("worker.button.progress", locale), f"progress:{number}"))
         buttons.append(Button(t("worker.button.resolve", locale), f"resolve:{number}"))
         buttons.append(Button(t("worker.button.transfer", locale), f"transfer:{number}"))
@@ -127,11 +140,15 @@ def task_card(facts: TicketFacts, locale: str = "zh", *, prefix: str = "") -> Ou
         phone=facts.phone or t("confirm.no_phone", locale),
         time=local_time(facts.created_at),
     )
+    if facts.callback_by is not None:
+        text += t("task.callback", locale, deadline=local_time(facts.callback_by))
     if prefix:
         text = f"{prefix}\n{text}"
     return Outbound(
         text=text,
-        buttons=task_buttons(facts.number, locale, facts.status),
+        buttons=task_buttons(
+            facts.number, locale, facts.status, callback=facts.callback_by is not None
+        ),
         kind="task_card",
         data={
             "number": facts.number,
@@ -195,6 +212,8 @@ _UPDATES: dict[str, tuple[str, str | None]] = {
     "closed": ("push.closed", None),
     "cancelled": ("push.cancelled", None),
     "reopened": ("push.reopened.follower", "push.reopened.follower"),
+    "callback_unreachable": ("push.callback_unreachable", None),
+    "withdrawn": ("push.withdrawn.follower", None),
 }
 
 

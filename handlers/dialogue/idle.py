@@ -6,7 +6,7 @@ added to the ticket, anything else is read as an idle message.
 
 from __future__ import annotations
 
-from handlers.dialogue import supplement
+from handlers.dialogue import notices, supplement, withdraw
 from handlers.dialogue.base import Step
 from handlers.dialogue.clarifying import report_with_details, unsure
 from handlers.dialogue.followups import rate, request_callback, show_status
@@ -31,6 +31,8 @@ def on_text(s: Step, text: str) -> None:
     if asks_for_human(text):
         request_callback(s)
         return
+    if notices.on_words(s, key, text):
+        return
     if supplement.start_from_command(s, text):
         return
     # a pending rating: "5", "满意", "不满意" after a resolved ticket
@@ -41,7 +43,8 @@ def on_text(s: Step, text: str) -> None:
             return
     if conf >= s.cfg.clarify_threshold:
         if intent in s.cfg.flows:
-            start_report(s, intent, text)
+            if not notices.hold_report(s, intent, text):
+                start_report(s, intent, text)
             return
         if intent == "greet":
             s.say(t("welcome", s.loc), menu_buttons(s.loc))
@@ -59,7 +62,7 @@ def on_text(s: Step, text: str) -> None:
             request_callback(s)
             return
         if intent == "cancel":
-            s.say(t("nothing_to_cancel", s.loc))
+            withdraw.offer(s, text)
             return
         if intent == "inform":
             if says_more(s, text):

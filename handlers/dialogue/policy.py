@@ -20,7 +20,9 @@ from handlers.dialogue import (
     filling,
     followups,
     idle,
+    notices,
     supplement,
+    withdraw,
 )
 from handlers.dialogue.base import Step
 from handlers.dialogue.prompts import confirm, reprompt
@@ -176,6 +178,10 @@ def on_button(s: Step, payload: str) -> None:
         supplement.on_button(s, rest.upper())
     elif head == "newreport":
         _on_new_report_button(s)
+    elif head == "notice":
+        notices.on_button(s, rest)
+    elif head in ("withdraw", "withdraw_yes", "withdraw_no"):
+        withdraw.on_button(s, head, rest)
     else:
         # stale or forged payload: answer politely, change nothing
         s.say(t("not_understood", s.loc), menu_buttons(s.loc))
@@ -193,11 +199,10 @@ def _on_new_report_button(s: Step) -> None:
     _report_from_photo(s, text)
 
 
-def cancel(s: Step) -> None:
-    """取消: drop whatever is open (saying so when there was nothing)."""
+def cancel(s: Step, text: str = "") -> None:
+    """取消: drop whatever is open; with nothing open, offer to withdraw a report (撤销)."""
     if s.state.stage in (Stage.IDLE, Stage.FOLLOWUP_PHONE):
-        s.reset()
-        s.say(t("nothing_to_cancel", s.loc), menu_buttons(s.loc))
+        withdraw.offer(s, text)
         return
     s.reset()
     s.say(t("cancelled", s.loc), menu_buttons(s.loc))
@@ -340,8 +345,8 @@ def on_text(s: Step, text: str) -> None:
     """Typed text: 取消, 进度 and 帮助 in any stage (the form resumes), else the stage's handler."""
     key = word_key(text)
     # interruptions, answered in any stage
-    if key in CANCEL_WORDS or s.confident("cancel"):
-        cancel(s)
+    if key in CANCEL_WORDS or s.confident("cancel") or withdraw.asks(text):
+        cancel(s, text)
         return
     if danger.is_danger(s.parse):
         # danger first: advice and an urgent ticket at once, whatever was being asked
