@@ -162,6 +162,8 @@ NAV: tuple[tuple[str, str, Action], ...] = (
     ("/admin", "概览", Action.VIEW),
     ("/admin/tickets", "工单", Action.VIEW),
     ("/admin/inbox", "人工接待", Action.ANSWER),
+    ("/admin/map", "地图", Action.VIEW),
+    ("/admin/people", "人员绩效", Action.VIEW),
     ("/admin/review", "待审核", Action.REVIEW),
     ("/admin/intents", "意图与例句", Action.TEACH),
     ("/admin/nlu", "训练与模型", Action.TEACH),
