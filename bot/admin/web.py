@@ -31,6 +31,7 @@ from handlers.account_service import authenticate
 from handlers.accounts import ROLE_LABELS, Principal
 from handlers.notices import LOCAL_TZ
 from handlers.permissions import POLICY, Action
+from handlers.staff_words import intent_label
 
 M = TypeVar("M", bound=BaseModel)
 SESSION_COOKIE = "minhu_admin"
@@ -58,6 +59,7 @@ def local_iso(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 templates.env.filters["local"] = local_time
 templates.env.filters["localiso"] = local_iso
+templates.env.filters["intent"] = intent_label
 templates.env.globals["ROLE_LABELS"] = {r.value: label for r, label in ROLE_LABELS.items()}
 
 
