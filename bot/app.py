@@ -25,6 +25,15 @@ from storage.errors import StorageError
 log = logging.getLogger("minhu.app")
 
 
+def app_from_env() -> FastAPI:
+    """The app of one `minhu serve --workers N` process: settings and logging from the env."""
+    from bot.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """Build the app. Nothing connects until startup (the lifespan)."""
     settings = settings or Settings()
@@ -34,7 +43,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         container = await build(settings, channels=CHANNELS, clock=clock)
         app.state.container = container
         try:
-            if settings.load_demo and await load_demo(container.store):
+            if settings.loads_demo and await load_demo(container.store):
                 log.info("demo community loaded")
                 container.service.invalidate_registry()
             await admin.start(container)

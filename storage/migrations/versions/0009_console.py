@@ -14,7 +14,7 @@ from alembic import op
 import storage.models
 
 revision: str = '0009_console'
-down_revision: str | None = '0004_admin'
+down_revision: str | None = '0008_grid'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
