@@ -86,3 +86,121 @@ def intent_label(intent: str) -> str:
     if flow is not None:
         return f"报事：{flow.label['zh']}"
     return INTENTS.get(intent, intent)
+
+
+ROLES = {
+    "admin": "管理员",
+    "community_staff": "社区工作人员",
+    "grid_leader": "网格长",
+    "grid_worker": "网格员",
+}
+AUDIT_ACTIONS = {
+    "login": "登录",
+    "login.failed": "登录失败",
+    "login.locked": "账号被锁定",
+    "logout": "退出",
+    "user.create": "创建账号",
+    "user.update": "修改账号",
+    "token.create": "签发 API 令牌",
+    "ticket.reassign": "转派工单",
+    "ticket.recategorize": "更改工单类别",
+    "ticket.note": "工单备注",
+    "ticket.close": "关闭工单",
+    "ticket.cancel": "撤销工单",
+    "ticket.merge": "合并工单",
+    "ticket.escalate": "上报工单",
+    "ticket.department": "工单交部门",
+    "handoff.take": "接入人工会话",
+    "handoff.ticket": "人工会话转工单",
+    "handoff.release": "结束人工会话",
+    "review.label": "审核：加入例句",
+    "review.dismiss": "审核：忽略",
+    "nlu.seed": "载入初始训练数据",
+    "nlu.import": "导入训练数据",
+    "nlu.train": "训练模型",
+    "nlu.activate": "启用模型",
+    "nlu.activate.forced": "强制启用模型",
+    "nlu.rollback": "回滚模型",
+    "nlu.intent.create": "新建意图",
+    "nlu.intent.update": "修改意图",
+    "nlu.intent.delete": "删除意图",
+    "nlu.example.add": "添加例句",
+    "nlu.example.update": "修改例句",
+    "nlu.example.delete": "删除例句",
+    "registry.building.import": "导入楼幢",
+    "registry.worker.import": "导入网格员",
+    "registry.worker.update": "修改网格员",
+}
+AUDIT_TARGETS = {
+    "ticket": "工单",
+    "handoff": "人工会话",
+    "user": "账号",
+    "intent": "意图",
+    "example": "例句",
+    "model": "模型",
+    "job": "训练任务",
+    "worker": "网格员",
+    "building": "楼幢",
+    "community": "社区",
+    "review": "审核项",
+}
+AUDIT_FIELDS = {
+    "status": "状态",
+    "category": "类别",
+    "assignee_id": "承办网格员编号",
+    "role": "角色",
+    "active": "启用",
+    "on_duty": "在岗",
+    "name": "名称",
+    "display_name": "显示名",
+    "community_id": "社区编号",
+    "grid_id": "网格编号",
+    "version": "模型版本",
+    "intent": "意图",
+    "text": "例句",
+    "reason": "原因",
+    "phone": "电话",
+}
+
+
+def audit_action(action: str) -> str:
+    """An audit action in words; an unknown one by its family (``ticket.x`` → 工单操作)."""
+    if action in AUDIT_ACTIONS:
+        return AUDIT_ACTIONS[action]
+    family = action.split(".", 1)[0]
+    return f"{AUDIT_TARGETS.get(family, family)}操作" if family in AUDIT_TARGETS else action
+
+
+def _value(key: str, value: object) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if key == "status" and isinstance(value, str):
+        return staff_status(value)
+    if key == "role" and isinstance(value, str):
+        return ROLES.get(value, value)
+    if key == "category" and isinstance(value, str):
+        flow = next((f for f in FLOWS.values() if f.category == value), None)
+        return flow.label["zh"] if flow else value
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return str(value)
+
+
+def audit_changes(before: dict[str, object] | None, after: dict[str, object] | None) -> list[str]:
+    """What changed, one line per field: "状态：待接单 → 已关闭" (unchanged fields left out)."""
+    before, after = before or {}, after or {}
+    lines = []
+    for key in [*before, *(k for k in after if k not in before)]:
+        old, new = before.get(key), after.get(key)
+        if key in before and key in after and old == new:
+            continue
+        label = AUDIT_FIELDS.get(key, key)
+        if key not in before:
+            lines.append(f"{label}：{_value(key, new)}")
+        elif key not in after:
+            lines.append(f"{label}：{_value(key, old)}（原）")
+        else:
+            lines.append(f"{label}：{_value(key, old)} → {_value(key, new)}")
+    return lines

@@ -31,7 +31,7 @@ from handlers.account_service import authenticate
 from handlers.accounts import ROLE_LABELS, Principal
 from handlers.notices import LOCAL_TZ
 from handlers.permissions import POLICY, Action
-from handlers.staff_words import intent_label
+from handlers.staff_words import AUDIT_TARGETS, audit_action, audit_changes, intent_label
 
 M = TypeVar("M", bound=BaseModel)
 SESSION_COOKIE = "minhu_admin"
@@ -60,6 +60,9 @@ def local_iso(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 templates.env.filters["local"] = local_time
 templates.env.filters["localiso"] = local_iso
 templates.env.filters["intent"] = intent_label
+templates.env.filters["audit_action"] = audit_action
+templates.env.globals["audit_changes"] = audit_changes
+templates.env.globals["AUDIT_TARGETS"] = AUDIT_TARGETS
 templates.env.globals["ROLE_LABELS"] = {r.value: label for r, label in ROLE_LABELS.items()}
 
 

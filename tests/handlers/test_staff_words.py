@@ -52,3 +52,16 @@ def test_every_intent_of_the_training_data_has_a_chinese_name() -> None:
     assert [i for i in sorted(intents) if not HAN.search(intent_label(i))] == []
     assert intent_label("report_elevator") == "报事：电梯故障"
     assert channel_label("wechat") == "微信公众号"
+
+
+def test_audit_entries_read_as_sentences() -> None:
+    from handlers.staff_words import audit_action, audit_changes
+
+    assert audit_action("ticket.close") == "关闭工单"
+    assert audit_action("ticket.something_new") == "工单操作"
+    assert audit_changes(
+        {"status": "assigned", "category": "noise", "assignee_id": 3},
+        {"status": "closed", "category": "noise", "assignee_id": 3},
+    ) == ["状态：已派单，待接单 → 已关闭"]
+    assert audit_changes({}, {"active": False, "role": "admin"}) == ["启用：否", "角色：管理员"]
+    assert audit_changes(None, None) == []
