@@ -23,7 +23,7 @@ from typing import Any
 
 from handlers.accounts import Principal
 from handlers.guards import require_some
-from handlers.lifecycle import OPEN, is_open
+from handlers.lifecycle import OPEN, Status, is_open
 from handlers.overdue import Targets, overdue_kind
 from handlers.permissions import Action, GridTree, visible_tickets
 from handlers.ports import Clock
@@ -322,3 +322,63 @@ class PerformanceDesk:
             "tiles": tiles(box, self.tile_url),
             "days": days,
         }
+
+
+PARTY_LIMIT = 500  # tickets per department looked at for its figures
+
+
+async def departments_of(store: Store, p: Principal) -> list[dict[str, Any]]:
+    """The departments the principal's communities hand tickets to: contacts, aliases, the
+    tickets handed to them (in hand and done) and their median time to finish."""
+    require_some(p.subject, Action.VIEW)
+    async with store.unit() as uow:
+        names = await load_names(uow)
+        tree = {g.id: g.parent_id for g in names.grids.values() if g.id is not None}
+        scope = visible_tickets(p.subject, tree).community_ids
+        communities = list(scope) if scope is not None else [*names.communities, None]
+        found: dict[int, Any] = {}
+        for community_id in communities:
+            for d in await uow.departments.for_community(community_id, active_only=False):
+                found.setdefault(d.id or 0, d)
+        out = []
+        for d in sorted(found.values(), key=lambda d: (not d.active, d.name)):
+            contacts = await uow.departments.contacts(d.id or 0)
+            handed = await uow.departments.active_tickets(
+                d.id or 0, statuses=[s.value for s in Status]
+            )
+            handed = [t for t in handed if scope is None or t.community_id in scope]
+            in_hand = done = 0
+            hours: list[float] = []
+            for ticket in handed[:PARTY_LIMIT]:
+                for party in await uow.departments.parties(ticket.id or 0):
+                    if party.department_id != d.id:
+                        continue
+                    if party.status == "done" and party.done_at:
+                        done += 1
+                        hours.append((party.done_at - party.added_at).total_seconds() / 3600)
+                    else:
+                        in_hand += 1
+            out.append(
+                {
+                    "id": d.id,
+                    "name": d.name,
+                    "kind": d.kind,
+                    "aliases": list(d.aliases or []),
+                    "phone": d.phone,
+                    "active": d.active,
+                    "community": names.community(d.community_id) if d.community_id else "全街道",
+                    "contacts": [
+                        {
+                            "name": c.name,
+                            "channel": c.channel,
+                            "reachable": c.reachable,
+                        }
+                        for c in contacts
+                    ],
+                    "handed": len(handed),
+                    "in_hand": in_hand,
+                    "done": done,
+                    "median_done_hours": _median(hours),
+                }
+            )
+    return out

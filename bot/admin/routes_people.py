@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from bot.admin.tickets import targets_of
 from bot.admin.web import ApiUser, Dep, PageUser, render
 from bot.container import Container
-from handlers.performance_service import PerformanceDesk, to_csv
+from handlers.performance_service import PerformanceDesk, departments_of, to_csv
 
 router = APIRouter()
 Days = Annotated[int, Query(ge=1, le=366, description="the window in days")]
@@ -72,3 +72,14 @@ async def people_csv(
     by: By = "worker",
 ) -> Response:
     return await _csv(c, p, days, by)
+
+
+@router.get("/api/v1/departments", tags=["registry"])
+async def api_departments(c: Dep, p: ApiUser) -> dict[str, Any]:
+    """Departments tickets are handed to: contacts, aliases, tickets handed and finish time."""
+    return {"departments": await departments_of(c.store, p)}
+
+
+@router.get("/admin/departments", include_in_schema=False)
+async def departments_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
+    return render(request, "departments.html", p, departments=await departments_of(c.store, p))

@@ -169,6 +169,7 @@ NAV: tuple[tuple[str, str, Action], ...] = (
     ("/admin/inbox", "人工接待", Action.ANSWER),
     ("/admin/map", "地图", Action.VIEW),
     ("/admin/people", "人员绩效", Action.VIEW),
+    ("/admin/departments", "部门", Action.VIEW),
     ("/admin/review", "待审核", Action.REVIEW),
     ("/admin/notices", "通知", Action.PUBLISH_NOTICE),
     ("/admin/intents", "意图与例句", Action.TEACH),

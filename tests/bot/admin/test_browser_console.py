@@ -22,6 +22,7 @@ PAGES = (
     "/admin/inbox",
     "/admin/map",
     "/admin/people",
+    "/admin/departments",
     "/admin/review",
     "/admin/intents",
     "/admin/nlu",
