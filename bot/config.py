@@ -218,6 +218,9 @@ class AdminSettings(BaseModel):
     # this is refused unless forced with a reason
     activation_tolerance: float = Field(default=0.005, ge=0)
     max_upload_bytes: int = Field(default=1024 * 1024, ge=1024)  # CSV / YAML imports
+    # the map draws buildings offline; with a tile server ("https://host/{z}/{x}/{y}.png")
+    # its tiles are drawn underneath
+    map_tile_url: str = Field(default="", max_length=300)
 
 
 class ReliabilitySettings(BaseModel):
