@@ -156,4 +156,11 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "没有找到“{place}”。请写楼栋（如5幢）、网格名或“全社区”。",
         "en": "No place '{place}'. Name a building (e.g. 5幢), a grid or '全社区'.",
     },
+    # --- hotspots -----------------------------------------------------------------------------
+    "hotspot.alert": {
+        "zh": "【热点预警】{place} {hours}小时内已有{count}次居民反映“{category}”：{numbers}。"
+        "可能是同一问题，请统筹处理（可在后台“热点”页一并回复）。",
+        "en": "[Hotspot] {place}: {count} reports of '{category}' within {hours} h: {numbers}. "
+        "Probably one problem; please handle them together (console: Hotspots).",
+    },
 }

@@ -17,7 +17,7 @@ from storage.admin_types import (
     TicketFilter,
     TicketTiming,
 )
-from storage.grid_interfaces import NoticeRepository
+from storage.grid_interfaces import HotspotRepository, NoticeRepository
 from storage.models import (
     AdminToken,
     AdminUser,
@@ -484,6 +484,8 @@ class UnitOfWork(Protocol):
     def ticket_queries(self) -> TicketQueryRepository: ...
     @property
     def notices(self) -> NoticeRepository: ...
+    @property
+    def hotspots(self) -> HotspotRepository: ...
 
     async def commit(self) -> None: ...
 

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.admin_repositories import SqlAdmin, SqlNluData, SqlTicketQueries
 from storage.db import Database
 from storage.errors import DuplicateError, NotFound, StorageError
-from storage.grid_repositories import SqlNotices
+from storage.grid_repositories import SqlHotspots, SqlNotices
 from storage.models import (
     AdminToken,
     AdminUser,
@@ -1212,6 +1212,7 @@ class SqlUnitOfWork:
         self.nlu_data = SqlNluData(session)
         self.ticket_queries = SqlTicketQueries(session)
         self.notices = SqlNotices(session)  # the whole grid (storage/grid_repositories.py)
+        self.hotspots = SqlHotspots(session)
         self.queued = 0
 
     async def commit(self) -> None:

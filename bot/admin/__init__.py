@@ -22,6 +22,7 @@ def install(app: FastAPI) -> None:
     from bot.admin import (
         routes_accounts,
         routes_dashboard,
+        routes_hotspots,
         routes_intents,
         routes_notices,
         routes_registry,
@@ -41,6 +42,7 @@ def install(app: FastAPI) -> None:
         routes_training,
         routes_review,
         routes_notices,
+        routes_hotspots,
     ):
         app.include_router(module.router)
     app.add_exception_handler(AdminProblem, problem_response)  # type: ignore[arg-type]
