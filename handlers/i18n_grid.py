@@ -163,4 +163,17 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "[Hotspot] {place}: {count} reports of '{category}' within {hours} h: {numbers}. "
         "Probably one problem; please handle them together (console: Hotspots).",
     },
+    # --- patrol (随手拍) -------------------------------------------------------------------------
+    "patrol.usage": {
+        "zh": "随手拍用法：随手拍 楼栋或地点 看到的问题，例如“随手拍 5幢 楼道堆放杂物”，可附照片。",
+        "en": "Patrol report: patrol <building or place> <what you saw>, e.g. 'patrol 5幢 "
+        "clutter in the stairwell'; a photo may come along.",
+    },
+    "patrol.done": {
+        "zh": "已登记随手拍 {number}（{category}，{place}）{photos}，已派给您本人并接单。"
+        "处理后回复“办结 {number} 结果”。",
+        "en": "Patrol report {number} ({category}, {place}){photos} is filed, assigned to you and "
+        "accepted. Send 'resolve {number} <result>' when done.",
+    },
+    "patrol.photos": {"zh": "，附照片{count}张", "en": ", {count} photo(s)"},
 }
