@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.dialogue import location_text, rating_buttons
 from handlers.flows import category_label
-from handlers.i18n import status_text, t, worker_status_text
+from handlers.i18n import keys, status_text, t, worker_status_text
 from handlers.messages import Button, Outbound
 from handlers.sla import duration_text
 from storage.models import Ticket
@@ -33,6 +33,8 @@ class TicketFacts:
     created_at: datetime | None = None
     plate: str = ""
     photos: int = 0
+    hazards: str = ""  # why an urgent ticket is urgent: hazard kinds, comma-separated
+    hazard_cues: str = ""  # the resident's words that raised them, "|"-separated
     # the SLA accept deadline while the ticket waits for a worker (from its durable clock)
     respond_by: datetime | None = None
     respond_within: timedelta | None = None
@@ -64,6 +66,8 @@ def ticket_facts(ticket: Ticket, *, photos: int = 0) -> TicketFacts:
         created_at=ticket.created_at,
         plate=str((ticket.extra or {}).get("plate", "")),
         photos=photos,
+        hazards=str((ticket.extra or {}).get("hazards", "")),
+        hazard_cues=str((ticket.extra or {}).get("hazard_cues", "")),
     )
 
 
@@ -74,6 +78,17 @@ def response_deadline(facts: TicketFacts, locale: str = "zh") -> str:
         return ""
     span = duration_text(facts.respond_within.total_seconds(), locale)
     return t("task.sla", locale, deadline=local_time(facts.respond_by), span=span)
+
+
+def urgent_reason(facts: TicketFacts, locale: str = "zh") -> str:
+    """'有人被困（居民原话：“电梯卡住了”）': why an urgent ticket is urgent, for its worker."""
+    if facts.priority != "urgent" or not facts.hazards:
+        return ""
+    known = keys()
+    labels = [t(f"hazard.{k}", locale) for k in facts.hazards.split(",") if f"hazard.{k}" in known]
+    kinds = ("、" if locale == "zh" else ", ").join(labels)
+    cues = "、".join(f"“{cue}”" for cue in facts.hazard_cues.split("|") if cue)
+    return t("danger.reason", locale, kinds=kinds, cues=cues) if cues else kinds
 
 
 def local_time(value: datetime | None) -> str:
@@ -110,6 +125,9 @@ def task_card(facts: TicketFacts, locale: str = "zh", *, prefix: str = "") -> Ou
         extra += t("confirm.plate", locale, plate=facts.plate)
     if facts.photos:
         extra += t("confirm.photos", locale, count=facts.photos)
+    reason = urgent_reason(facts, locale)
+    if reason:
+        extra += t("task.urgent_reason", locale, reason=reason)
     text = t(
         "task.card",
         locale,
@@ -145,6 +163,7 @@ def task_card(facts: TicketFacts, locale: str = "zh", *, prefix: str = "") -> Ou
             "sla": response_deadline(facts, locale),
             "plate": facts.plate,
             "photos": str(facts.photos),
+            "urgent_reason": reason,
             "prefix": prefix,
             "locale": locale,
         },

@@ -37,13 +37,15 @@ read_public        all       all     all     all    all         all    all
 manage_registry    —         —       —       c      —           all    —
 bind_identity      —         —       —       c      —           all    —
 review             —         —       —       c      —           all    —
+answer             —         —       —       c      —           all    —
 publish_notice     —         —       g       gc     —           all    —
 teach              —         —       —       *      —           all    —
 create_community,  —         —       —       —      —           all    —
 import_training,
 activate_model,
 manage_accounts,
-read_audit
+read_audit,
+manage_deliveries
 =================  ========  ======  ======  =====  ==========  =====  ======
 
 (o own, g own grid, c own community, x other community, * global; "all" = ogcx*.)
@@ -97,6 +99,7 @@ class Action(StrEnum):
     MANAGE_REGISTRY = "manage_registry"
     BIND_IDENTITY = "bind_identity"
     REVIEW = "review"
+    ANSWER = "answer"  # talk with a resident who asked for a person (the handoff inbox)
     PUBLISH_NOTICE = "publish_notice"  # a notice to the residents of a place (issue 14)
     # tied to no community
     TEACH = "teach"
@@ -105,6 +108,7 @@ class Action(StrEnum):
     ACTIVATE_MODEL = "activate_model"
     MANAGE_ACCOUNTS = "manage_accounts"
     READ_AUDIT = "read_audit"
+    MANAGE_DELIVERIES = "manage_deliveries"  # the dead-letter view: read and send again
 
 
 class Scope(StrEnum):
@@ -158,7 +162,10 @@ POLICY: dict[Role, dict[Action, frozenset[Scope]]] = {
     },
     Role.COMMUNITY_STAFF: {
         **_rules(_COMMUNITY, _SUPERVISION),
-        **_rules(frozenset({S.OWN_COMMUNITY}), (A.MANAGE_REGISTRY, A.BIND_IDENTITY, A.REVIEW)),
+        **_rules(
+            frozenset({S.OWN_COMMUNITY}),
+            (A.MANAGE_REGISTRY, A.BIND_IDENTITY, A.REVIEW, A.ANSWER),
+        ),
         A.PUBLISH_NOTICE: frozenset({S.OWN_GRID, S.OWN_COMMUNITY}),
         A.TEACH: frozenset({S.GLOBAL}),
         A.READ_PUBLIC: _EVERYWHERE,

@@ -22,7 +22,9 @@ def install(app: FastAPI) -> None:
     from bot.admin import (
         routes_accounts,
         routes_dashboard,
+        routes_deliveries,
         routes_hotspots,
+        routes_inbox,
         routes_intents,
         routes_notices,
         routes_registry,
@@ -37,10 +39,12 @@ def install(app: FastAPI) -> None:
         routes_accounts,
         routes_dashboard,
         routes_tickets,
+        routes_inbox,
         routes_registry,
         routes_intents,
         routes_training,
         routes_review,
+        routes_deliveries,
         routes_notices,
         routes_hotspots,
     ):
@@ -58,7 +62,7 @@ async def start(container: Container) -> None:
     if await fail_stale_jobs(container):
         log.warning("training jobs interrupted by a restart were marked failed")
     settings = container.settings
-    if settings.load_demo and await ensure_demo_admin(
+    if settings.loads_demo and await ensure_demo_admin(
         container.store, env=settings.env, now=container.clock.now()
     ):
         log.info("demo console account %r created (see README; not in prod)", DEMO_USERNAME)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, assert_never
@@ -27,6 +28,7 @@ from handlers.dialogue import (
     step,
 )
 from handlers.flows import category_label
+from handlers.handoff_service import end_button, open_handoff, promise_text, resident_turn
 from handlers.i18n import locale_of, status_text, t
 from handlers.lifecycle import OPEN_STATUSES, Actor, is_open
 from handlers.messages import Inbound, Outbound
@@ -35,6 +37,7 @@ from handlers.notices import LOCAL_TZ, worker_notice
 from handlers.ports import Clock
 from handlers.routing import route
 from handlers.sla import ClockKind, duration_text
+from handlers.throttle_service import RateLimits
 from handlers.ticket_service import PUBLIC_NOTE_KINDS, TicketService, facts_of
 from nlu.types import Parse
 from storage.interfaces import UnitOfWork
@@ -50,10 +53,15 @@ class ResidentConversation:
     """
 
     def __init__(
-        self, tickets: TicketService, clock: Clock, notices: NoticeService | None = None
+        self,
+        tickets: TicketService,
+        clock: Clock,
+        rates: RateLimits | None = None,
+        notices: NoticeService | None = None,
     ) -> None:
         self.tickets = tickets
         self.clock = clock
+        self.rates = rates
         self.notices = notices or NoticeService(tickets.store, clock)
 
     async def turn(
@@ -85,6 +93,9 @@ class ResidentConversation:
         if msg.locale and locale_of(msg.locale) != resident.locale:
             resident.locale = locale_of(msg.locale)
             await uow.registry.save(resident)
+        handoff = await uow.handoffs.open_for(msg.channel, msg.user_id)
+        if handoff is not None:  # a person is (about to be) answering: the bot stays out
+            return await resident_turn(uow, handoff, msg, now, resident.locale), state
         msg = await self._apply_scene(msg, registry, state)
         ctx = await self._context(uow, resident, registry, now, msg)
         turn = step(state, msg, parse, ctx, dialogue)
@@ -181,7 +192,7 @@ class ResidentConversation:
         if isinstance(action, AddContactPhone):
             return await self._add_phone(uow, action, resident)
         if isinstance(action, RequestCallback):
-            return await self._callback(uow, action, resident)
+            return await self._callback(uow, action, resident, msg)
         if isinstance(action, FollowTicket):
             return await self._follow(uow, action, resident, msg, state)
         if isinstance(action, AddSupplement):
@@ -251,6 +262,11 @@ class ResidentConversation:
                 locale=locale,
             )
             return [offer]
+        if self.rates is not None:
+            wait = await self.rates.allow("ticket", f"{msg.channel}:{msg.user_id}", msg.origin)
+            if wait > 0:
+                minutes = max(1, math.ceil(wait / 60))
+                return [Outbound(text=t("rate.ticket", locale, minutes=minutes))]
         number = await uow.tickets.next_number(now.astimezone(LOCAL_TZ).strftime("%Y%m%d"))
         extra: dict[str, Any] = dict(action.extra)
         extra.update(nlu_intent=action.nlu_intent, nlu_confidence=round(action.nlu_confidence, 4))
@@ -277,6 +293,8 @@ class ResidentConversation:
             resident_id=resident.id,
             channel=msg.channel,
             channel_user_id=msg.user_id,
+            # unique per channel: a message processed twice can never file a second ticket
+            source_message_id=msg.message_id[:128],
             contact_phone=action.phone,
             extra=extra,
             created_at=now,
@@ -466,7 +484,7 @@ class ResidentConversation:
         return [Outbound(text=t("phone_added", resident.locale, number=ticket.number))]
 
     async def _callback(
-        self, uow: UnitOfWork, action: RequestCallback, resident: Resident
+        self, uow: UnitOfWork, action: RequestCallback, resident: Resident, msg: Inbound
     ) -> list[Outbound]:
         locale = resident.locale
         resident.phone = action.phone or resident.phone
@@ -489,8 +507,20 @@ class ResidentConversation:
             if community and community.hotline
             else ""
         )
-        if decision.worker is None:
-            return [Outbound(text=t("human.who.staff", locale) + hotline)]
+        # staff answer in this chat (the console's inbox); the grid worker also calls back
+        opened = await open_handoff(
+            uow,
+            now=self.clock.now(),
+            msg=msg,
+            resident=resident,
+            community_id=community_id,
+            building_id=building.id if building else None,
+            phone=action.phone,
+            note=action.note,
+        )
+        replies = [Outbound(text=promise_text(opened, locale), buttons=(end_button(locale),))]
+        if decision.worker is None or decision.worker.role == "community_staff":
+            return replies + ([Outbound(text=hotline)] if hotline else [])
         where = f"，{building.name}" if building else ""
         await self.tickets.push_to_worker(
             uow,
@@ -502,9 +532,7 @@ class ResidentConversation:
             ),
             None,
         )
-        who = (
-            t("human.who.worker", locale, name=decision.worker.name)
-            if decision.worker.role != "community_staff"
-            else t("human.who.staff", locale)
-        )
-        return [Outbound(text=t("human.requested", locale, who=who, hotline=hotline))]
+        # the role called what it is: a grid leader is not "网格员"
+        key = "who.grid_leader" if decision.worker.role == "grid_leader" else "human.who.worker"
+        who = t(key, locale, name=decision.worker.name)
+        return [*replies, Outbound(text=t("human.requested", locale, who=who, hotline=hotline))]

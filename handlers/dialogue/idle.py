@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from handlers.dialogue import notices, supplement, withdraw
 from handlers.dialogue.base import Step
-from handlers.dialogue.clarifying import unsure
+from handlers.dialogue.clarifying import report_with_details, unsure
 from handlers.dialogue.followups import rate, request_callback, show_status
 from handlers.dialogue.replies import menu_buttons
-from handlers.dialogue.report import start_from_details, start_report
+from handlers.dialogue.report import says_more, start_from_details, start_report
 from handlers.dialogue.types import AddContactPhone
-from handlers.dialogue.words import HELP_WORDS, STATUS_WORDS, parse_rating, word_key
+from handlers.dialogue.words import HELP_WORDS, STATUS_WORDS, asks_for_human, parse_rating, word_key
 from handlers.flows import CONVERSATION_INTENTS, FALLBACK_FLOW
 from handlers.i18n import t
 
@@ -27,6 +27,9 @@ def on_text(s: Step, text: str) -> None:
         return
     if key in HELP_WORDS:
         s.say(t("help", s.loc), menu_buttons(s.loc))
+        return
+    if asks_for_human(text):
+        request_callback(s)
         return
     if notices.on_words(s, key, text):
         return
@@ -62,7 +65,10 @@ def on_text(s: Step, text: str) -> None:
             withdraw.offer(s, text)
             return
         if intent == "inform":
-            start_from_details(s)
+            if says_more(s, text):
+                report_with_details(s, text)  # the address first, then the problem
+            else:
+                start_from_details(s)
             return
         if intent == "out_of_scope":
             s.say(t("out_of_scope", s.loc), menu_buttons(s.loc))

@@ -16,6 +16,7 @@ from handlers.notices import TicketFacts, follower_update, resident_update, task
 from handlers.ports import Clock
 from handlers.sla import ClockKind
 from handlers.tickets.common import facts_of, log, reporter_locale
+from nlu.pii import mask
 from storage.interfaces import UnitOfWork
 from storage.models import Ticket
 
@@ -78,6 +79,9 @@ class Notifications:
             )
             sent += 1
         if followers:
+            # a worker's note is written for the reporter ("已联系住户王建国…"): a neighbour who
+            # follows the same problem gets it with names, phones and rooms masked
+            shared = {k: mask(v) if k == "note" else v for k, v in values.items()}
             for follower in await uow.followers.for_ticket(ticket.id or 0):
                 if (follower.channel, follower.user_id) == (ticket.channel, ticket.channel_user_id):
                     continue
@@ -85,7 +89,7 @@ class Notifications:
                 if follower.resident_id is not None:
                     resident = await uow.registry.resident(follower.resident_id)
                     locale = resident.locale if resident else "zh"
-                message = replace(follower_update(kind, facts, locale, **values), image=image)
+                message = replace(follower_update(kind, facts, locale, **shared), image=image)
                 await self._enqueue(uow, follower.channel, follower.user_id, message, ticket)
                 sent += 1
         return sent

@@ -47,6 +47,7 @@ read_public       ogcx*    ogcx*  ogcx*  ogcx* ogcx*      ogcx* ogcx*
 manage_registry   -        -      -      c     -          ogcx* -
 bind_identity     -        -      -      c     -          ogcx* -
 review            -        -      -      c     -          ogcx* -
+answer            -        -      -      c     -          ogcx* -
 publish_notice    -        -      g      gc    -          ogcx* -
 teach             -        -      -      *     -          ogcx* -
 create_community  -        -      -      -     -          ogcx* -
@@ -54,6 +55,7 @@ import_training   -        -      -      -     -          ogcx* -
 activate_model    -        -      -      -     -          ogcx* -
 manage_accounts   -        -      -      -     -          ogcx* -
 read_audit        -        -      -      -     -          ogcx* -
+manage_deliveries -        -      -      -     -          ogcx* -
 """
 ROLES = {
     "resident": Role.RESIDENT,

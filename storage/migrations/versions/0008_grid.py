@@ -1,7 +1,7 @@
 """the whole grid (issue 14): notices and their delivery, notice opt-outs, hotspots
 
 Revision ID: 0008_grid
-Revises: 0004_admin
+Revises: 0007_reliability
 Create Date: 2026-12-07 13:56:12.304913
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import storage.models
 
 revision: str = '0008_grid'
-down_revision: str | None = '0004_admin'
+down_revision: str | None = '0007_reliability'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
