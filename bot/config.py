@@ -176,6 +176,20 @@ class DuplicateSettings(BaseModel):
     exclude: list[str] = Field(default_factory=lambda: ["dispute", "other"])
 
 
+class HotspotSettings(BaseModel):
+    """Hotspots (``MINHU_HOTSPOTS__…``): this many reports of one problem in one building
+    (or within ``radius_m``) within ``building_hours``, or in one grid within ``grid_hours``,
+    alert the grid leader and community staff. A count of 0 turns that rule off."""
+
+    enabled: bool = True
+    building_count: int = Field(default=3, ge=0)
+    building_hours: float = Field(default=24.0, gt=0)
+    grid_count: int = Field(default=5, ge=0)
+    grid_hours: float = Field(default=2.0, gt=0)
+    radius_m: float = Field(default=50.0, ge=0)
+    similarity: float = Field(default=0.3, gt=0, le=1)  # for the catch-all category "other"
+
+
 class Open311Settings(BaseModel):
     """The Open311 GeoReport v2 read API at /open311/v2 (on by default; it is public)."""
 
@@ -273,6 +287,7 @@ class Settings(BaseSettings):
     wecom: WeComSettings | None = None
     telegram: TelegramSettings | None = None
     sla: SlaSettings = Field(default_factory=SlaSettings)
+    hotspots: HotspotSettings = Field(default_factory=HotspotSettings)
     duplicates: DuplicateSettings = Field(default_factory=DuplicateSettings)
     open311: Open311Settings = Field(default_factory=Open311Settings)
     admin: AdminSettings = Field(default_factory=AdminSettings)

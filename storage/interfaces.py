@@ -17,7 +17,7 @@ from storage.admin_types import (
     TicketFilter,
     TicketTiming,
 )
-from storage.grid_interfaces import NoticeRepository
+from storage.grid_interfaces import HotspotRepository, NoticeRepository
 from storage.models import (
     AdminToken,
     AdminUser,
@@ -568,6 +568,8 @@ class UnitOfWork(Protocol):
     def handoffs(self) -> HandoffRepository: ...
     @property
     def notices(self) -> NoticeRepository: ...
+    @property
+    def hotspots(self) -> HotspotRepository: ...
 
     async def commit(self) -> None: ...
 

@@ -21,7 +21,7 @@ from storage.clock_repository import SqlClocks
 from storage.db import Database
 from storage.delivery_repositories import SqlAttachments, SqlInbound, SqlMailbox, SqlOutbox
 from storage.errors import StorageError
-from storage.grid_repositories import SqlNotices
+from storage.grid_repositories import SqlHotspots, SqlNotices
 from storage.handoff_repository import SqlHandoffs
 from storage.messenger_repositories import SqlBindCodes, SqlTaskCards
 from storage.registry_repository import SqlRegistry
@@ -73,6 +73,7 @@ class SqlUnitOfWork:
         self.recovery = SqlRecovery(session)
         self.handoffs = SqlHandoffs(session)
         self.notices = SqlNotices(session)  # the whole grid (storage/grid_repositories.py)
+        self.hotspots = SqlHotspots(session)
         self.queued = 0
 
     async def commit(self) -> None:

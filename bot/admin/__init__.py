@@ -23,6 +23,7 @@ def install(app: FastAPI) -> None:
         routes_accounts,
         routes_dashboard,
         routes_deliveries,
+        routes_hotspots,
         routes_inbox,
         routes_intents,
         routes_notices,
@@ -47,6 +48,7 @@ def install(app: FastAPI) -> None:
         routes_review,
         routes_deliveries,
         routes_notices,
+        routes_hotspots,
     ):
         app.include_router(module.router)
     app.add_exception_handler(AdminProblem, problem_response)  # type: ignore[arg-type]

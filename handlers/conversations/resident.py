@@ -360,8 +360,9 @@ class ResidentConversation:
             today = self.clock.now().astimezone(LOCAL_TZ).date()
             # outside office hours the promise moves to the next working time: say the day
             when = at.strftime("%H:%M" if at.date() == today else "%m-%d %H:%M")
+            # without a phone the worker answers in this chat: promise contact, not a call
             return t(
-                "promise.callback",
+                "promise.callback" if ticket.contact_phone else "promise.contact",
                 locale,
                 time=when,
                 span=duration_text(first.target_seconds, locale),
