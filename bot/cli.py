@@ -44,6 +44,13 @@ def serve(
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    from bot.doctor import config_findings, report
+
+    findings = config_findings(settings)
+    if findings:
+        typer.echo(report(findings), err=True)
+    if any(f.level == "fatal" for f in findings):
+        raise fail("生产环境配置不安全，拒绝启动（见 minhu doctor）/ unsafe prod configuration", 2)
     if settings.rasa is None:
         # A missing or damaged NLU model is a plain message here, not a startup traceback.
         from bot.nlu_runtime import preflight
@@ -59,6 +66,34 @@ def serve(
         log_config=None,
         proxy_headers=True,
     )
+
+
+@app.command()
+def doctor() -> None:
+    """Check the configuration (and console accounts) for what is unsafe in production."""
+    from bot.doctor import account_findings, config_findings, report
+    from storage.db import Database
+    from storage.repositories import SqlStore
+
+    settings = load_settings()
+
+    async def accounts() -> list[Any]:
+        database = Database(settings.database_url)
+        try:
+            await database.migrate()
+            return list(await account_findings(SqlStore(database), settings))
+        finally:
+            await database.dispose()
+
+    findings = config_findings(settings)
+    try:
+        findings += asyncio.run(accounts())
+    except Exception as e:
+        typer.echo(f"! 无法检查控制台账号 / cannot check console accounts: {e}", err=True)
+    typer.echo(f"MINHU_ENV={settings.env}")
+    typer.echo(report(findings))
+    if any(f.level == "fatal" for f in findings):
+        raise typer.Exit(1)
 
 
 @app.command()
