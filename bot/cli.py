@@ -26,6 +26,37 @@ app.add_typer(cli_telegram.app, name="telegram")
 app.add_typer(cli_worker.app, name="worker")
 app.add_typer(wechat_app, name="wechat")
 app.add_typer(admin_cli.app, name="admin")  # bot/cli_admin.py
+privacy_app = typer.Typer(help="Personal data retention.", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
+
+
+@privacy_app.command("purge")
+def privacy_purge(
+    days: Annotated[
+        int | None, typer.Option(help="anonymise data older than this (default: configured)")
+    ] = None,
+) -> None:
+    """Anonymise inbound messages, sent messages and photos older than N days (default 180)."""
+    from handlers.ports import SystemClock
+    from handlers.retention_service import purge
+    from storage.db import Database
+    from storage.repositories import SqlStore
+
+    settings = load_settings()
+    keep = days if days is not None else settings.privacy.retention_days
+    if keep < 1:
+        raise fail("--days 至少为 1 / --days must be at least 1", 2)
+
+    async def main() -> str:
+        database = Database(settings.database_url)
+        try:
+            await database.migrate()
+            done = await purge(SqlStore(database), now=SystemClock().now(), days=keep)
+            return done.text()
+        finally:
+            await database.dispose()
+
+    typer.echo(asyncio.run(main()))
 
 
 # --- service -------------------------------------------------------------------------------

@@ -239,6 +239,8 @@ def build_router(settings: Settings) -> APIRouter:
             item = await uow.attachments.get(attachment_id)
         if item is None:
             raise HTTPException(404, "no such attachment")
+        if not item.content:
+            raise HTTPException(410, "照片已按保留期限删除 (removed after the retention period)")
         return Response(
             content=item.content,
             media_type=item.mime,
