@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot import admin
+from bot import admin, docs
 from bot.channels import CHANNELS
 from bot.channels.web import STATIC
 from bot.config import Settings
@@ -31,11 +31,21 @@ CSP = (
     "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+# /docs and /redoc (local assets, bot/docs.py) start Swagger UI / ReDoc with an inline script
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-    "https://fastapi.tiangolo.com; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
 )
+
+
+def app_from_env() -> FastAPI:
+    """The app of one `minhu serve --workers N` process: settings and logging from the env."""
+    from bot.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -71,6 +81,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version="0.1.0",
         description="Community reporting: residents' messages in, routed tickets out.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by bot.docs
+        redoc_url=None,
     )
     app.state.settings = settings
 
@@ -92,12 +104,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
         if headers.get("content-type", "").startswith("text/html"):
-            # the API docs page loads Swagger UI from its CDN; everything else is our own
             docs = request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")
             headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
             headers.setdefault("X-Frame-Options", "DENY")
         return response
 
+    docs.install(app)  # /docs, /redoc and /favicon.ico from local assets
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["ops"])

@@ -66,6 +66,9 @@ def privacy_purge(
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="worker processes sharing PostgreSQL + Redis")
+    ] = 1,
 ) -> None:
     """Run the web service (web chat at /, API at /api/v1, docs at /docs)."""
     import uvicorn
@@ -90,6 +93,18 @@ def serve(
             preflight(settings.models_path)
         except Exception as e:
             raise fail(f"无法启动 / cannot start: {e}", 2) from e
+    if workers > 1:
+        # each worker process builds its own app from the same environment (bot.app:app_from_env)
+        uvicorn.run(
+            "bot.app:app_from_env",
+            factory=True,
+            workers=workers,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_config=None,
+            proxy_headers=True,
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,

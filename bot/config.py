@@ -153,6 +153,8 @@ class SlaSettings(BaseModel):
     rating_timeout_hours: float = Field(default=72, gt=0)
     overdue_step_hours: float = Field(default=24, gt=0)
     always_on: list[str] = Field(default_factory=lambda: ["urgent"])  # ignore working hours
+    # the grid worker calls the resident back within this after every report (0: no promise)
+    callback_minutes: float = Field(default=10.0, ge=0)
     enabled: bool = True  # run the sweeper in this process
     sweep_seconds: float = Field(default=5.0, gt=0)
     batch: int = Field(default=100, ge=1)
@@ -226,6 +228,20 @@ class AdminSettings(BaseModel):
     max_upload_bytes: int = Field(default=1024 * 1024, ge=1024)  # CSV / YAML imports
 
 
+class ReliabilitySettings(BaseModel):
+    """Inbound recovery and outbox delivery (README "Reliability")."""
+
+    recovery_every_seconds: float = Field(default=10.0, gt=0)
+    recovery_stuck_seconds: float = Field(default=30.0, ge=0)
+    recovery_max_attempts: int = Field(default=6, ge=1)
+    recovery_backoff_seconds: float = Field(default=5.0, ge=0)
+    # an outbox item is retried this long before it is given up as dead
+    delivery_horizon_hours: float = Field(default=24.0, gt=0)
+    delivery_max_backoff_seconds: float = Field(default=600.0, gt=0)
+    # an urgent worker message that failed this often also goes to the worker's next channel
+    urgent_fallback_after: int = Field(default=3, ge=1)
+
+
 class Settings(BaseSettings):
     """Everything Minhu reads from its environment."""
 
@@ -250,7 +266,6 @@ class Settings(BaseSettings):
     max_text: int = Field(default=2000, ge=100)
     lock_timeout_seconds: float = Field(default=15.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
-    outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_send_timeout_seconds: float = Field(default=10.0, gt=0)
     model_watch_seconds: float = Field(default=2.0, gt=0)
     load_demo: bool = True  # load the demo community on first start (never in prod ...)
@@ -268,6 +283,7 @@ class Settings(BaseSettings):
     admin: AdminSettings = Field(default_factory=AdminSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
 
     @property
     def models_path(self) -> Path:

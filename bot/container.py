@@ -14,13 +14,14 @@ from bot.outbox import OutboxDispatcher
 from bot.sla import lifecycle_config, sweep_forever
 from handlers.dialogue import DialogueConfig
 from handlers.ports import Clock, Interpreter, Notifier, SystemClock
-from handlers.service import MinhuService, ServiceConfig
+from handlers.service import MinhuService, RecoveryPolicy, ServiceConfig
 from handlers.sla_service import SlaSweeper
 from handlers.throttle_service import Rate, RateLimits
 from storage.db import Database
 from storage.interfaces import SessionStore, Store
 from storage.limits import Limiter, MemoryLimiter, make_limiter
 from storage.repositories import SqlStore
+from storage.session_sql import ResilientSessionStore, SqlSessionStore
 from storage.state import make_session_store
 
 log = logging.getLogger("minhu.app")
@@ -120,7 +121,7 @@ async def build(
         clock: the time source (tests pass a fake).
 
     Raises:
-        StorageError: database or Redis unreachable.
+        StorageError: database unreachable (Redis down only warns: the database stands in).
         NLUError: no trained model, or a corrupt one (clear message).
     """
     clock = clock or SystemClock()
@@ -128,6 +129,9 @@ async def build(
     await database.migrate()
     await database.ping()
     sessions = make_session_store(settings.redis_url, settings.redis_prefix)
+    if settings.redis_url is not None:
+        # Redis down must not refuse messages: locks, state and claims go to PostgreSQL meanwhile
+        sessions = ResilientSessionStore(sessions, SqlSessionStore(database))
     try:
         await sessions.connect()
     except Exception:
@@ -139,11 +143,21 @@ async def build(
     if settings.rasa is not None:
         from bot.rasa_backend import RasaHttpInterpreter
 
-        interpreter = RasaHttpInterpreter(
+        rasa = RasaHttpInterpreter(
             settings.rasa.url,
             token=settings.rasa.token.get_secret_value() if settings.rasa.token else None,
             timeout=settings.rasa.timeout_seconds,
         )
+        interpreter = rasa
+        try:
+            local = ActiveInterpreter(await asyncio.to_thread(models.load), clock)
+        except Exception as e:  # no trained model here: Rasa alone, as before
+            log.warning("no local NLU model to stand in for Rasa (%s)", e)
+        else:
+            from bot.nlu_fallback import FallbackInterpreter
+
+            interpreter = FallbackInterpreter(rasa, local)
+            await interpreter.check()
     else:
         try:
             model = await asyncio.to_thread(models.load)
@@ -157,7 +171,9 @@ async def build(
         {},
         clock,
         poll_seconds=settings.outbox_poll_seconds,
-        max_attempts=settings.outbox_max_attempts,
+        horizon_seconds=settings.reliability.delivery_horizon_hours * 3600,
+        max_backoff_seconds=settings.reliability.delivery_max_backoff_seconds,
+        urgent_fallback_after=settings.reliability.urgent_fallback_after,
         send_timeout=settings.outbox_send_timeout_seconds,
     )
     limiter = make_limiter(settings.redis_url, settings.redis_prefix)
@@ -172,6 +188,11 @@ async def build(
             max_text=settings.max_text,
             lock_timeout_seconds=settings.lock_timeout_seconds,
             lifecycle=lifecycle_config(settings),
+            recovery=RecoveryPolicy(
+                stuck_seconds=settings.reliability.recovery_stuck_seconds,
+                max_attempts=settings.reliability.recovery_max_attempts,
+                base_backoff_seconds=settings.reliability.recovery_backoff_seconds,
+            ),
         ),
         on_outbox=dispatcher.kick,
         rates=rate_limits(settings, limiter),
@@ -217,7 +238,10 @@ async def start_background(container: Container) -> None:
             container.interpreter.follow(container.models, container.settings.model_watch_seconds),
             "model-follower",
         )
-    container.spawn(_recover(container), "recover-inbound")
+    container.spawn(
+        container.service.recover_forever(container.settings.reliability.recovery_every_seconds),
+        "recover-inbound",
+    )
     if container.settings.privacy.purge_daily:
         container.spawn(_purge_daily(container), "privacy-purge")
 
@@ -239,14 +263,3 @@ async def _purge_daily(container: Container) -> None:
         except Exception:
             log.exception("privacy purge failed")
         await asyncio.sleep(86400)
-
-
-async def _recover(container: Container) -> None:
-    """Messages stored but not processed (a crash mid-way) are processed at start."""
-    try:
-        count = await container.service.recover()
-    except Exception:
-        log.exception("recovery of unprocessed inbound messages failed")
-        return
-    if count:
-        log.info("re-processed %d stored inbound messages", count)

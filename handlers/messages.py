@@ -79,3 +79,8 @@ class Outbound:
     image: str | None = None  # ref of a stored image to attach
     kind: str = "text"  # "text" | "task_card" | "progress" ...: lets channels pick a template
     data: dict[str, str] = field(default_factory=dict)  # structured fields for templates/cards
+
+    @property
+    def urgent(self) -> bool:
+        """About an urgent ticket (its safety advice, its task card): delivered first."""
+        return self.data.get("priority") == "urgent"

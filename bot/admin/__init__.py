@@ -22,7 +22,10 @@ def install(app: FastAPI) -> None:
     from bot.admin import (
         routes_accounts,
         routes_dashboard,
+        routes_deliveries,
+        routes_inbox,
         routes_intents,
+        routes_notices,
         routes_registry,
         routes_review,
         routes_tickets,
@@ -35,10 +38,13 @@ def install(app: FastAPI) -> None:
         routes_accounts,
         routes_dashboard,
         routes_tickets,
+        routes_inbox,
         routes_registry,
         routes_intents,
         routes_training,
         routes_review,
+        routes_deliveries,
+        routes_notices,
     ):
         app.include_router(module.router)
     app.add_exception_handler(AdminProblem, problem_response)  # type: ignore[arg-type]

@@ -24,6 +24,9 @@ from storage.models import Ticket
 async def with_accept_deadline(uow: UnitOfWork, facts: TicketFacts, ticket: Ticket) -> TicketFacts:
     """The facts with the deadline of the ticket's running accept clock (for task cards)."""
     clocks = await uow.clocks.for_ticket(ticket.id or 0, status="pending")
+    callback = [c.due_at for c in clocks if c.kind == ClockKind.CALLBACK.value]
+    if callback:
+        facts = replace(facts, callback_by=min(callback))
     accept = [c for c in clocks if c.kind == ClockKind.ACCEPT.value]
     if not accept:
         return facts
