@@ -139,7 +139,7 @@ async def login_submit(
 ) -> Response:
     # login CSRF: the form must carry the value of the cookie set with the form
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, csrf_token):
+    if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
         return redirect("/admin/login", "页面已过期，请重新登录", error=True)
     try:
         session = await login(
