@@ -217,6 +217,14 @@ class RateLimitSettings(BaseModel):
     ticket_ip_burst: int = Field(default=10, ge=1)
 
 
+class PrivacySettings(BaseModel):
+    """Retention (``MINHU_PRIVACY__…``): inbound messages, sent messages and photos are
+    anonymised after ``retention_days``; ``purge_daily`` runs it once a day in ``serve``."""
+
+    retention_days: int = Field(default=180, ge=1)
+    purge_daily: bool = True
+
+
 class AdminSettings(BaseModel):
     """The admin console (``MINHU_ADMIN__...``): sessions, lockout, limits (its "overdue" uses
     the SLA targets, ``MINHU_SLA__…``)."""
@@ -292,6 +300,7 @@ class Settings(BaseSettings):
     open311: Open311Settings = Field(default_factory=Open311Settings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
 
     @property

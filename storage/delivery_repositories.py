@@ -32,6 +32,17 @@ class SqlInbound:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
 
+    async def anonymise_before(self, cutoff: datetime) -> int:
+        """Retention: drop what was said, and by whom, from messages received before ``cutoff``
+        (the row stays, so the dedupe key and the statistics of intents survive)."""
+        table = table_of(InboundMessage)
+        result = await self.s.execute(
+            sa.update(table)
+            .where(table.c.received_at < cutoff, table.c.user_id != PURGED)
+            .values(user_id=PURGED, payload={"purged": True}, replies=[], error="")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def record(
         self,
         channel: str,
@@ -264,11 +275,36 @@ class SqlOutbox:
         return value
 
 
+PURGED = "purged"
+
+
+async def purge_messages_before(s: AsyncSession, cutoff: datetime) -> int:
+    """Retention for what was sent: delivered/dead outbox rows are emptied, old mailbox rows
+    (never fetched) deleted."""
+    outbox = table_of(Outbox)
+    sent = await s.execute(
+        sa.update(outbox)
+        .where(
+            outbox.c.created_at < cutoff,
+            outbox.c.status != "pending",
+            outbox.c.recipient != PURGED,
+        )
+        .values(recipient=PURGED, payload={"purged": True}, last_error="")
+    )
+    mailbox = table_of(Mailbox)
+    dropped = await s.execute(sa.delete(mailbox).where(mailbox.c.created_at < cutoff))
+    return int(getattr(sent, "rowcount", 0) or 0) + int(getattr(dropped, "rowcount", 0) or 0)
+
+
 class SqlMailbox:
     """Mailboxes of web/CLI users; delivery is idempotent per outbox item."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        """Retention: see ``purge_messages_before`` (outbox and mailbox together)."""
+        return await purge_messages_before(self.s, cutoff)
 
     async def deliver(
         self,
@@ -301,6 +337,16 @@ class SqlMailbox:
 class SqlAttachments:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        """Retention: delete the bytes (and file names) of photos stored before ``cutoff``."""
+        table = table_of(Attachment)
+        result = await self.s.execute(
+            sa.update(table)
+            .where(table.c.created_at < cutoff, table.c.size > 0)
+            .values(content=b"", filename="", size=0, uploaded_by=PURGED)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def add(
         self,

@@ -188,6 +188,10 @@ class MailboxRepository(Protocol):
         """Take every waiting message, oldest first; each is returned exactly once."""
         ...
 
+    async def purge_before(self, cutoff: datetime) -> int:
+        """Retention: empty sent outbox rows and delete mailbox rows older than ``cutoff``."""
+        ...
+
 
 class InboundRepository(Protocol):
     """The log of inbound messages, written before processing."""
@@ -223,6 +227,10 @@ class InboundRepository(Protocol):
     ) -> Sequence[InboundMessage]: ...
 
     async def with_status(self, status: str, *, limit: int = 100) -> Sequence[InboundMessage]: ...
+
+    async def anonymise_before(self, cutoff: datetime) -> int:
+        """Retention: forget the text, replies and sender of messages received before."""
+        ...
 
 
 class RecoveryRepository(Protocol):
@@ -287,6 +295,10 @@ class AttachmentRepository(Protocol):
     async def get(self, attachment_id: int) -> Attachment | None: ...
     async def attach(self, attachment_ids: Iterable[int], ticket_id: int) -> None: ...
     async def for_ticket(self, ticket_id: int) -> Sequence[Attachment]: ...
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        """Retention: delete the bytes of photos stored before ``cutoff``."""
+        ...
 
 
 class BindCodeRepository(Protocol):

@@ -96,7 +96,9 @@ async def _session_principal(request: Request) -> Principal | None:
 
 
 def _csrf_ok(principal: Principal, supplied: str | None) -> bool:
-    return bool(supplied) and hmac.compare_digest(principal.csrf, supplied or "")
+    return bool(supplied) and hmac.compare_digest(
+        principal.csrf.encode(), (supplied or "").encode()
+    )
 
 
 # declared so OpenAPI documents the bearer scheme (the header is read below either way)
