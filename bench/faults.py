@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -59,19 +61,25 @@ def faults(cluster: Cluster, outage: float) -> dict[str, Callable[[], None]]:
 
 
 async def drill(name: str, args: argparse.Namespace, models: Path) -> Outcome:
-    with tempfile.TemporaryDirectory(prefix=f"minhu-drill-{name}-") as tmp:
-        cluster = Cluster(Path(tmp), models)
-        try:
-            await cluster.start()
-            fault = faults(cluster, args.outage)[name]
-            counts = await cluster.drive(
-                messages=args.messages, rate=args.rate, fault_at=args.fault_at, fault=fault
-            )
-            if name == "replica":
-                cluster.restart_replica(1)
-            return await cluster.settle(counts, args.messages, within=180)
-        finally:
-            cluster.stop()
+    # kept when the drill fails (the replicas' logs are in it); removed when it succeeds
+    tmp = tempfile.mkdtemp(prefix=f"minhu-drill-{name}-")
+    cluster = Cluster(Path(tmp), models)
+    try:
+        await cluster.start()
+        fault = faults(cluster, args.outage)[name]
+        counts = await cluster.drive(
+            messages=args.messages, rate=args.rate, fault_at=args.fault_at, fault=fault
+        )
+        if name == "replica":
+            cluster.restart_replica(1)
+        outcome = await cluster.settle(counts, args.messages, within=180)
+    except BaseException:
+        print(f"drill {name} failed; logs kept in {tmp}", file=sys.stderr)
+        raise
+    finally:
+        cluster.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return outcome
 
 
 def row(name: str, o: Outcome) -> str:
@@ -95,8 +103,9 @@ async def main() -> int:
     if missing:
         print(f"cannot run the drills: {missing}")
         return 2
+    models_env = os.environ.get("MINHU_DRILL_MODELS")  # a trained models dir to reuse
     with tempfile.TemporaryDirectory(prefix="minhu-drill-models-") as tmp:
-        models = await asyncio.to_thread(train, Path(tmp))
+        models = Path(models_env) if models_env else await asyncio.to_thread(train, Path(tmp))
         print(
             f"{args.messages} messages at {args.rate:g}/s over two replicas, fault at "
             f"{args.fault_at:g} s (outage {args.outage:g} s); every third is an urgent report\n"
