@@ -35,6 +35,9 @@ app.add_typer(admin_cli.app, name="admin")  # bot/cli_admin.py
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="worker processes sharing PostgreSQL + Redis")
+    ] = 1,
 ) -> None:
     """Run the web service (web chat at /, API at /api/v1, docs at /docs)."""
     import uvicorn
@@ -52,6 +55,18 @@ def serve(
             preflight(settings.models_path)
         except Exception as e:
             raise fail(f"无法启动 / cannot start: {e}", 2) from e
+    if workers > 1:
+        # each worker process builds its own app from the same environment (bot.app:app_from_env)
+        uvicorn.run(
+            "bot.app:app_from_env",
+            factory=True,
+            workers=workers,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_config=None,
+            proxy_headers=True,
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -81,7 +96,7 @@ def chat(
     async def main() -> None:
         container = await build(settings, channels=CHANNELS)
         try:
-            if settings.load_demo:
+            if settings.loads_demo:
                 await load_demo(container.store)
             container.spawn(container.dispatcher.run_forever(), "outbox")
             await run_chat(container, user_id=user, channel=channel)
@@ -107,6 +122,11 @@ def demo(
     from storage.repositories import SqlStore
 
     settings = load_settings()
+    if not settings.demo_enabled:
+        raise fail(
+            "生产环境（MINHU_ENV=prod）不加载示例社区 / the demo community is never loaded in prod",
+            2,
+        )
 
     async def main() -> dict[str, Any] | bool:
         database = Database(settings.database_url)

@@ -16,8 +16,10 @@ from handlers.dialogue import DialogueConfig
 from handlers.ports import Clock, Interpreter, Notifier, SystemClock
 from handlers.service import MinhuService, RecoveryPolicy, ServiceConfig
 from handlers.sla_service import SlaSweeper
+from handlers.throttle_service import Rate, RateLimits
 from storage.db import Database
 from storage.interfaces import SessionStore, Store
+from storage.limits import Limiter, MemoryLimiter, make_limiter
 from storage.repositories import SqlStore
 from storage.session_sql import ResilientSessionStore, SqlSessionStore
 from storage.state import make_session_store
@@ -52,6 +54,7 @@ class Container:
     service: MinhuService
     dispatcher: OutboxDispatcher
     sweeper: SlaSweeper | None = None
+    limiter: Limiter = field(default_factory=MemoryLimiter)  # abuse limits (storage/limits.py)
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # channel-owned objects
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -82,8 +85,25 @@ class Container:
             for task in pending:
                 log.error("background task %s ignored cancellation; abandoning it", task.get_name())
         self.tasks.clear()
+        await self.limiter.close()
         await self.sessions.close()
         await self.database.dispose()
+
+
+def rate_limits(settings: Settings, limiter: Limiter) -> RateLimits | None:
+    """The configured token buckets, or None when turned off."""
+    r = settings.rate_limits
+    if not r.enabled:
+        return None
+    return RateLimits(
+        limiter,
+        message=Rate(r.messages_per_minute, r.message_burst),
+        message_per_ip=Rate(r.messages_per_ip_minute, r.message_ip_burst),
+        upload=Rate(r.uploads_per_minute, r.upload_burst),
+        upload_per_ip=Rate(r.uploads_per_ip_minute, r.upload_ip_burst),
+        ticket=Rate(r.tickets_per_minute, r.ticket_burst),
+        ticket_per_ip=Rate(r.tickets_per_ip_minute, r.ticket_ip_burst),
+    )
 
 
 async def build(
@@ -156,6 +176,7 @@ async def build(
         urgent_fallback_after=settings.reliability.urgent_fallback_after,
         send_timeout=settings.outbox_send_timeout_seconds,
     )
+    limiter = make_limiter(settings.redis_url, settings.redis_prefix)
     service = MinhuService(
         store=store,
         sessions=sessions,
@@ -174,6 +195,7 @@ async def build(
             ),
         ),
         on_outbox=dispatcher.kick,
+        rates=rate_limits(settings, limiter),
     )
     sweeper = SlaSweeper(
         store,
@@ -193,6 +215,7 @@ async def build(
         service=service,
         dispatcher=dispatcher,
         sweeper=sweeper,
+        limiter=limiter,
     )
     for channel in channels:
         if channel.enabled(settings):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -42,8 +43,10 @@ from handlers.conversations.worker import WorkerConversation
 from handlers.dialogue import DialogueConfig, DialogueState
 from handlers.i18n import locale_of, t
 from handlers.messages import Inbound, Outbound
+from handlers.notice_service import NoticeService
 from handlers.ports import Clock, Interpreter
 from handlers.privacy import mask_id
+from handlers.throttle_service import RateLimits
 from handlers.ticket_service import LifecycleConfig, TicketService
 from nlu.types import Parse
 from storage.interfaces import SessionStore, Store, UnitOfWork
@@ -100,7 +103,7 @@ class MinhuService:
         on_outbox: called after a commit that queued pushed messages (wakes the dispatcher).
         tickets: the ticket operations (built from the above when not given).
 
-    Staff operations (the admin console, the APIs) go to ``tickets`` directly.
+    Staff operations (the admin console, the APIs) go to ``tickets`` and ``notices`` directly.
     """
 
     def __init__(
@@ -113,6 +116,7 @@ class MinhuService:
         config: ServiceConfig | None = None,
         on_outbox: Callable[[], None] | None = None,
         tickets: TicketService | None = None,
+        rates: RateLimits | None = None,
     ) -> None:
         self.store = store
         self.sessions = sessions
@@ -124,14 +128,25 @@ class MinhuService:
         self.tickets = tickets or TicketService(
             store=store, clock=clock, config=self.config.lifecycle, on_outbox=self._on_outbox
         )
-        self._residents = ResidentConversation(self.tickets, clock)
-        self._workers = WorkerConversation(self.tickets)
+        self.rates = rates
+        self.notices = NoticeService(store, clock, self._on_outbox)
+        self._residents = ResidentConversation(self.tickets, clock, rates, self.notices)
+        self._workers = WorkerConversation(self.tickets, self.notices)
         self._departments = DepartmentConversation(self.tickets)
 
     # --- entry points ---------------------------------------------------------------------
 
     async def handle(self, msg: Inbound) -> list[Outbound]:
-        """Receive and process one message; a platform retry gets the first answer again."""
+        """Receive and process one message; a platform retry gets the first answer again.
+
+        A flood (per identity, and per address when the channel knows it) is answered
+        politely and not stored: that is what keeps invented ids from filling the database.
+        """
+        if self.rates is not None:
+            wait = await self.rates.allow("message", f"{msg.channel}:{msg.user_id}", msg.origin)
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                return [Outbound(text=t("rate.message", self._locale(msg), seconds=seconds))]
         receipt = await self.receive(msg)
         if not receipt.new:
             if receipt.status == "done":

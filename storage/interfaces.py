@@ -17,6 +17,7 @@ from storage.admin_types import (
     TicketFilter,
     TicketTiming,
 )
+from storage.grid_interfaces import NoticeRepository
 from storage.models import (
     AdminToken,
     AdminUser,
@@ -29,6 +30,8 @@ from storage.models import (
     DepartmentContact,
     Grid,
     GridWorker,
+    Handoff,
+    HandoffMessage,
     InboundMessage,
     NluActivation,
     NluExample,
@@ -492,6 +495,34 @@ class TicketQueryRepository(Protocol):
     ) -> Sequence[InboundMessage]: ...
 
 
+class HandoffRepository(Protocol):
+    """Residents handed to staff (转人工) and the messages of each handoff."""
+
+    async def save(self, handoff: Handoff) -> Handoff: ...
+
+    async def get(self, handoff_id: int) -> Handoff | None: ...
+
+    async def open_for(self, channel: str, user_id: str) -> Handoff | None:
+        """The chat user's waiting or taken handoff, if any."""
+        ...
+
+    async def listing(
+        self,
+        *,
+        statuses: Sequence[str],
+        community_ids: Sequence[int] | None = None,
+        limit: int = 200,
+    ) -> Sequence[Handoff]:
+        """Handoffs in these statuses (of these communities; None: all), newest first."""
+        ...
+
+    async def add_message(self, message: HandoffMessage) -> HandoffMessage: ...
+
+    async def messages(self, handoff_id: int, *, after: int = 0) -> Sequence[HandoffMessage]:
+        """The handoff's messages with an id above ``after``, oldest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction with every repository bound to it.
 
@@ -533,6 +564,10 @@ class UnitOfWork(Protocol):
     def ticket_queries(self) -> TicketQueryRepository: ...
     @property
     def recovery(self) -> RecoveryRepository: ...
+    @property
+    def handoffs(self) -> HandoffRepository: ...
+    @property
+    def notices(self) -> NoticeRepository: ...
 
     async def commit(self) -> None: ...
 
