@@ -213,7 +213,7 @@ def _wait_port(port: int, timeout: float = 20.0) -> None:
     raise TimeoutError(f"nothing listens on {port}")
 
 
-async def wait_healthy(url: str, within: float = 90.0) -> None:
+async def wait_healthy(url: str, within: float = 240.0) -> None:
     deadline = time.monotonic() + within
     async with httpx.AsyncClient(timeout=2) as client:
         while time.monotonic() < deadline:
