@@ -104,10 +104,19 @@ async def _merge_table(uow: UnitOfWork, kind: TableKind, name: str, items: list[
     await uow.nlu_data.save_table_row(row)
 
 
-async def training_data(uow: UnitOfWork) -> nlu.TrainingData:
-    """Everything in the database as ``nlu.TrainingData`` (what training uses)."""
+def sees_example(p: Principal, community_id: int | None) -> bool:
+    """Our own examples are everyone's; a resident's words (promoted from the review inbox)
+    are seen only by their community's staff and by admins."""
+    return community_id is None or p.is_admin or community_id == p.community_id
+
+
+async def training_data(uow: UnitOfWork, p: Principal | None = None) -> nlu.TrainingData:
+    """The database as ``nlu.TrainingData``: everything (what training uses), or what
+    ``p`` may see (an export)."""
     data = nlu.TrainingData()
     for row in await uow.nlu_data.all_examples():
+        if p is not None and not sees_example(p, row.community_id):
+            continue
         data.examples.append(example_of(row.text, row.intent, row.entities))
     for kind, target in (
         ("synonym", data.synonyms),
@@ -194,7 +203,7 @@ class IntentDesk:
     async def export_yaml(self, p: Principal) -> str:
         require(p.subject, Action.TEACH)
         async with self.store.unit() as uow:
-            return nlu.dump_rasa_yaml(await training_data(uow))
+            return nlu.dump_rasa_yaml(await training_data(uow, p))
 
     async def import_yaml(
         self, p: Principal, text: str, *, replace: bool, ip: str = ""
@@ -288,6 +297,7 @@ class IntentDesk:
                 "also_in": [x for x in shared.get(row.text, []) if x != name],
             }
             for row in rows
+            if sees_example(p, row.community_id)
         ]
         return {
             "id": intent.id,
@@ -391,6 +401,7 @@ class IntentDesk:
         ip: str = "",
         uow: UnitOfWork | None = None,
         plain: bool = False,
+        community_id: int | None = None,
     ) -> AddResult:
         """Add examples to an intent; every line is checked before any is written.
 
@@ -410,9 +421,9 @@ class IntentDesk:
         if not examples:
             raise InvalidInput("请至少输入一条例句")
         if uow is not None:
-            return await self._add(uow, p, name, examples, source, ip)
+            return await self._add(uow, p, name, examples, source, ip, community_id)
         async with self.store.unit() as own:
-            return await self._add(own, p, name, examples, source, ip)
+            return await self._add(own, p, name, examples, source, ip, community_id)
 
     async def _add(
         self,
@@ -422,6 +433,7 @@ class IntentDesk:
         examples: list[nlu.Example],
         source: str,
         ip: str,
+        community_id: int | None = None,
     ) -> AddResult:
         now = self.clock.now()
         intent = await uow.nlu_data.intent_by_name(name)
@@ -443,6 +455,7 @@ class IntentDesk:
                     text=example.text,
                     entities=entities_json(example),
                     source=source,
+                    community_id=community_id,
                     created_by=p.username,
                     created_at=now,
                 )

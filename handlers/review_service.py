@@ -215,6 +215,22 @@ class ReviewDesk:
             return mask_text(_inbound_text(row))
         raise NotFound("未知来源")
 
+    async def _community_of(
+        self, uow: UnitOfWork, p: Principal, source: str, item_id: int
+    ) -> int | None:
+        """The community whose resident said the item (its example stays theirs)."""
+        if source == "ticket":
+            ticket = await uow.tickets.get(item_id)
+            return ticket.community_id if ticket is not None else p.community_id
+        row = await uow.inbound.get(item_id)
+        if row is not None:
+            ident = await uow.registry.identity(row.channel, row.user_id)
+            if ident is not None and ident.resident_id is not None:
+                resident = await uow.registry.resident(ident.resident_id)
+                if resident is not None and resident.community_id is not None:
+                    return resident.community_id
+        return p.community_id
+
     async def label(
         self, p: Principal, source: str, item_id: int, intent: str, *, ip: str = ""
     ) -> dict[str, Any]:
@@ -229,7 +245,14 @@ class ReviewDesk:
                 if await uow.admin.decision(source, item_id) is not None:
                     raise Conflict("这条内容已经审核过了")
                 result = await self.intents.add_examples(
-                    p, intent, [text], source="review", ip=ip, uow=uow, plain=True
+                    p,
+                    intent,
+                    [text],
+                    source="review",
+                    ip=ip,
+                    uow=uow,
+                    plain=True,
+                    community_id=await self._community_of(uow, p, source, item_id),
                 )
                 await uow.admin.add_decision(
                     ReviewDecision(

@@ -268,7 +268,7 @@ class SqlNluData:
             .order_by(col(NluIntent.name), col(NluExample.id))
         )
         return [
-            ExampleRow(e.id or 0, name, e.text, list(e.entities or []), e.source)
+            ExampleRow(e.id or 0, name, e.text, list(e.entities or []), e.source, e.community_id)
             for e, name in (await self.s.exec(query)).all()
         ]
 

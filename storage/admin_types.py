@@ -19,6 +19,7 @@ class ExampleRow:
     text: str
     entities: list[dict[str, Any]]
     source: str
+    community_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -495,6 +495,9 @@ class NluExample(SQLModel, table=True):
     text: str = Field(max_length=500)
     entities: list[dict[str, Any]] = _json_list()
     source: str = Field(default="admin", max_length=20)  # seed | admin | import | review
+    # the community whose resident said it (review promotions); None for our own examples.
+    # Staff see only their own community's resident-derived examples.
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
     created_by: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

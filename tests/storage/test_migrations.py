@@ -28,6 +28,7 @@ CHAIN = (
     "0007_reliability",
     "0008_grid",
     "0009_console",
+    "0011_example_community",
 )
 HEAD = CHAIN[-1]
 

@@ -1,7 +1,7 @@
 """console: live handoff inbox
 
 Revision ID: 0009_console
-Revises: 0004_admin
+Revises: 0008_grid
 Create Date: 2026-12-07 13:13:56.861829
 """
 

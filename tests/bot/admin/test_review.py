@@ -104,6 +104,13 @@ async def test_inbox_collects_unsure_clarified_and_recategorised_and_labels_them
         detail = (await liu.get(f"/api/v1/admin/intents/{clarified['suggestion']}")).json()
         example = next(e for e in detail["examples"] if e["text"] == UNSURE)
         assert example["source"] == "review"
+        # a resident's words stay with their community: another community's staff see our
+        # own examples of the intent but not this one, on the page nor in the YAML export
+        theirs = (await moon.get(f"/api/v1/admin/intents/{clarified['suggestion']}")).json()
+        assert theirs["examples"] and UNSURE not in {e["text"] for e in theirs["examples"]}
+        assert UNSURE not in (await moon.get("/api/v1/admin/nlu/export.yml")).text
+        assert UNSURE in (await liu.get("/api/v1/admin/nlu/export.yml")).text
+        assert UNSURE in (await ops.get("/api/v1/admin/nlu/export.yml")).text
         oos = (await ops.get("/api/v1/admin/intents/out_of_scope")).json()["examples"]
         assert any(e["text"] == "我的电话138****5678，帮我查一下明天的天气预报" for e in oos)
         bad = await ops.post(
