@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,21 @@ from handlers.ports import Clock
 from storage.errors import StorageError
 
 log = logging.getLogger("minhu.app")
+
+
+class ArrivalStamp:
+    """Outermost middleware: stamps ``scope["state"]["arrived"]`` (event-loop time).
+
+    Deadlines (WeChat's 5 s) count from here, not from when a handler finally runs.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["arrived"] = asyncio.get_running_loop().time()
+        await self.app(scope, receive, send)
 
 
 def app_from_env() -> FastAPI:
@@ -69,6 +85,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(ArrivalStamp)
 
     for channel in CHANNELS:
         if channel.enabled(settings):
