@@ -26,7 +26,9 @@
       refused           no path to a ticket (out-of-scope, "didn't understand", ...)
 (c) Safety on the danger set (``--danger``, default tests/data/danger.yml): recall of urgent with
     the right advice per hazard, negated controls and ordinary reports flagged urgent; and the
-    share of community-dev messages not labelled safety that are flagged urgent.
+    share of community-dev messages not labelled safety that are flagged urgent. With ``--chat``
+    the danger set is also played through the web chat: filed urgent at once (the advice as the
+    first reply, an urgent ticket in the same turn) with every advice the phrasing needs.
 
 Prints markdown tables (for the README). Texts from ../shared are read, never copied.
 """
@@ -41,7 +43,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -224,17 +227,14 @@ def classify_replies(
     return "refused", None
 
 
-async def play_all(
-    model_dir: Path, texts: list[str], golds: list[str]
-) -> tuple[Counter[str], dict[str, list[tuple[int, str]]]]:
+@asynccontextmanager
+async def chat_client(model_dir: Path) -> AsyncIterator[Any]:
+    """The web chat in process (demo community, SQLite in a temporary directory)."""
     import httpx
 
     from bot.app import create_app
     from bot.config import Settings
 
-    labels = flow_labels()
-    outcomes: Counter[str] = Counter()
-    seen: dict[str, list[tuple[int, str]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             env="test",
@@ -249,37 +249,129 @@ async def play_all(
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-                for i, (text, gold) in enumerate(zip(texts, golds, strict=True)):
-                    user = f"bench-resident-{i}"
-                    body: dict[str, str] = {"user_id": user, "text": text}
-                    outcome: str | None = None
-                    first_reply = ""
-                    for _turn in range(10):
-                        response = await client.post("/api/v1/messages", json=body)
-                        response.raise_for_status()
-                        replies = response.json()["replies"]
-                        first_reply = first_reply or (replies[0]["text"] if replies else "")
-                        outcome, action = classify_replies(replies, gold, labels)
-                        if outcome is not None or action is None:
-                            break
-                        kind, _, value = action.partition(":")
-                        body = {"user_id": user, kind: value}
-                    outcome = outcome or "refused"
-                    outcomes[outcome] += 1
-                    seen.setdefault(outcome, []).append((i, first_reply[:40]))
+                yield client
+
+
+async def play_all(
+    model_dir: Path, texts: list[str], golds: list[str]
+) -> tuple[Counter[str], dict[str, list[tuple[int, str]]]]:
+    labels = flow_labels()
+    outcomes: Counter[str] = Counter()
+    seen: dict[str, list[tuple[int, str]]] = {}
+    async with chat_client(model_dir) as client:
+        for i, (text, gold) in enumerate(zip(texts, golds, strict=True)):
+            user = f"bench-resident-{i}"
+            body: dict[str, str] = {"user_id": user, "text": text}
+            outcome: str | None = None
+            first_reply = ""
+            for _turn in range(10):
+                response = await client.post("/api/v1/messages", json=body)
+                response.raise_for_status()
+                replies = response.json()["replies"]
+                first_reply = first_reply or (replies[0]["text"] if replies else "")
+                outcome, action = classify_replies(replies, gold, labels)
+                if outcome is not None or action is None:
+                    break
+                kind, _, value = action.partition(":")
+                body = {"user_id": user, kind: value}
+            outcome = outcome or "refused"
+            outcomes[outcome] += 1
+            seen.setdefault(outcome, []).append((i, first_reply[:40]))
     return outcomes, seen
 
 
-def run_chat(model: Any, rows: list[dict[str, Any]], texts: list[str]) -> Counter[str]:
+# what each advice code looks like in the chat's first reply
+ADVICE_WORDS = {
+    "96333": "96333",
+    "119": "119",
+    "110": "110",
+    "120": "120",
+    "gas": "燃气公司",
+    "power": "95598",
+}
+
+
+async def play_danger(model_dir: Path, document: dict[str, Any]) -> dict[str, Any]:
+    """The danger set through the chat: filed urgent at once, the advice first, no question."""
+    per_hazard: dict[str, list[int]] = {}
+    misses: list[str] = []
+    flagged: dict[str, list[str]] = {"negated": [], "ordinary": []}
+    async with chat_client(model_dir) as client:
+        n = 0
+
+        async def say(text: str) -> list[dict[str, Any]]:
+            nonlocal n
+            n += 1
+            body = {"user_id": f"bench-danger-{n}", "text": text}
+            response = await client.post("/api/v1/messages", json=body)
+            response.raise_for_status()
+            replies: list[dict[str, Any]] = response.json()["replies"]
+            return replies
+
+        for group in document["dangerous"]:
+            bucket = per_hazard.setdefault(group["hazard"], [0, 0, 0])
+            for text in group["texts"]:
+                replies = await say(text)
+                first = replies[0]["text"] if replies else ""
+                bucket[0] += 1
+                # the advice comes only with the urgent path, which files in the same turn
+                urgent = first.startswith("⚠️") and any(_TICKET.search(r["text"]) for r in replies)
+                bucket[1] += urgent
+                advised = urgent and all(ADVICE_WORDS[str(a)] in first for a in group["advice"])
+                bucket[2] += advised
+                if not advised:
+                    misses.append(f"[{group['hazard']}] {text} -> {first[:40]}")
+        for kind in ("negated", "ordinary"):
+            for text in document[kind]:
+                if any(r["text"].startswith("⚠️") for r in await say(text)):
+                    flagged[kind].append(text)
+    return {"per_hazard": per_hazard, "misses": misses, "flagged": flagged}
+
+
+def print_danger_chat(result: dict[str, Any], document: dict[str, Any]) -> None:
+    print("\n### Safety: the danger set through the web chat\n")
+    print("| hazard | phrasings | filed urgent at once | with the right advice first |")
+    print("| --- | --- | --- | --- |")
+    total = [0, 0, 0]
+    for hazard, (n, urgent, advised) in result["per_hazard"].items():
+        total = [total[0] + n, total[1] + urgent, total[2] + advised]
+        print(f"| {hazard} | {n} | {pct(urgent, n)} | {pct(advised, n)} |")
+    print(
+        f"| **all** | {total[0]} | **{pct(total[1], total[0])}** | **{pct(total[2], total[0])}** |"
+    )
+    flagged = result["flagged"]
+    print(
+        f"\nnegated controls with the urgent path: {len(flagged['negated'])}/"
+        f"{len(document['negated'])}; ordinary reports: {len(flagged['ordinary'])}/"
+        f"{len(document['ordinary'])}"
+    )
+    for line in result["misses"][:40]:
+        print(f"  miss {line}")
+    for text in flagged["negated"] + flagged["ordinary"]:
+        print(f"  false alarm: {text}")
+
+
+def save_for_chat(model: Any, root: Path) -> Path:
+    """A models directory with ``model`` active, for the web chat to load."""
     from bot.nlu_runtime import ModelRepository
 
+    repo = ModelRepository(root / "models")
+    repo.save(model)
+    repo.activate(model.version, force=True, reason="benchmark")
+    return root / "models"
+
+
+def run_danger_chat(model: Any, document: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        repo = ModelRepository(Path(tmp) / "models")
-        repo.save(model)
-        repo.activate(model.version, force=True, reason="benchmark")
+        return asyncio.run(play_danger(save_for_chat(model, Path(tmp)), document))
+
+
+def run_chat(model: Any, rows: list[dict[str, Any]], texts: list[str]) -> Counter[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        models = save_for_chat(model, Path(tmp))
         started = time.perf_counter()
         outcomes, seen = asyncio.run(
-            play_all(Path(tmp) / "models", texts, [gold_intent(r["label"]) for r in rows])
+            play_all(models, texts, [gold_intent(r["label"]) for r in rows])
         )
     print(f"\nchat: {len(texts)} residents played in {time.perf_counter() - started:.0f} s")
     refused = Counter(reply for _, reply in seen.get("refused", []))
@@ -455,9 +547,14 @@ def main() -> None:
     else:
         print(f"community-dev: skipped ({args.labels} not found)")
     if args.danger.is_file():
-        danger = run_danger(model, load_danger(args.danger))
+        document = load_danger(args.danger)
+        danger = run_danger(model, document)
         print_danger(danger)
         out["danger"] = danger
+        if args.chat:
+            danger_chat = run_danger_chat(model, document)
+            print_danger_chat(danger_chat, document)
+            out["danger_chat"] = danger_chat
     else:
         print(f"danger set: skipped ({args.danger} not found)")
     if args.json:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot import admin
+from bot import admin, docs
 from bot.channels import CHANNELS
 from bot.channels.web import STATIC
 from bot.config import Settings
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         container = await build(settings, channels=CHANNELS, clock=clock)
         app.state.container = container
         try:
-            if settings.load_demo and await load_demo(container.store):
+            if settings.loads_demo and await load_demo(container.store):
                 log.info("demo community loaded")
                 container.service.invalidate_registry()
             await admin.start(container)
@@ -83,6 +83,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version="0.1.0",
         description="Community reporting: residents' messages in, routed tickets out.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by bot.docs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.add_middleware(ArrivalStamp)
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
         app.include_router(open311_router())
     admin.install(app)  # the console (/admin) and its JSON API
+    docs.install(app)  # /docs, /redoc and /favicon.ico from local assets
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["ops"])

@@ -96,7 +96,7 @@ def chat(
     async def main() -> None:
         container = await build(settings, channels=CHANNELS)
         try:
-            if settings.load_demo:
+            if settings.loads_demo:
                 await load_demo(container.store)
             container.spawn(container.dispatcher.run_forever(), "outbox")
             await run_chat(container, user_id=user, channel=channel)
@@ -122,6 +122,11 @@ def demo(
     from storage.repositories import SqlStore
 
     settings = load_settings()
+    if not settings.demo_enabled:
+        raise fail(
+            "生产环境（MINHU_ENV=prod）不加载示例社区 / the demo community is never loaded in prod",
+            2,
+        )
 
     async def main() -> dict[str, Any] | bool:
         database = Database(settings.database_url)

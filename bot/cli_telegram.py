@@ -131,7 +131,7 @@ def poll() -> None:
     async def main() -> None:
         container = await build(settings, channels=CHANNELS)
         try:
-            if settings.load_demo and await load_demo(container.store):
+            if settings.loads_demo and await load_demo(container.store):
                 container.service.invalidate_registry()
             runtime = container.extras[NAME]
             if not isinstance(runtime, TelegramRuntime):  # pragma: no cover - wiring

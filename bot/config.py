@@ -157,6 +157,8 @@ class SlaSettings(BaseModel):
     rating_timeout_hours: float = Field(default=72, gt=0)
     overdue_step_hours: float = Field(default=24, gt=0)
     always_on: list[str] = Field(default_factory=lambda: ["urgent"])  # ignore working hours
+    # the grid worker calls the resident back within this after every report (0: no promise)
+    callback_minutes: float = Field(default=10.0, ge=0)
     enabled: bool = True  # run the sweeper in this process
     sweep_seconds: float = Field(default=5.0, gt=0)
     batch: int = Field(default=100, ge=1)
@@ -186,6 +188,25 @@ class Open311Settings(BaseModel):
     withhold_description: list[str] = Field(default_factory=lambda: ["dispute"])
 
 
+class RateLimitSettings(BaseModel):
+    """Token buckets (``MINHU_RATE_LIMITS__…``): per identity and per client address, as
+    "so many per minute" refill and a burst. Redis-backed when Redis is configured."""
+
+    enabled: bool = True
+    messages_per_minute: float = Field(default=30, gt=0)
+    message_burst: int = Field(default=20, ge=1)
+    messages_per_ip_minute: float = Field(default=120, gt=0)
+    message_ip_burst: int = Field(default=60, ge=1)
+    uploads_per_minute: float = Field(default=6, gt=0)
+    upload_burst: int = Field(default=6, ge=1)
+    uploads_per_ip_minute: float = Field(default=30, gt=0)
+    upload_ip_burst: int = Field(default=20, ge=1)
+    tickets_per_minute: float = Field(default=0.2, gt=0)  # 12 an hour after the burst
+    ticket_burst: int = Field(default=3, ge=1)
+    tickets_per_ip_minute: float = Field(default=2, gt=0)
+    ticket_ip_burst: int = Field(default=10, ge=1)
+
+
 class AdminSettings(BaseModel):
     """The admin console (``MINHU_ADMIN__...``): sessions, lockout, limits (its "overdue" uses
     the SLA targets, ``MINHU_SLA__…``)."""
@@ -193,13 +214,28 @@ class AdminSettings(BaseModel):
     session_hours: float = Field(default=12.0, gt=0)  # a console login lasts this long
     max_failed_logins: int = Field(default=5, ge=1)  # then the account is locked ...
     lockout_minutes: float = Field(default=15.0, gt=0)  # ... for this long
-    token_days: int = Field(default=365, ge=1)  # `minhu admin token` lifetime
+    token_days: int = Field(default=30, ge=1, le=365)  # `minhu admin token` lifetime
+    max_logins_per_ip: int = Field(default=50, ge=1)  # attempts per lockout window, all names
     cookie_secure: bool | None = None  # default: on when public_base_url is https
     min_examples: int = Field(default=10, ge=1)  # fewer examples → a warning on the intent
     # a candidate model whose held-out macro-F1 is lower than the active one's by more than
     # this is refused unless forced with a reason
     activation_tolerance: float = Field(default=0.005, ge=0)
     max_upload_bytes: int = Field(default=1024 * 1024, ge=1024)  # CSV / YAML imports
+
+
+class ReliabilitySettings(BaseModel):
+    """Inbound recovery and outbox delivery (README "Reliability")."""
+
+    recovery_every_seconds: float = Field(default=10.0, gt=0)
+    recovery_stuck_seconds: float = Field(default=30.0, ge=0)
+    recovery_max_attempts: int = Field(default=6, ge=1)
+    recovery_backoff_seconds: float = Field(default=5.0, ge=0)
+    # an outbox item is retried this long before it is given up as dead
+    delivery_horizon_hours: float = Field(default=24.0, gt=0)
+    delivery_max_backoff_seconds: float = Field(default=600.0, gt=0)
+    # an urgent worker message that failed this often also goes to the worker's next channel
+    urgent_fallback_after: int = Field(default=3, ge=1)
 
 
 class Settings(BaseSettings):
@@ -220,14 +256,18 @@ class Settings(BaseSettings):
     port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = SecretStr("dev-only-secret-key-change-me-in-production")
+    # a file holding the secret key (Docker/Kubernetes secrets); wins over MINHU_SECRET_KEY
+    secret_key_file: Path | None = None
     conversation_ttl_seconds: int = Field(default=1800, ge=60)
     max_text: int = Field(default=2000, ge=100)
     lock_timeout_seconds: float = Field(default=15.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
-    outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_send_timeout_seconds: float = Field(default=10.0, gt=0)
     model_watch_seconds: float = Field(default=2.0, gt=0)
-    load_demo: bool = True
+    load_demo: bool = True  # load the demo community on first start (never in prod ...)
+    # ... unless this is set: a public demo site. It also turns on the two-pane demo page,
+    # /api/v1/demo and client-chosen web chat ids, so never set it on a real deployment.
+    demo_in_prod: bool = False
     log_level: str = "INFO"
     rasa: RasaSettings | None = None
     wechat: WeChatSettings | None = None
@@ -237,10 +277,38 @@ class Settings(BaseSettings):
     duplicates: DuplicateSettings = Field(default_factory=DuplicateSettings)
     open311: Open311Settings = Field(default_factory=Open311Settings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
 
     @property
     def models_path(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def demo_enabled(self) -> bool:
+        """Demo mode: the demo page, /api/v1/demo and web chat ids chosen by the client."""
+        return self.env != "prod" or self.demo_in_prod
+
+    @property
+    def loads_demo(self) -> bool:
+        """Whether startup (and the Docker entrypoint) may load the demo community."""
+        return self.load_demo and self.demo_enabled
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_key_from_file(cls, data: object) -> object:
+        # read here so that every check below (placeholders, `minhu doctor`) sees the real key
+        if isinstance(data, dict):
+            path = data.get("secret_key_file")
+            if path:
+                try:
+                    key = Path(str(path)).read_text(encoding="utf-8").strip()
+                except OSError as e:
+                    raise ValueError(f"MINHU_SECRET_KEY_FILE cannot be read: {e}") from e
+                if not key:
+                    raise ValueError("MINHU_SECRET_KEY_FILE is empty")
+                data = {**data, "secret_key": key}
+        return data
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:

@@ -14,11 +14,14 @@ from bot.outbox import OutboxDispatcher
 from bot.sla import lifecycle_config, sweep_forever
 from handlers.dialogue import DialogueConfig
 from handlers.ports import Clock, Interpreter, Notifier, SystemClock
-from handlers.service import MinhuService, ServiceConfig
+from handlers.service import MinhuService, RecoveryPolicy, ServiceConfig
 from handlers.sla_service import SlaSweeper
+from handlers.throttle_service import Rate, RateLimits
 from storage.db import Database
 from storage.interfaces import SessionStore, Store
+from storage.limits import Limiter, MemoryLimiter, make_limiter
 from storage.repositories import SqlStore
+from storage.session_sql import ResilientSessionStore, SqlSessionStore
 from storage.state import make_session_store
 
 log = logging.getLogger("minhu.app")
@@ -51,6 +54,7 @@ class Container:
     service: MinhuService
     dispatcher: OutboxDispatcher
     sweeper: SlaSweeper | None = None
+    limiter: Limiter = field(default_factory=MemoryLimiter)  # abuse limits (storage/limits.py)
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # channel-owned objects
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -81,8 +85,25 @@ class Container:
             for task in pending:
                 log.error("background task %s ignored cancellation; abandoning it", task.get_name())
         self.tasks.clear()
+        await self.limiter.close()
         await self.sessions.close()
         await self.database.dispose()
+
+
+def rate_limits(settings: Settings, limiter: Limiter) -> RateLimits | None:
+    """The configured token buckets, or None when turned off."""
+    r = settings.rate_limits
+    if not r.enabled:
+        return None
+    return RateLimits(
+        limiter,
+        message=Rate(r.messages_per_minute, r.message_burst),
+        message_per_ip=Rate(r.messages_per_ip_minute, r.message_ip_burst),
+        upload=Rate(r.uploads_per_minute, r.upload_burst),
+        upload_per_ip=Rate(r.uploads_per_ip_minute, r.upload_ip_burst),
+        ticket=Rate(r.tickets_per_minute, r.ticket_burst),
+        ticket_per_ip=Rate(r.tickets_per_ip_minute, r.ticket_ip_burst),
+    )
 
 
 async def build(
@@ -100,7 +121,7 @@ async def build(
         clock: the time source (tests pass a fake).
 
     Raises:
-        StorageError: database or Redis unreachable.
+        StorageError: database unreachable (Redis down only warns: the database stands in).
         NLUError: no trained model, or a corrupt one (clear message).
     """
     clock = clock or SystemClock()
@@ -108,6 +129,9 @@ async def build(
     await database.migrate()
     await database.ping()
     sessions = make_session_store(settings.redis_url, settings.redis_prefix)
+    if settings.redis_url is not None:
+        # Redis down must not refuse messages: locks, state and claims go to PostgreSQL meanwhile
+        sessions = ResilientSessionStore(sessions, SqlSessionStore(database))
     try:
         await sessions.connect()
     except Exception:
@@ -119,11 +143,21 @@ async def build(
     if settings.rasa is not None:
         from bot.rasa_backend import RasaHttpInterpreter
 
-        interpreter = RasaHttpInterpreter(
+        rasa = RasaHttpInterpreter(
             settings.rasa.url,
             token=settings.rasa.token.get_secret_value() if settings.rasa.token else None,
             timeout=settings.rasa.timeout_seconds,
         )
+        interpreter = rasa
+        try:
+            local = ActiveInterpreter(await asyncio.to_thread(models.load), clock)
+        except Exception as e:  # no trained model here: Rasa alone, as before
+            log.warning("no local NLU model to stand in for Rasa (%s)", e)
+        else:
+            from bot.nlu_fallback import FallbackInterpreter
+
+            interpreter = FallbackInterpreter(rasa, local)
+            await interpreter.check()
     else:
         try:
             model = await asyncio.to_thread(models.load)
@@ -137,9 +171,12 @@ async def build(
         {},
         clock,
         poll_seconds=settings.outbox_poll_seconds,
-        max_attempts=settings.outbox_max_attempts,
+        horizon_seconds=settings.reliability.delivery_horizon_hours * 3600,
+        max_backoff_seconds=settings.reliability.delivery_max_backoff_seconds,
+        urgent_fallback_after=settings.reliability.urgent_fallback_after,
         send_timeout=settings.outbox_send_timeout_seconds,
     )
+    limiter = make_limiter(settings.redis_url, settings.redis_prefix)
     service = MinhuService(
         store=store,
         sessions=sessions,
@@ -151,8 +188,14 @@ async def build(
             max_text=settings.max_text,
             lock_timeout_seconds=settings.lock_timeout_seconds,
             lifecycle=lifecycle_config(settings),
+            recovery=RecoveryPolicy(
+                stuck_seconds=settings.reliability.recovery_stuck_seconds,
+                max_attempts=settings.reliability.recovery_max_attempts,
+                base_backoff_seconds=settings.reliability.recovery_backoff_seconds,
+            ),
         ),
         on_outbox=dispatcher.kick,
+        rates=rate_limits(settings, limiter),
     )
     sweeper = SlaSweeper(
         store,
@@ -172,6 +215,7 @@ async def build(
         service=service,
         dispatcher=dispatcher,
         sweeper=sweeper,
+        limiter=limiter,
     )
     for channel in channels:
         if channel.enabled(settings):
@@ -194,15 +238,7 @@ async def start_background(container: Container) -> None:
             container.interpreter.follow(container.models, container.settings.model_watch_seconds),
             "model-follower",
         )
-    container.spawn(_recover(container), "recover-inbound")
-
-
-async def _recover(container: Container) -> None:
-    """Messages stored but not processed (a crash mid-way) are processed at start."""
-    try:
-        count = await container.service.recover()
-    except Exception:
-        log.exception("recovery of unprocessed inbound messages failed")
-        return
-    if count:
-        log.info("re-processed %d stored inbound messages", count)
+    container.spawn(
+        container.service.recover_forever(container.settings.reliability.recovery_every_seconds),
+        "recover-inbound",
+    )

@@ -1,8 +1,14 @@
 """Delivers the outbox: claim due items, send through the channel's notifier, record the outcome.
 
-Retries back off exponentially (or as the platform asks), a recipient's messages go out in
-order (an item waits while an earlier one for the same recipient is pending), and a claim
-lease means two dispatchers (two app processes) never send the same item at once.
+Retries back off exponentially with jitter, capped (or wait as long as the platform's
+``retry_after`` asks), for a horizon of hours (default 24 h): a platform outage of minutes
+or hours loses nothing. Only then is an item ``dead`` (the console's /admin/deliveries and
+/metrics show it). Urgent items (safety advice, urgent task cards) are claimed first and
+retried fastest; one that keeps failing for a worker also goes through the worker's next
+reachable channel. A resident's items wait for them: writing again makes them due at once
+(handlers.service). A recipient's messages go out in order (an item waits while an earlier
+one for the same recipient is pending), and a claim lease means two dispatchers (two app
+processes) never send the same item at once; the platform's message id is recorded.
 """
 
 from __future__ import annotations
@@ -24,10 +30,13 @@ from storage.models import Outbox
 log = logging.getLogger("minhu.outbox")
 
 
-def backoff_seconds(attempts: int, *, base: float = 5.0, cap: float = 3600.0) -> float:
-    """5 s, 10 s, 20 s … capped at an hour, with ±20 % jitter so retries don't stampede."""
-    delay: float = min(cap, base * 2 ** max(0, attempts - 1))
+def backoff_seconds(attempts: int, *, base: float = 5.0, cap: float = 600.0) -> float:
+    """5 s, 10 s, 20 s … capped (10 min), with ±20 % jitter so retries don't stampede."""
+    delay: float = min(cap, base * 2 ** min(30, max(0, attempts - 1)))
     return delay * random.uniform(0.8, 1.2)
+
+
+URGENT_BASE_SECONDS = 1.0
 
 
 class OutboxDispatcher:
@@ -42,7 +51,9 @@ class OutboxDispatcher:
         batch: int = 20,
         lease_seconds: float = 60.0,
         poll_seconds: float = 1.0,
-        max_attempts: int = 8,
+        horizon_seconds: float = 24 * 3600.0,
+        max_backoff_seconds: float = 600.0,
+        urgent_fallback_after: int = 3,
         send_timeout: float = 10.0,
     ) -> None:
         self.store = store
@@ -51,7 +62,9 @@ class OutboxDispatcher:
         self.batch = batch
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
-        self.max_attempts = max_attempts
+        self.horizon_seconds = horizon_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.urgent_fallback_after = urgent_fallback_after
         self.send_timeout = send_timeout
         self._wake = asyncio.Event()
 
@@ -152,10 +165,24 @@ class OutboxDispatcher:
             self.kick()
             return
         attempts = item.attempts + 1
-        if not result.retry or attempts >= self.max_attempts:
+        age = (now - item.created_at).total_seconds()
+        if not result.retry or age >= self.horizon_seconds:
             await self._dead(item, result.detail or "gave up")
             return
-        delay = result.retry_after if result.retry_after is not None else backoff_seconds(attempts)
+        if result.retry_after is not None:
+            delay = max(0.0, result.retry_after)  # the platform knows when it takes more
+        else:
+            base = URGENT_BASE_SECONDS if item.priority > 0 else 5.0
+            delay = backoff_seconds(attempts, base=base, cap=self.max_backoff_seconds)
+        # the last try falls on the horizon, not a backoff past it
+        delay = min(delay, max(0.0, self.horizon_seconds - age))
+        if (
+            item.priority > 0
+            and item.worker_id is not None
+            and attempts >= self.urgent_fallback_after
+            and await self._reroute(item, result.detail)
+        ):
+            return
         log.info(
             "delivery retry channel=%s user=%s attempt=%d in %.0fs: %s",
             item.channel,
@@ -171,6 +198,46 @@ class OutboxDispatcher:
                 error=result.detail,
                 next_try_at=now + timedelta(seconds=delay),
             )
+
+    async def _reroute(self, item: Outbox, error: str) -> bool:
+        """An urgent worker item that keeps failing goes through the worker's next channel."""
+        now = self.clock.now()
+        async with self.store.unit() as uow:
+            for ident in await uow.registry.worker_identities(item.worker_id or 0):
+                if not ident.reachable or (ident.channel, ident.user_id) == (
+                    item.channel,
+                    item.recipient,
+                ):
+                    continue
+                if ident.channel not in self.notifiers:
+                    continue
+                await uow.recovery.enqueue_once(
+                    ident.channel,
+                    ident.user_id,
+                    item.payload,
+                    now=now,
+                    key=f"reroute:{item.id}",
+                    priority=item.priority,
+                )
+                await uow.outbox.mark_dead(
+                    item.id or 0,
+                    item.claim_token,
+                    error=f"{error}; sent through {ident.channel} instead",
+                    status="rerouted",
+                )
+                log.warning(
+                    "urgent delivery rerouted worker=%s %s→%s after %d attempts: %s",
+                    item.worker_id,
+                    item.channel,
+                    ident.channel,
+                    item.attempts + 1,
+                    error,
+                )
+                break
+            else:
+                return False
+        self.kick()
+        return True
 
     async def _dead(self, item: Outbox, error: str) -> None:
         log.error(

@@ -57,6 +57,7 @@ def lifecycle_config(settings: Settings) -> LifecycleConfig:
             rating_timeout=timedelta(hours=sla.rating_timeout_hours),
             overdue_step=timedelta(hours=sla.overdue_step_hours),
             always_on=frozenset(sla.always_on),
+            callback=timedelta(minutes=sla.callback_minutes),
         ),
         duplicates=DuplicatePolicy(
             enabled=settings.duplicates.enabled,

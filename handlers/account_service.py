@@ -39,6 +39,7 @@ from handlers.errors import (
 )
 from handlers.guards import require
 from handlers.permissions import Action
+from handlers.throttle_service import LoginThrottle
 from storage.errors import DuplicateError
 from storage.interfaces import Store, UnitOfWork
 from storage.models import AdminToken, AdminUser, AuditLog
@@ -177,18 +178,25 @@ async def login(
     env: str,
     now: datetime,
     ip: str = "",
+    throttle: LoginThrottle | None = None,
 ) -> Session:
     """Check a password and open a session.
 
+    With a ``throttle`` (the app always passes one) every attempt is counted atomically per
+    account name and per IP before the password is checked (handlers/throttle_service.py).
+
     Raises:
         NotAuthenticated: unknown user, wrong password, inactive account (one message for all).
-        Locked: too many failures; the account is locked until ``locked_until``.
+        Locked: too many attempts; the same answer for existing and unknown names.
     """
     wrong = NotAuthenticated("用户名或密码错误")
+    name = username.strip()
+    attempt = await throttle.admit(name, ip, now) if throttle is not None else 0
     async with store.unit() as uow:
-        user = await uow.admin.user_by_name(username.strip())
+        user = await uow.admin.user_by_name(name)
         if user is None or not user.active:
             await verify_password(password, _DUMMY_HASH)
+            until = await throttle.failed(name, attempt, now) if throttle is not None else None
             await audit_service.record(
                 uow,
                 None,
@@ -196,21 +204,30 @@ async def login(
                 now=now,
                 summary="未知或停用账号",
                 ip=ip,
-                username=username.strip()[:64],
+                username=name[:64],
             )
+            await uow.commit()
+            if until is not None:
+                raise Locked(f"登录失败次数过多，已暂时锁定，请{locked_for(until, now)}分钟后再试")
             raise wrong
         minutes = locked_for(user.locked_until, now)
-        if minutes is not None:
-            raise Locked(f"登录失败次数过多，账号已锁定，请{minutes}分钟后再试")
+        if minutes is not None and throttle is None:
+            raise Locked(f"登录失败次数过多，已暂时锁定，请{minutes}分钟后再试")
         ok, new_hash = await verify_password(password, user.password_hash)
         if ok and env == "prod" and password == DEMO_PASSWORD:
             ok = False  # the published demo password never opens a production console
         if not ok:
-            user.failed_attempts += 1
-            locked = user.failed_attempts >= policy.max_failed_logins
+            if throttle is not None:
+                until = await throttle.failed(name, attempt, now)
+            else:
+                user.failed_attempts += 1
+                until = None
+                if user.failed_attempts >= policy.max_failed_logins:
+                    until = now + timedelta(minutes=policy.lockout_minutes)
+                    user.failed_attempts = 0
+            locked = until is not None
             if locked:
-                user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
-                user.failed_attempts = 0
+                user.locked_until = until  # shown in the console's account list
             await uow.admin.save_user(user)
             await audit_service.record(
                 uow,
@@ -225,8 +242,10 @@ async def login(
             )
             await uow.commit()  # the failure counts even though we raise
             if locked:
-                raise Locked(f"登录失败次数过多，账号已锁定{round(policy.lockout_minutes)}分钟")
+                raise Locked(f"登录失败次数过多，已暂时锁定，请{locked_for(until, now)}分钟后再试")
             raise wrong
+        if throttle is not None:
+            await throttle.succeeded(name, now)
         if new_hash:
             user.password_hash = new_hash
         user.failed_attempts = 0
@@ -346,8 +365,10 @@ async def update_user(
     unlock: bool = False,
     password: str | None = None,
     ip: str = "",
+    throttle: LoginThrottle | None = None,
 ) -> None:
-    """Activate or deactivate an account, unlock it, or set a new password (signs it out).
+    """Activate or deactivate an account, unlock it, or set a new password (revokes its
+    sessions and API tokens: a stolen token must not outlive the password it came with).
 
     Raises:
         NotAllowed: not an admin, or an admin deactivating themselves.
@@ -370,11 +391,13 @@ async def update_user(
         if unlock:
             user.locked_until = None
             user.failed_attempts = 0
+            if throttle is not None:
+                await throttle.unlock(user.username, now)
             changes.append("解锁")
         if password:
             check_password(password, env=env)
             user.password_hash = await hash_password(password)
-            await uow.admin.revoke_tokens(user.id or 0, kind="session")
+            await uow.admin.revoke_tokens(user.id or 0)
             changes.append("重设密码")
         if not changes:
             raise InvalidInput("没有需要修改的内容")

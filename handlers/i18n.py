@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from handlers.i18n_grid import TEXT as _GRID_TEXT
+from handlers.i18n_handoff import TEXT as _HANDOFF_TEXT
 from handlers.i18n_lifecycle import TEXT as _LIFECYCLE_TEXT
 
 _TEXT: dict[str, dict[str, str]] = {
@@ -66,6 +68,20 @@ _TEXT: dict[str, dict[str, str]] = {
     "busy": {
         "zh": "上一条消息还在处理中，请稍等片刻再发。",
         "en": "Still working on your previous message, please wait a moment.",
+    },
+    "rate.message": {
+        "zh": "您发送得有点快，请{seconds}秒后再发，我们不会漏掉您的问题。",
+        "en": "You are sending messages a little fast; please wait {seconds} s and send again.",
+    },
+    "rate.ticket": {
+        "zh": "您刚刚已经提交了几件报事，请{minutes}分钟后再提交新的。如有紧急危险，请直接拨打"
+        "110、119或120。",
+        "en": "You have just filed several reports; please wait {minutes} min before a new one. "
+        "In an emergency call 110, 119 or 120 directly.",
+    },
+    "rate.upload": {
+        "zh": "照片上传得太频繁了，请{seconds}秒后再试。",
+        "en": "Too many photos in a short time; please try again in {seconds} s.",
     },
     "expired": {
         "zh": "您上次未完成的报事已超时，已为您重新开始。",
@@ -317,6 +333,63 @@ _TEXT: dict[str, dict[str, str]] = {
         "tap a button.",
     },
     "task.urgent": {"zh": "【紧急】", "en": " [URGENT]"},
+    "task.urgent_reason": {"zh": "\n紧急原因：{reason}", "en": "\nWhy urgent: {reason}"},
+    # --- danger first: advice per code, hazard names for the worker ----------------------------
+    "danger.header": {
+        "zh": "⚠️ 情况紧急，请先确保人身安全：",
+        "en": "⚠️ This is urgent. Make sure everyone is safe first:",
+    },
+    "danger.filing": {
+        "zh": "我们已按紧急工单上报，正在通知网格员。",
+        "en": "We are filing this as an urgent report and alerting the grid worker now.",
+    },
+    "danger.reason": {
+        "zh": "{kinds}（居民原话：{cues}）",
+        "en": "{kinds} (resident's words: {cues})",
+    },
+    "advice.120": {
+        "zh": "· 有人受伤或失去意识：请立即拨打120急救电话，不要随意搬动伤者。",
+        "en": "· Someone is hurt or unconscious: call 120 (ambulance) now; do not move them.",
+    },
+    "advice.119": {
+        "zh": "· 起火、冒烟或有人被困：请立即拨打119，撤离到安全地带，不要乘坐电梯。",
+        "en": "· Fire, smoke or someone trapped: call 119 now, get to a safe place, do not use "
+        "the lift.",
+    },
+    "advice.110": {
+        "zh": "· 有人打架、持械或人身安全受到威胁：请立即拨打110报警，远离现场。",
+        "en": "· A fight, a weapon or someone in danger: call 110 (police) now and keep away.",
+    },
+    "advice.96333": {
+        "zh": "· 有人被困电梯：请拨打电梯应急救援电话96333，让被困人员保持冷静、不要扒门，"
+        "按轿厢内警铃。",
+        "en": "· Someone trapped in a lift: call the lift rescue line 96333; tell them to stay "
+        "calm, not to force the doors and to press the alarm button.",
+    },
+    "advice.gas": {
+        "zh": "· 闻到燃气味：不要开关电器、不要动明火，打开门窗，到室外拨打燃气公司抢修电话。",
+        "en": "· Gas smell: do not touch switches or flames, open the windows, and call the gas "
+        "company's emergency line from outside.",
+    },
+    "advice.power": {
+        "zh": "· 漏电、触电或电线冒火花：请远离、不要用手碰，先拉下电闸（总开关），"
+        "再拨打供电抢修电话95598。",
+        "en": "· Live wires, sparks or an electric shock: keep away, do not touch, switch off "
+        "the mains, then call the power repair line 95598.",
+    },
+    "hazard.trapped": {"zh": "有人被困", "en": "someone trapped"},
+    "hazard.electric_shock": {"zh": "有人触电", "en": "electric shock"},
+    "hazard.fire": {"zh": "起火/冒烟/火花", "en": "fire, smoke or sparks"},
+    "hazard.gas": {"zh": "燃气泄漏", "en": "gas leak"},
+    "hazard.violence": {"zh": "打架/持械/暴力", "en": "violence or a weapon"},
+    "hazard.injury": {"zh": "有人受伤", "en": "someone injured"},
+    "hazard.flood_electric": {"zh": "进水近电", "en": "water near electricity"},
+    "hazard.falling_object": {"zh": "高空坠物", "en": "falling objects"},
+    "hazard.vulnerable_person": {
+        "zh": "老人或儿童有危险",
+        "en": "a child or elderly person at risk",
+    },
+    "hazard.call_for_help": {"zh": "有人呼救", "en": "a call for help"},
     "task.sla": {"zh": "{deadline}前（{span}内）", "en": "by {deadline} (within {span})"},
     "task.handed_over": {"zh": "已转交{name}处理", "en": "handed over to {name}"},
     "worker.photo_note": {"zh": "（见现场照片）", "en": "(see the photo)"},
@@ -408,6 +481,8 @@ _TEXT: dict[str, dict[str, str]] = {
 
 # lifecycle texts (SLA, duplicates, departments, follow-up) live in their own module
 _TEXT.update(_LIFECYCLE_TEXT)
+_TEXT.update(_HANDOFF_TEXT)
+_TEXT.update(_GRID_TEXT)
 
 STATUS_TEXT: dict[str, dict[str, str]] = {
     "submitted": {"zh": "已受理，等待派单", "en": "received, waiting to be assigned"},

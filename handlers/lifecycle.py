@@ -34,6 +34,7 @@ stateDiagram-v2
     escalated --> escalated: escalate (next level)
     submitted --> cancelled: cancel
     assigned --> cancelled: cancel
+    accepted --> cancelled: withdraw (by the resident, any open status)
     submitted --> merged: merge
     assigned --> merged: merge
     accepted --> merged: merge
@@ -93,6 +94,9 @@ class Move(StrEnum):
     NOTE = "note"  # a staff note
     REMIND = "remind"  # SLA: a deadline is near
     OVERDUE = "overdue"  # SLA: the resolution deadline passed, supervisors told
+    CALLBACK = "callback"  # the worker called the resident back (or could not reach them)
+    CALLBACK_ESCALATE = "callback_overdue"  # SLA: no call-back in time, supervisors told
+    WITHDRAW = "withdraw"  # the resident withdrew their own report before it was resolved
 
 
 S, M = Status, Move
@@ -101,6 +105,8 @@ WORKING = frozenset({S.ACCEPTED, S.IN_PROGRESS})
 OPEN = frozenset({S.SUBMITTED, *WAITING_FOR_ACCEPT, *WORKING})
 FINAL = frozenset({S.CLOSED, S.CANCELLED, S.MERGED})
 ALL = frozenset(Status)
+# the open statuses as stored (for SQL "status IN (...)" filters)
+OPEN_STATUSES = tuple(sorted(s.value for s in OPEN))
 
 TRANSITIONS: dict[tuple[Status, Move], Status] = {
     (S.SUBMITTED, M.ASSIGN): S.ASSIGNED,
@@ -125,11 +131,25 @@ TRANSITIONS: dict[tuple[Status, Move], Status] = {
     **{(s, M.NOTE): s for s in ALL},
     **{(s, M.REMIND): s for s in OPEN},
     **{(s, M.OVERDUE): s for s in OPEN},
+    **{(s, M.CALLBACK): s for s in OPEN},
+    **{(s, M.CALLBACK_ESCALATE): s for s in OPEN},
+    **{(s, M.WITHDRAW): S.CANCELLED for s in OPEN},
 }
 
 # moves after which the status is what it was (shown in the README's table)
 SAME_STATUS = frozenset(
-    {M.COHANDLE, M.DEPARTMENT_REPLY, M.SUPPLEMENT, M.FOLLOW, M.ABSORB, M.NOTE, M.REMIND, M.OVERDUE}
+    {
+        M.COHANDLE,
+        M.DEPARTMENT_REPLY,
+        M.SUPPLEMENT,
+        M.FOLLOW,
+        M.ABSORB,
+        M.NOTE,
+        M.REMIND,
+        M.OVERDUE,
+        M.CALLBACK,
+        M.CALLBACK_ESCALATE,
+    }
 )
 
 

@@ -46,6 +46,8 @@ class Inbound:
         scene: a platform "scene" (e.g. a stairwell QR code naming a building id).
         locale: ``zh`` (default) or ``en``.
         reply_to: the platform id of the message this one replies to (task-card replies).
+        origin: the client's address when the channel knows it (web), for per-IP limits;
+            transport metadata, not stored with the message.
     """
 
     channel: str
@@ -59,6 +61,7 @@ class Inbound:
     scene: str | None = None
     locale: str = "zh"
     reply_to: str | None = None
+    origin: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +79,8 @@ class Outbound:
     image: str | None = None  # ref of a stored image to attach
     kind: str = "text"  # "text" | "task_card" | "progress" ...: lets channels pick a template
     data: dict[str, str] = field(default_factory=dict)  # structured fields for templates/cards
+
+    @property
+    def urgent(self) -> bool:
+        """About an urgent ticket (its safety advice, its task card): delivered first."""
+        return self.data.get("priority") == "urgent"

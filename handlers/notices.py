@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.dialogue import location_text, rating_buttons
 from handlers.flows import category_label
-from handlers.i18n import status_text, t, worker_status_text
+from handlers.i18n import keys, status_text, t, worker_status_text
 from handlers.messages import Button, Outbound
 from handlers.sla import duration_text
 from storage.models import Ticket
@@ -33,12 +33,21 @@ class TicketFacts:
     created_at: datetime | None = None
     plate: str = ""
     photos: int = 0
+    hazards: str = ""  # why an urgent ticket is urgent: hazard kinds, comma-separated
+    hazard_cues: str = ""  # the resident's words that raised them, "|"-separated
     # the SLA accept deadline while the ticket waits for a worker (from its durable clock)
     respond_by: datetime | None = None
     respond_within: timedelta | None = None
+    # the promised call-back time while nobody has recorded a call (from its clock)
+    callback_by: datetime | None = None
 
     def location(self, locale: str = "zh") -> str:
         return location_text(self.building_name, self.unit, self.room, self.location_note, locale)
+
+
+def facts_location(ticket: Ticket, locale: str = "zh") -> str:
+    """Where a stored ticket is, in words."""
+    return ticket_facts(ticket).location(locale) or "-"
 
 
 def ticket_facts(ticket: Ticket, *, photos: int = 0) -> TicketFacts:
@@ -57,6 +66,8 @@ def ticket_facts(ticket: Ticket, *, photos: int = 0) -> TicketFacts:
         created_at=ticket.created_at,
         plate=str((ticket.extra or {}).get("plate", "")),
         photos=photos,
+        hazards=str((ticket.extra or {}).get("hazards", "")),
+        hazard_cues=str((ticket.extra or {}).get("hazard_cues", "")),
     )
 
 
@@ -69,19 +80,36 @@ def response_deadline(facts: TicketFacts, locale: str = "zh") -> str:
     return t("task.sla", locale, deadline=local_time(facts.respond_by), span=span)
 
 
+def urgent_reason(facts: TicketFacts, locale: str = "zh") -> str:
+    """'有人被困（居民原话：“电梯卡住了”）': why an urgent ticket is urgent, for its worker."""
+    if facts.priority != "urgent" or not facts.hazards:
+        return ""
+    known = keys()
+    labels = [t(f"hazard.{k}", locale) for k in facts.hazards.split(",") if f"hazard.{k}" in known]
+    kinds = ("、" if locale == "zh" else ", ").join(labels)
+    cues = "、".join(f"“{cue}”" for cue in facts.hazard_cues.split("|") if cue)
+    return t("danger.reason", locale, kinds=kinds, cues=cues) if cues else kinds
+
+
 def local_time(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
 
 
-def task_buttons(number: str, locale: str, status: str) -> tuple[Button, ...]:
-    """The buttons a worker sees for a ticket in a given status."""
+def task_buttons(
+    number: str, locale: str, status: str, *, callback: bool = False
+) -> tuple[Button, ...]:
+    """The buttons a worker sees for a ticket in a given status (``callback``: the call-back
+    to the resident is still due, so 已回电 / 联系不上 come first after 接单)."""
     waiting = status in ("submitted", "assigned", "transferred", "escalated", "reopened")
     buttons: list[Button] = []
     if waiting:
         buttons.append(Button(t("worker.button.accept", locale), f"accept:{number}"))
     if status not in ("resolved", "closed", "cancelled", "merged"):
+        if callback:
+            buttons.append(Button(t("worker.button.called", locale), f"called:{number}"))
+            buttons.append(Button(t("worker.button.unreachable", locale), f"unreachable:{number}"))
         buttons.append(Button(t("worker.button.progress", locale), f"progress:{number}"))
         buttons.append(Button(t("worker.button.resolve", locale), f"resolve:{number}"))
         buttons.append(Button(t("worker.button.transfer", locale), f"transfer:{number}"))
@@ -97,6 +125,9 @@ def task_card(facts: TicketFacts, locale: str = "zh", *, prefix: str = "") -> Ou
         extra += t("confirm.plate", locale, plate=facts.plate)
     if facts.photos:
         extra += t("confirm.photos", locale, count=facts.photos)
+    reason = urgent_reason(facts, locale)
+    if reason:
+        extra += t("task.urgent_reason", locale, reason=reason)
     text = t(
         "task.card",
         locale,
@@ -109,11 +140,15 @@ def task_card(facts: TicketFacts, locale: str = "zh", *, prefix: str = "") -> Ou
         phone=facts.phone or t("confirm.no_phone", locale),
         time=local_time(facts.created_at),
     )
+    if facts.callback_by is not None:
+        text += t("task.callback", locale, deadline=local_time(facts.callback_by))
     if prefix:
         text = f"{prefix}\n{text}"
     return Outbound(
         text=text,
-        buttons=task_buttons(facts.number, locale, facts.status),
+        buttons=task_buttons(
+            facts.number, locale, facts.status, callback=facts.callback_by is not None
+        ),
         kind="task_card",
         data={
             "number": facts.number,
@@ -128,6 +163,7 @@ def task_card(facts: TicketFacts, locale: str = "zh", *, prefix: str = "") -> Ou
             "sla": response_deadline(facts, locale),
             "plate": facts.plate,
             "photos": str(facts.photos),
+            "urgent_reason": reason,
             "prefix": prefix,
             "locale": locale,
         },
@@ -176,6 +212,8 @@ _UPDATES: dict[str, tuple[str, str | None]] = {
     "closed": ("push.closed", None),
     "cancelled": ("push.cancelled", None),
     "reopened": ("push.reopened.follower", "push.reopened.follower"),
+    "callback_unreachable": ("push.callback_unreachable", None),
+    "withdrawn": ("push.withdrawn.follower", None),
 }
 
 

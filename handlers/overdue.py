@@ -13,12 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from handlers.lifecycle import OPEN, WAITING_FOR_ACCEPT, Status
+from handlers.lifecycle import OPEN_STATUSES, WAITING_FOR_ACCEPT, Status
 from handlers.sla import SlaPolicy
 from storage.admin_types import Overdue
 
 WAITING = tuple(sorted({Status.SUBMITTED.value, *(s.value for s in WAITING_FOR_ACCEPT)}))
-OPEN_STATUSES = tuple(sorted(s.value for s in OPEN))
 PRIORITIES = ("urgent", "high", "normal", "low")
 
 

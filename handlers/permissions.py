@@ -37,12 +37,15 @@ read_public        all       all     all     all    all         all    all
 manage_registry    —         —       —       c      —           all    —
 bind_identity      —         —       —       c      —           all    —
 review             —         —       —       c      —           all    —
+answer             —         —       —       c      —           all    —
+publish_notice     —         —       g       gc     —           all    —
 teach              —         —       —       *      —           all    —
 create_community,  —         —       —       —      —           all    —
 import_training,
 activate_model,
 manage_accounts,
-read_audit
+read_audit,
+manage_deliveries
 =================  ========  ======  ======  =====  ==========  =====  ======
 
 (o own, g own grid, c own community, x other community, * global; "all" = ogcx*.)
@@ -50,6 +53,9 @@ read_audit
 resident's phone, hand to or add a department. ``bind_identity`` is judged at the community
 of the person whose chat account would become a worker's: a resident of another community
 cannot be bound by staff.
+``publish_notice`` is judged at the place the notice goes to (``PlaceTarget``): a building or
+grid lies in the subject's grid (``g``) or elsewhere in their community (``c``); a whole
+community is a ``CommunityTarget``; a street-wide notice is tied to no community (``*``).
 """
 
 from __future__ import annotations
@@ -93,6 +99,8 @@ class Action(StrEnum):
     MANAGE_REGISTRY = "manage_registry"
     BIND_IDENTITY = "bind_identity"
     REVIEW = "review"
+    ANSWER = "answer"  # talk with a resident who asked for a person (the handoff inbox)
+    PUBLISH_NOTICE = "publish_notice"  # a notice to the residents of a place (issue 14)
     # tied to no community
     TEACH = "teach"
     CREATE_COMMUNITY = "create_community"
@@ -100,6 +108,7 @@ class Action(StrEnum):
     ACTIVATE_MODEL = "activate_model"
     MANAGE_ACCOUNTS = "manage_accounts"
     READ_AUDIT = "read_audit"
+    MANAGE_DELIVERIES = "manage_deliveries"  # the dead-letter view: read and send again
 
 
 class Scope(StrEnum):
@@ -148,11 +157,16 @@ POLICY: dict[Role, dict[Action, frozenset[Scope]]] = {
     },
     Role.GRID_LEADER: {
         **_rules(_GRID, _SUPERVISION),
+        A.PUBLISH_NOTICE: frozenset({S.OWN_GRID}),
         A.READ_PUBLIC: _EVERYWHERE,
     },
     Role.COMMUNITY_STAFF: {
         **_rules(_COMMUNITY, _SUPERVISION),
-        **_rules(frozenset({S.OWN_COMMUNITY}), (A.MANAGE_REGISTRY, A.BIND_IDENTITY, A.REVIEW)),
+        **_rules(
+            frozenset({S.OWN_COMMUNITY}),
+            (A.MANAGE_REGISTRY, A.BIND_IDENTITY, A.REVIEW, A.ANSWER),
+        ),
+        A.PUBLISH_NOTICE: frozenset({S.OWN_GRID, S.OWN_COMMUNITY}),
         A.TEACH: frozenset({S.GLOBAL}),
         A.READ_PUBLIC: _EVERYWHERE,
     },
@@ -229,7 +243,15 @@ class CommunityTarget:
     community_id: int | None
 
 
-Target = TicketTarget | CommunityTarget | None  # None: tied to no community
+@dataclass(frozen=True, slots=True)
+class PlaceTarget:
+    """A place in a community: a building or a grid (the grid it lies in)."""
+
+    community_id: int | None
+    grid_id: int | None
+
+
+Target = TicketTarget | CommunityTarget | PlaceTarget | None  # None: tied to no community
 
 
 def allowed(role: Role, action: Action, scope: Scope) -> bool:
@@ -276,6 +298,8 @@ def scope_of(subject: Subject, target: Target, grids: GridTree) -> Scope:
     """How the target relates to the subject (see the module docstring)."""
     if target is None:
         return S.GLOBAL
+    if isinstance(target, PlaceTarget):
+        return area_of(subject, target.community_id, target.grid_id, grids)
     if isinstance(target, CommunityTarget):
         if subject.community_id is not None and target.community_id == subject.community_id:
             return S.OWN_COMMUNITY

@@ -23,10 +23,13 @@ sequenceDiagram
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 # re-exported (``as``): bot/ and the channels import these from here
 from handlers.codec import inbound_from_dict as inbound_from_dict
@@ -40,11 +43,13 @@ from handlers.conversations.worker import WorkerConversation
 from handlers.dialogue import DialogueConfig, DialogueState
 from handlers.i18n import locale_of, t
 from handlers.messages import Inbound, Outbound
+from handlers.notice_service import NoticeService
 from handlers.ports import Clock, Interpreter
 from handlers.privacy import mask_id
+from handlers.throttle_service import RateLimits
 from handlers.ticket_service import LifecycleConfig, TicketService
 from nlu.types import Parse
-from storage.interfaces import SessionStore, Store
+from storage.interfaces import SessionStore, Store, UnitOfWork
 
 log = logging.getLogger("minhu.service")
 
@@ -62,6 +67,18 @@ class ServiceConfig:
     max_text: int = 2000
     registry_cache_seconds: float = 5.0
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
+    recovery: RecoveryPolicy = field(default_factory=lambda: RecoveryPolicy())
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryPolicy:
+    """How failed or stuck inbound messages are re-processed (`MinhuService.recover`)."""
+
+    stuck_seconds: float = 30.0  # still "received" this long after arriving: its owner died
+    lease_seconds: float = 120.0
+    max_attempts: int = 6
+    base_backoff_seconds: float = 5.0
+    max_backoff_seconds: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +103,7 @@ class MinhuService:
         on_outbox: called after a commit that queued pushed messages (wakes the dispatcher).
         tickets: the ticket operations (built from the above when not given).
 
-    Staff operations (the admin console, the APIs) go to ``tickets`` directly.
+    Staff operations (the admin console, the APIs) go to ``tickets`` and ``notices`` directly.
     """
 
     def __init__(
@@ -99,6 +116,7 @@ class MinhuService:
         config: ServiceConfig | None = None,
         on_outbox: Callable[[], None] | None = None,
         tickets: TicketService | None = None,
+        rates: RateLimits | None = None,
     ) -> None:
         self.store = store
         self.sessions = sessions
@@ -110,14 +128,25 @@ class MinhuService:
         self.tickets = tickets or TicketService(
             store=store, clock=clock, config=self.config.lifecycle, on_outbox=self._on_outbox
         )
-        self._residents = ResidentConversation(self.tickets, clock)
-        self._workers = WorkerConversation(self.tickets)
+        self.rates = rates
+        self.notices = NoticeService(store, clock, self._on_outbox)
+        self._residents = ResidentConversation(self.tickets, clock, rates, self.notices)
+        self._workers = WorkerConversation(self.tickets, self.notices)
         self._departments = DepartmentConversation(self.tickets)
 
     # --- entry points ---------------------------------------------------------------------
 
     async def handle(self, msg: Inbound) -> list[Outbound]:
-        """Receive and process one message; a platform retry gets the first answer again."""
+        """Receive and process one message; a platform retry gets the first answer again.
+
+        A flood (per identity, and per address when the channel knows it) is answered
+        politely and not stored: that is what keeps invented ids from filling the database.
+        """
+        if self.rates is not None:
+            wait = await self.rates.allow("message", f"{msg.channel}:{msg.user_id}", msg.origin)
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                return [Outbound(text=t("rate.message", self._locale(msg), seconds=seconds))]
         receipt = await self.receive(msg)
         if not receipt.new:
             if receipt.status == "done":
@@ -130,34 +159,60 @@ class MinhuService:
     async def receive(self, msg: Inbound) -> Receipt:
         """Persist the inbound message first, so nothing a resident sent is ever lost."""
         async with self.store.unit() as uow:
+            now = self.clock.now()
             row, new = await uow.inbound.record(
-                msg.channel, msg.message_id, msg.user_id, inbound_to_dict(msg), now=self.clock.now()
+                msg.channel, msg.message_id, msg.user_id, inbound_to_dict(msg), now=now
             )
+            if new:
+                # they wrote, so the channel reaches them again: what waited for them goes now
+                await uow.registry.set_reachable(msg.channel, msg.user_id, True)
+                woken = await uow.recovery.wake(msg.channel, msg.user_id, now)
+                woken += await uow.recovery.resurrect(msg.channel, msg.user_id, now)
+                if woken:
+                    uow.queued += woken
             replies = tuple(outbound_from_dict(r) for r in row.replies or [])
             if row.id is None:  # pragma: no cover - flushed rows have ids
                 raise RuntimeError("inbound row without id")
-            return Receipt(row.id, new, row.status, replies)
+            woke = uow.queued > 0
+        if woke:
+            self._on_outbox()
+        return Receipt(row.id, new, row.status, replies)
 
     async def process(self, inbound_id: int, msg: Inbound) -> list[Outbound]:
-        """Handle a stored message under the conversation lock; apologise on any failure."""
+        """Handle a stored message under the conversation lock; apologise on any failure.
+
+        The turn's effects (tickets, events, outbox) and the message's ``done`` commit in one
+        transaction. What fails after that commit (saving the conversation state, releasing
+        the lock) is logged but leaves the message done: running it again would repeat them.
+        """
         key = f"conv:{msg.channel}:{msg.user_id}"
         started = time.perf_counter()
+        committed: tuple[list[Outbound], Parse | None, bool] | None = None
         try:
             async with self.sessions.lock(key, timeout=self.config.lock_timeout_seconds):
                 state = DialogueState.from_dict(await self.sessions.load(key))
                 replies, state, parse, queued = await self._process_locked(inbound_id, msg, state)
+                committed = (replies, parse, queued)
                 await self.sessions.save(
                     key, state.to_dict(), ttl_seconds=self.config.conversation_ttl_seconds * 2
                 )
         except Exception as e:
-            log.exception(
-                "processing failed: channel=%s user=%s inbound=%s",
-                msg.channel,
-                mask_id(msg.user_id),
+            if committed is None:
+                log.exception(
+                    "processing failed: channel=%s user=%s inbound=%s",
+                    msg.channel,
+                    mask_id(msg.user_id),
+                    inbound_id,
+                )
+                await self._mark_failed(inbound_id, e)
+                return [Outbound(text=t("error_apology", self._locale(msg)))]
+            log.warning(
+                "inbound %s done, but its conversation state was not saved: %s: %s",
                 inbound_id,
+                type(e).__name__,
+                e,
             )
-            await self._mark_failed(inbound_id, e)
-            return [Outbound(text=t("error_apology", self._locale(msg)))]
+        replies, parse, queued = committed
         if queued:
             self._on_outbox()
         log.info(
@@ -171,39 +226,74 @@ class MinhuService:
         )
         return replies
 
-    async def recover(
-        self, *, min_age_seconds: float = 60, max_age_seconds: float = 3600, limit: int = 100
-    ) -> int:
-        """Re-process recent messages whose processing failed or was cut off by a crash.
+    async def recover(self, *, limit: int = 20) -> int:
+        """Re-process failed or stuck messages, oldest first; push each answer exactly once.
 
-        The resident already had an apology (or nothing, after a crash), so the real answer
-        is pushed to them through the outbox. Older messages stay stored for staff to read.
+        Every process runs this periodically (`recover_forever`). A message is stuck when it
+        is still ``received`` after ``recovery.stuck_seconds`` (its owner died mid-way); a
+        failed one is retried with backoff up to ``recovery.max_attempts``. A lease keeps
+        the others off a row while one process works on it. The resident had an apology, a
+        holding reply or nothing, so the answer goes out through the outbox, under a key per
+        message (``reply:<id>:<n>``) that no second recoverer or late push can queue again.
         """
+        policy = self.config.recovery
         now = self.clock.now()
         async with self.store.unit() as uow:
-            rows = [*await uow.inbound.with_status("failed", limit=limit)]
-            rows += await uow.inbound.with_status("received", limit=limit)
+            rows = await uow.recovery.claim_inbound(
+                now,
+                stuck_before=now - timedelta(seconds=policy.stuck_seconds),
+                limit=limit,
+                lease_seconds=policy.lease_seconds,
+                max_attempts=policy.max_attempts,
+            )
         done = 0
         for row in rows:
-            age = (now - row.received_at).total_seconds()
-            # younger rows may be in flight in another process; a claim stops two recoverers
-            if row.id is None or not min_age_seconds <= age <= max_age_seconds:
-                continue
-            if not await self.sessions.claim(f"recover:{row.id}", ttl_seconds=3600):
+            if row.id is None:  # pragma: no cover - stored rows have ids
                 continue
             msg = inbound_from_dict(row.payload)
             replies = await self.process(row.id, msg)
             async with self.store.unit() as uow:
                 stored = await uow.inbound.get(row.id)
                 if stored is None or stored.status != "done":
+                    await uow.recovery.release_inbound(row.id)
                     continue
-                for reply in replies:
-                    await uow.outbox.enqueue(
-                        msg.channel, msg.user_id, outbound_to_dict(reply), now=self.clock.now()
-                    )
+                await self.push_replies(uow, row.id, msg, replies)
             done += 1
             self._on_outbox()
         return done
+
+    async def push_replies(
+        self, uow: UnitOfWork, inbound_id: int, msg: Inbound, replies: list[Outbound]
+    ) -> int:
+        """Queue a message's replies for pushing, once per message whoever calls it."""
+        now = self.clock.now()
+        queued = 0
+        for n, reply in enumerate(replies):
+            if await uow.recovery.enqueue_once(
+                msg.channel,
+                msg.user_id,
+                outbound_to_dict(reply),
+                now=now,
+                key=f"reply:{inbound_id}:{n}",
+                priority=1 if reply.urgent else 0,
+            ):
+                queued += 1
+        return queued
+
+    async def recover_forever(self, every_seconds: float) -> None:
+        """The recovery loop each process runs for its lifetime (errors are logged, not fatal)."""
+        while True:
+            try:
+                count = await self.recover()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("recovery sweep failed; trying again in %.0f s", every_seconds)
+                count = 0
+            if count:
+                log.info("re-processed %d stored inbound messages", count)
+                continue
+            await asyncio.sleep(every_seconds)
 
     def invalidate_registry(self) -> None:
         """Forget cached buildings/hints (call after the registry changes)."""
@@ -265,13 +355,17 @@ class MinhuService:
         return replies, state, parse, queued
 
     async def _mark_failed(self, inbound_id: int, error: Exception) -> None:
+        policy = self.config.recovery
         try:
             async with self.store.unit() as uow:
-                await uow.inbound.update(
+                row = await uow.inbound.get(inbound_id)
+                attempts = row.attempts if row is not None else 0
+                delay = min(policy.max_backoff_seconds, policy.base_backoff_seconds * 2**attempts)
+                await uow.recovery.mark_failed(
                     inbound_id,
-                    status="failed",
                     now=self.clock.now(),
                     error=f"{type(error).__name__}: {error}",
+                    retry_at=self.clock.now() + timedelta(seconds=delay),
                 )
         except Exception:
             log.exception("could not mark inbound %s as failed", inbound_id)

@@ -42,10 +42,12 @@ class ClockKind(StrEnum):
     RESOLVE = "resolve"  # resolution: supervisors told when it is not resolved in time
     RESOLVE_REMIND = "resolve_remind"
     RATING = "rating"  # no rating in time: closed as unrated
+    CALLBACK = "callback"  # the promised call-back to the resident did not happen in time
 
 
 ACCEPT_CLOCKS = frozenset({ClockKind.ACCEPT, ClockKind.ACCEPT_REMIND})
 RESOLVE_CLOCKS = frozenset({ClockKind.RESOLVE, ClockKind.RESOLVE_REMIND})
+CALLBACK_CLOCKS = frozenset({ClockKind.CALLBACK})
 ALL_CLOCKS = frozenset(ClockKind)
 
 
@@ -79,6 +81,9 @@ class SlaPolicy:
         rating_timeout: a resolved ticket without a rating closes after this.
         overdue_step: after a missed resolution deadline, the next level is told this later.
         always_on: priorities whose clocks ignore working hours.
+        callback: the grid worker calls the resident back within this (the seeds' 10-minute
+            promise; zero turns the call-back clock off). Measured like the accept target:
+            outside working hours it waits for the office to open, except for urgent reports.
     """
 
     targets: Mapping[str, SlaTarget] = field(default_factory=lambda: dict(DEFAULT_TARGETS))
@@ -87,6 +92,7 @@ class SlaPolicy:
     rating_timeout: timedelta = timedelta(days=3)
     overdue_step: timedelta = timedelta(hours=24)
     always_on: frozenset[str] = frozenset({"urgent"})
+    callback: timedelta = timedelta(minutes=10)
 
     def target(self, category: str, priority: str) -> SlaTarget:
         override = self.categories.get(category, {}).get(priority)
@@ -287,6 +293,27 @@ def plan_new(
     return ClockPlan(start=start)
 
 
+def plan_callback(
+    ticket: SlaTicket, now: datetime, policy: SlaPolicy, hours: WorkingHours | None
+) -> ClockPlan:
+    """The call-back clock of a ticket just filed (before it is routed, so the task card can
+    show the deadline).
+
+    None when the promise is off, or when the accept target is no longer than the call-back
+    target (urgent: 10 minutes): the accept clock already escalates at that minute, and a
+    second alarm to the same leader at the same minute would only be noise.
+    """
+    hours = hours if policy.uses_working_hours(ticket.priority) else None
+    if policy.callback <= timedelta(0):
+        return ClockPlan()
+    if policy.target(ticket.category, ticket.priority).accept <= policy.callback:
+        return ClockPlan()
+    due = add_time(now, policy.callback, hours)
+    return ClockPlan(
+        start=(ClockSpec(ClockKind.CALLBACK, due, 1, int(policy.callback.total_seconds())),)
+    )
+
+
 def plan(
     move: Move,
     ticket: SlaTicket,
@@ -353,10 +380,27 @@ def plan(
                 ),
             )
         )
+    if move == Move.CALLBACK:
+        # called back (or tried to): the promise is kept, the clock stops
+        return ClockPlan(cancel=CALLBACK_CLOCKS)
+    if move == Move.CALLBACK_ESCALATE:
+        reached = level if level is not None else 1
+        if reached >= TOP_LEVEL:
+            return ClockPlan()
+        return ClockPlan(
+            start=(
+                ClockSpec(
+                    ClockKind.CALLBACK,
+                    add_time(now, policy.callback, hours),
+                    reached + 1,
+                    int(policy.callback.total_seconds()),
+                ),
+            )
+        )
     if move == Move.RESOLVE:
         due = now + policy.rating_timeout  # the resident's time, not office hours
         return ClockPlan(
-            cancel=ACCEPT_CLOCKS | RESOLVE_CLOCKS,
+            cancel=ACCEPT_CLOCKS | RESOLVE_CLOCKS | CALLBACK_CLOCKS,
             start=(
                 ClockSpec(ClockKind.RATING, due, 0, int(policy.rating_timeout.total_seconds())),
             ),
@@ -374,7 +418,7 @@ def plan(
                 hours=hours,
             ),
         )
-    if move in (Move.RATE, Move.CLOSE, Move.CANCEL, Move.MERGE):
+    if move in (Move.RATE, Move.CLOSE, Move.CANCEL, Move.MERGE, Move.WITHDRAW):
         return ClockPlan(cancel=ALL_CLOCKS)
     return ClockPlan()
 
@@ -403,11 +447,16 @@ class CloseUnrated:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackMissed:
+    level: int
+
+
+@dataclass(frozen=True, slots=True)
 class Skip:
     reason: str
 
 
-Decision = Escalate | Remind | Overdue | CloseUnrated | Skip
+Decision = Escalate | Remind | Overdue | CloseUnrated | CallbackMissed | Skip
 
 
 def decide(
@@ -435,6 +484,8 @@ def decide(
         if deadline_at is not None and now >= deadline_at:
             return Skip("deadline passed before the reminder went out")
         return Remind("resolve")
+    if kind == ClockKind.CALLBACK:
+        return CallbackMissed(level) if is_open(status) else Skip(f"already {status}")
     if kind == ClockKind.RATING:
         return CloseUnrated() if status == "resolved" else Skip(f"already {status}")
     return Skip(f"unknown clock kind {kind!r}")

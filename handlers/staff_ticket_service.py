@@ -54,6 +54,9 @@ EVENT_LABELS = {
     "note": "备注",
     "recategorize": "更改类别",
     "contact_added": "补充电话",
+    "callback": "回电",
+    "callback_overdue": "回电超时督办",
+    "withdraw": "居民撤销",
 }
 ACTOR_LABELS = {
     "resident": "居民",

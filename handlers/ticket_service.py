@@ -37,6 +37,7 @@ from handlers.messages import Outbound
 from handlers.ports import Clock
 from handlers.routing import RouteDecision, WorkerRef
 from handlers.sla import (
+    CallbackMissed,
     ClockPlan,
     CloseUnrated,
     Decision,
@@ -48,6 +49,7 @@ from handlers.sla import (
 )
 from handlers.tickets import access
 from handlers.tickets.assignment import Assignment
+from handlers.tickets.callbacks import Callbacks
 from handlers.tickets.clocks import SlaClocks
 from handlers.tickets.common import (
     OPEN_STATUSES,
@@ -69,6 +71,7 @@ from handlers.tickets.notify import Notifications, with_accept_deadline
 from handlers.tickets.queries import TicketQueries
 from handlers.tickets.residents import ResidentSide
 from handlers.tickets.staff import StaffMoves
+from handlers.tickets.withdrawal import Withdrawal
 from storage.interfaces import Store, UnitOfWork
 from storage.models import (
     Department,
@@ -126,6 +129,8 @@ class TicketService:
         self.staff = StaffMoves(clock, moves, assignment, escalation, notify)
         self.desk = StaffDesk(store, self.staff, work, self.kick)
         self.queries = TicketQueries(store, clock, self.config)
+        self.callbacks = Callbacks(clock, moves, notify)
+        self.withdrawal = Withdrawal(moves, notify)
 
     def kick(self) -> None:
         """Wake the outbox dispatcher (after a commit that queued messages)."""
@@ -300,12 +305,24 @@ class TicketService:
                 uow, ticket, decision.level, target_seconds=clock.target_seconds, snapshot=snapshot
             )
             return f"overdue, level {reached}: " + ",".join(w.name for w in targets)
+        if isinstance(decision, CallbackMissed):
+            return await self.callbacks.missed(uow, ticket, clock, decision.level, snapshot)
         if isinstance(decision, CloseUnrated):
             await self.close_unrated(uow, ticket)
             return "closed unrated"
         return f"skipped: {decision.reason}"
 
+    async def record_callback(
+        self, uow: UnitOfWork, ticket: Ticket, actor: Actor, *, reached: bool
+    ) -> str:
+        """已回电 / 联系不上: the call is on the timeline and the call-back clock stops."""
+        return await self.callbacks.record(uow, ticket, actor, reached=reached)
+
     # --- the resident's side ------------------------------------------------------------------
+
+    async def withdraw(self, uow: UnitOfWork, ticket: Ticket, actor: Actor, reason: str) -> None:
+        """The reporter withdraws their unresolved report; the worker is told."""
+        await self.withdrawal.withdraw(uow, ticket, actor, reason)
 
     async def rate(
         self, uow: UnitOfWork, ticket: Ticket, score: int, comment: str, actor: Actor

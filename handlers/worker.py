@@ -18,6 +18,9 @@ class Command(StrEnum):
     HANDOFF = "handoff"  # hand the ticket to a department (移交 MH-… 城管)
     COHANDLE = "cohandle"  # add a department as co-handler (协办 MH-… 物业)
     MERGE = "merge"  # staff/leaders: merge a duplicate into another ticket
+    CALLED = "called"  # 已回电: the resident was called back
+    UNREACHABLE = "unreachable"  # 联系不上: the call-back was not answered
+    NOTICE = "notice"  # staff/leaders: publish a notice to residents (通知 5幢 …)
 
 
 WORDS: dict[str, Command] = {
@@ -50,6 +53,15 @@ WORDS: dict[str, Command] = {
     "cohandle": Command.COHANDLE,
     "合并": Command.MERGE,
     "merge": Command.MERGE,
+    "已回电": Command.CALLED,
+    "回电": Command.CALLED,
+    "called": Command.CALLED,
+    "联系不上": Command.UNREACHABLE,
+    "未接通": Command.UNREACHABLE,
+    "unreachable": Command.UNREACHABLE,
+    "通知": Command.NOTICE,
+    "发布通知": Command.NOTICE,
+    "notice": Command.NOTICE,
 }
 
 ACTION_NAMES = {
@@ -61,11 +73,15 @@ ACTION_NAMES = {
     Command.HANDOFF: {"zh": "移交", "en": "hand off"},
     Command.COHANDLE: {"zh": "协办", "en": "co-handle"},
     Command.MERGE: {"zh": "合并", "en": "merge"},
+    Command.CALLED: {"zh": "已回电", "en": "called"},
+    Command.UNREACHABLE: {"zh": "联系不上", "en": "unreachable"},
 }
 
 NEEDS_NOTE = frozenset(
     {Command.PROGRESS, Command.RESOLVE, Command.TRANSFER, Command.HANDOFF, Command.COHANDLE}
 )
+
+CALL_COMMANDS = (Command.CALLED, Command.UNREACHABLE)
 
 _WORD_PATTERN = "|".join(sorted((re.escape(w) for w in WORDS), key=len, reverse=True))
 _COMMAND = re.compile(
@@ -88,11 +104,14 @@ def parse_command(text: str) -> WorkerCommand | None:
     if match is None:
         return None
     command = WORDS[match.group("word").lower()]
+    after = text.strip()[len(match.group("word")) :][:1]
+    if command == Command.NOTICE and after and not re.match(r"[\s:：,，]", after):
+        return None  # "通知物业明天来修" is a sentence, "通知 5幢 …" a command
     number = match.group("number")
     rest = match.group("rest").strip()
     if command in (Command.TASKS, Command.HELP) and rest:
         return None
-    if command in (Command.ACCEPT, Command.CONTACT) and rest and not number:
+    if command in (Command.ACCEPT, Command.CONTACT, *CALL_COMMANDS) and rest and not number:
         # "接单" takes no note: "接到了居民电话" is not a command
         found = re.search(r"MH-\d{8}-\d{4}", rest, re.IGNORECASE)
         if found is None:

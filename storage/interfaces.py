@@ -17,6 +17,7 @@ from storage.admin_types import (
     TicketFilter,
     TicketTiming,
 )
+from storage.grid_interfaces import NoticeRepository
 from storage.models import (
     AdminToken,
     AdminUser,
@@ -29,6 +30,8 @@ from storage.models import (
     DepartmentContact,
     Grid,
     GridWorker,
+    Handoff,
+    HandoffMessage,
     InboundMessage,
     NluActivation,
     NluExample,
@@ -154,7 +157,12 @@ class OutboxRepository(Protocol):
     ) -> Outbox: ...
 
     async def release(self, item_id: int, token: str) -> None: ...
-    async def mark_dead(self, item_id: int, token: str, *, error: str) -> None: ...
+    async def mark_dead(
+        self, item_id: int, token: str, *, error: str, status: str = "dead"
+    ) -> None:
+        """Stop trying: ``dead``, or ``rerouted`` when another channel carries it."""
+        ...
+
     async def get(self, item_id: int) -> Outbox | None: ...
     async def items(self, *, status: str | None = None, limit: int = 1000) -> Sequence[Outbox]: ...
     async def next_due_at(self) -> datetime | None: ...
@@ -218,6 +226,51 @@ class InboundRepository(Protocol):
     ) -> Sequence[InboundMessage]: ...
 
     async def with_status(self, status: str, *, limit: int = 100) -> Sequence[InboundMessage]: ...
+
+
+class RecoveryRepository(Protocol):
+    """Leased re-processing of inbound messages, once-only outbox items, dead letters."""
+
+    async def claim_inbound(
+        self,
+        now: datetime,
+        *,
+        stuck_before: datetime,
+        limit: int,
+        lease_seconds: float,
+        max_attempts: int,
+    ) -> list[InboundMessage]:
+        """Lease the oldest failed-and-due or stuck messages (one process at a time each)."""
+        ...
+
+    async def mark_failed(
+        self, inbound_id: int, *, now: datetime, error: str, retry_at: datetime | None
+    ) -> bool:
+        """Record a failure unless the message is done; False when it was done."""
+        ...
+
+    async def release_inbound(self, inbound_id: int) -> None: ...
+    async def unfinished(self, *, limit: int = 1000) -> Sequence[InboundMessage]: ...
+    async def ticket_from(self, channel: str, message_id: str) -> Ticket | None: ...
+
+    async def enqueue_once(
+        self,
+        channel: str,
+        recipient: str,
+        payload: dict[str, Any],
+        *,
+        now: datetime,
+        key: str,
+        priority: int = 0,
+    ) -> bool:
+        """Queue an item unless one with this key was ever queued; True when queued now."""
+        ...
+
+    async def wake(self, channel: str, recipient: str, now: datetime) -> int: ...
+    async def resurrect(self, channel: str, recipient: str, now: datetime) -> int: ...
+    async def dead_letters(self, *, limit: int = 200) -> Sequence[Outbox]: ...
+    async def delivery_counts(self) -> dict[str, int]: ...
+    async def requeue(self, item_id: int, now: datetime) -> bool: ...
 
 
 class AttachmentRepository(Protocol):
@@ -446,6 +499,34 @@ class TicketQueryRepository(Protocol):
     ) -> Sequence[InboundMessage]: ...
 
 
+class HandoffRepository(Protocol):
+    """Residents handed to staff (转人工) and the messages of each handoff."""
+
+    async def save(self, handoff: Handoff) -> Handoff: ...
+
+    async def get(self, handoff_id: int) -> Handoff | None: ...
+
+    async def open_for(self, channel: str, user_id: str) -> Handoff | None:
+        """The chat user's waiting or taken handoff, if any."""
+        ...
+
+    async def listing(
+        self,
+        *,
+        statuses: Sequence[str],
+        community_ids: Sequence[int] | None = None,
+        limit: int = 200,
+    ) -> Sequence[Handoff]:
+        """Handoffs in these statuses (of these communities; None: all), newest first."""
+        ...
+
+    async def add_message(self, message: HandoffMessage) -> HandoffMessage: ...
+
+    async def messages(self, handoff_id: int, *, after: int = 0) -> Sequence[HandoffMessage]:
+        """The handoff's messages with an id above ``after``, oldest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction with every repository bound to it.
 
@@ -485,6 +566,12 @@ class UnitOfWork(Protocol):
     def nlu_data(self) -> NluDataRepository: ...
     @property
     def ticket_queries(self) -> TicketQueryRepository: ...
+    @property
+    def recovery(self) -> RecoveryRepository: ...
+    @property
+    def handoffs(self) -> HandoffRepository: ...
+    @property
+    def notices(self) -> NoticeRepository: ...
 
     async def commit(self) -> None: ...
 
@@ -677,6 +764,7 @@ __all__ = [
     "MailboxRepository",
     "NluDataRepository",
     "OutboxRepository",
+    "RecoveryRepository",
     "RegistryRepository",
     "SessionStore",
     "Store",

@@ -134,6 +134,17 @@ class TicketCounter(SQLModel, table=True):
 
 
 class Ticket(SQLModel, table=True):
+    __table_args__ = (
+        sa.Index(
+            "ux_ticket_source_message",
+            "channel",
+            "source_message_id",
+            unique=True,
+            postgresql_where=sa.text("source_message_id <> ''"),
+            sqlite_where=sa.text("source_message_id <> ''"),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(index=True, unique=True, max_length=32)
     community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
@@ -164,6 +175,9 @@ class Ticket(SQLModel, table=True):
     accepted_at: datetime | None = _ts()
     resolved_at: datetime | None = _ts()
     closed_at: datetime | None = _ts()
+    # the platform message that filed it: one message files at most one ticket (unique
+    # per channel, see migration 0007), so re-processing a message cannot file a second
+    source_message_id: str = Field(default="", max_length=128)
 
 
 class TicketEvent(SQLModel, table=True):
@@ -220,6 +234,11 @@ class InboundMessage(SQLModel, table=True):
     error: str = Field(default="", sa_type=sa.Text)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     processed_at: datetime | None = _ts()
+    # recovery (handlers.service.MinhuService.recover): tries so far, when the next one is
+    # due, and a lease so one process at a time re-processes a row
+    attempts: int = 0
+    next_try_at: datetime | None = _ts()
+    lease_until: datetime | None = _ts()
 
 
 class Outbox(SQLModel, table=True):
@@ -240,6 +259,21 @@ class Outbox(SQLModel, table=True):
     platform_message_id: str = Field(default="", max_length=128)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = _ts()
+    # 0 normal, 1 urgent (safety advice, urgent task cards): claimed first, retried fastest
+    priority: int = 0
+    # what this item delivers, e.g. ``reply:<inbound id>:<n>``: queued at most once
+    dedupe_key: str | None = Field(default=None, max_length=160, unique=True, index=True)
+    notice_id: int | None = Field(default=None, index=True)  # a Notice it delivers
+
+
+class SessionEntry(SQLModel, table=True):
+    """Conversation state, claims, values and lock leases while Redis is unreachable."""
+
+    kind: str = Field(primary_key=True, max_length=10)  # state|claim|kv|lock
+    key: str = Field(primary_key=True, max_length=300)
+    value: str = Field(default="", sa_type=sa.Text)
+    expires_at: datetime | None = _ts(index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Mailbox(SQLModel, table=True):
@@ -526,4 +560,81 @@ class ReviewDecision(SQLModel, table=True):
     intent: str = Field(default="", max_length=60)
     example_id: int | None = None
     by: str = Field(default="", max_length=64)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- live handoff: a resident talking to community staff (issue 16) -------------------------
+
+
+class Handoff(SQLModel, table=True):
+    """A resident who asked for a person (转人工), waiting for or talking with staff.
+
+    ``status``: waiting (nobody has taken it) → taken (a staff member answers) → closed
+    (handed back to the bot). At most one open handoff per chat user.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    user_id: str = Field(max_length=128, index=True)
+    resident_id: int | None = Field(default=None, foreign_key="resident.id", index=True)
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
+    building_id: int | None = Field(default=None, foreign_key="building.id")
+    status: str = Field(default="waiting", max_length=10, index=True)
+    reason: str = Field(default="asked", max_length=20)  # asked | bot_stuck
+    phone: str = Field(default="", max_length=40)
+    note: str = Field(default="", sa_type=sa.Text)
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    taken_at: datetime | None = _ts()
+    taken_by: int | None = Field(default=None, foreign_key="adminuser.id")
+    taken_by_name: str = Field(default="", max_length=100)
+    closed_at: datetime | None = _ts()
+    ticket_number: str = Field(default="", max_length=40)
+    last_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class HandoffMessage(SQLModel, table=True):
+    """One line of a handoff: from the resident, from staff, or a note of what happened."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    handoff_id: int = Field(foreign_key="handoff.id", index=True)
+    sender: str = Field(max_length=10)  # resident | staff | system
+    author: str = Field(default="", max_length=100)
+    text: str = Field(default="", sa_type=sa.Text)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- the whole grid (issue 14): notices to residents ------------------------------------------
+
+
+class Notice(SQLModel, table=True):
+    """A notice staff publish to residents of a building, grid, community or street.
+
+    ``scope`` is ``building`` | ``grid`` | ``community`` | ``street`` and ``scope_id`` its id
+    (a street by its name in ``street``: streets are the communities' ``street`` field).
+    ``recipients``, ``unreachable`` and ``opted_out`` are counted when it is published; what
+    was sent or failed is read from its outbox rows (``Outbox.notice_id``).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=20)
+    scope_id: int | None = None
+    street: str = Field(default="", max_length=100)
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
+    scope_name: str = Field(default="", max_length=200)  # "阳光花园社区 5幢", for people
+    category: str = Field(default="other", max_length=20, index=True)
+    text: str = Field(sa_type=sa.Text)
+    starts_at: datetime | None = _ts()
+    ends_at: datetime | None = _ts(index=True)
+    status: str = Field(default="active", max_length=12)  # active | withdrawn
+    recipients: int = 0
+    unreachable: int = 0
+    opted_out: int = 0
+    created_by: str = Field(default="", max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class NoticeOptOut(SQLModel, table=True):
+    """A resident who turned notices off (关闭通知); deleted when they turn them on again."""
+
+    resident_id: int = Field(foreign_key="resident.id", primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

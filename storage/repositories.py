@@ -22,6 +22,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.admin_repositories import SqlAdmin, SqlNluData, SqlTicketQueries
 from storage.db import Database
 from storage.errors import DuplicateError, NotFound, StorageError
+from storage.grid_repositories import SqlNotices
+from storage.handoff_repository import SqlHandoffs
 from storage.models import (
     AdminToken,
     AdminUser,
@@ -340,6 +342,8 @@ class SqlOutbox:
         ticket_id: int | None = None,
         worker_id: int | None = None,
     ) -> Outbox:
+        data = payload.get("data") if isinstance(payload, dict) else None
+        urgent = isinstance(data, dict) and data.get("priority") == "urgent"
         item = Outbox(
             channel=channel,
             recipient=recipient,
@@ -348,6 +352,7 @@ class SqlOutbox:
             created_at=now,
             ticket_id=ticket_id,
             worker_id=worker_id,
+            priority=1 if urgent else 0,
         )
         self.s.add(item)
         await self.s.flush()
@@ -384,7 +389,8 @@ class SqlOutbox:
                     table.c.claimed_until < now,
                 ),
             )
-            .order_by(table.c.next_try_at, table.c.id)
+            # urgent (safety advice, urgent task cards) first
+            .order_by(table.c.priority.desc(), table.c.next_try_at, table.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -403,7 +409,7 @@ class SqlOutbox:
         query = (
             select(Outbox)
             .where(col(Outbox.id).in_(ids), Outbox.claim_token == token)
-            .order_by(col(Outbox.id))
+            .order_by(col(Outbox.priority).desc(), col(Outbox.id))
             .execution_options(populate_existing=True)
         )
         return list((await self.s.exec(query)).all())
@@ -443,10 +449,12 @@ class SqlOutbox:
         item.claimed_until = None
         self.s.add(item)
 
-    async def mark_dead(self, item_id: int, token: str, *, error: str) -> None:
+    async def mark_dead(
+        self, item_id: int, token: str, *, error: str, status: str = "dead"
+    ) -> None:
         item = await self._claimed(item_id, token)
         item.attempts += 1
-        item.status = "dead"
+        item.status = status
         item.last_error = error[:2000]
         item.claimed_until = None
         self.s.add(item)
@@ -647,9 +655,11 @@ class SqlAttachments:
         ids = list(attachment_ids)
         if not ids:
             return
+        table = _table(Attachment)
+        # a photo already on a ticket stays there: a ref replayed by someone else never moves it
         await self.s.execute(
-            sa.update(_table(Attachment))
-            .where(_table(Attachment).c.id.in_(ids))
+            sa.update(table)
+            .where(table.c.id.in_(ids), table.c.ticket_id.is_(None))
             .values(ticket_id=ticket_id)
         )
 
@@ -1207,6 +1217,9 @@ class SqlTaskCards:
         return (await self.s.execute(stmt)).scalar_one_or_none() is not None
 
 
+from storage.reliability import SqlRecovery  # noqa: E402 - beside its only user
+
+
 class SqlUnitOfWork:
     """One transaction with every repository bound to it."""
 
@@ -1228,6 +1241,10 @@ class SqlUnitOfWork:
         self.admin = SqlAdmin(session)
         self.nlu_data = SqlNluData(session)
         self.ticket_queries = SqlTicketQueries(session)
+        # recovery and delivery bookkeeping (storage/reliability.py)
+        self.recovery = SqlRecovery(session)
+        self.handoffs = SqlHandoffs(session)
+        self.notices = SqlNotices(session)  # the whole grid (storage/grid_repositories.py)
         self.queued = 0
 
     async def commit(self) -> None:

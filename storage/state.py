@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 DEFAULT_LOCK_TIMEOUT = 10.0
-DEFAULT_LOCK_LEASE = 30.0
+DEFAULT_LOCK_LEASE = 10.0  # short: renewed while held, so a dead owner blocks ≤ 10 s
 _CALL_TIMEOUT = 5.0  # seconds for any single Redis round trip, connecting included
 
 
@@ -332,6 +332,14 @@ end
 return 0
 """
 
+# Extend the lease only while it still holds our token (a live owner renews; a dead one can't).
+_RENEW_LUA = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
@@ -356,8 +364,8 @@ class RedisSessionStore:
     Keys are ``<prefix><kind>:<key>`` with kind ``state``, ``claim``, ``kv`` or ``lock``.
     The lock is ``SET NX PX <lease>`` with a random token, retried with capped exponential
     backoff until ``timeout``; release is a Lua compare-and-delete of our own token. The lease
-    (``lock_lease_seconds``) bounds how long a crashed process can block a conversation, so it
-    must exceed the longest time a handler holds the lock. It is not extended automatically.
+    (``lock_lease_seconds``) bounds how long a crashed process can block a conversation; a live
+    owner renews it every third of the lease, so a slow turn keeps its lock.
 
     Constructing the store does no I/O; see `connect`.
     """
@@ -391,6 +399,7 @@ class RedisSessionStore:
         except (ValueError, RedisError) as e:
             raise StorageError(f"invalid Redis URL {self._url}: {e}") from e
         self._release_script = self._redis.register_script(_RELEASE_LUA)
+        self._renew_script = self._redis.register_script(_RENEW_LUA)
         self._closed = False
 
     def _key(self, kind: str, key: str) -> str:
@@ -421,6 +430,14 @@ class RedisSessionStore:
             await asyncio.sleep(min(remaining, delay * (0.5 + secrets.randbelow(1000) / 1000)))
             delay = min(delay * 2, self._BACKOFF_CAP)
 
+    async def _renew(self, name: str, token: str) -> None:
+        while True:
+            await asyncio.sleep(self._lease_ms / 3000)
+            with suppress(StorageError):  # a missed renewal only shortens the lease
+                await self._call(
+                    "renew", self._renew_script(keys=[name], args=[token, self._lease_ms])
+                )
+
     async def _release(self, name: str, token: str) -> bool:
         released = await self._call("unlock", self._release_script(keys=[name], args=[token]))
         return bool(released)
@@ -438,9 +455,13 @@ class RedisSessionStore:
             with suppress(StorageError):
                 await self._release(name, token)
             raise
+        renewal = asyncio.create_task(self._renew(name, token), name=f"lease:{key}")
         try:
             yield
         finally:
+            renewal.cancel()
+            with suppress(asyncio.CancelledError):
+                await renewal
             if not await self._release(name, token):
                 # Our lease ran out inside the block: another holder may have run concurrently.
                 log.warning(

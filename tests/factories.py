@@ -72,8 +72,10 @@ def make_settings(
 ) -> Any:
     from bot.config import Settings
 
+    overrides.setdefault("env", "test")
+    # scripted conversations send faster than any person; tests of the limits turn them on
+    overrides.setdefault("rate_limits", {"enabled": False})
     return Settings(
-        env="test",
         data_dir=tmp,
         model_dir=models,
         database_url=database_url or f"sqlite:///{tmp / 'minhu.db'}",

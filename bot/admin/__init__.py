@@ -22,7 +22,10 @@ def install(app: FastAPI) -> None:
     from bot.admin import (
         routes_accounts,
         routes_dashboard,
+        routes_deliveries,
+        routes_inbox,
         routes_intents,
+        routes_notices,
         routes_registry,
         routes_review,
         routes_tickets,
@@ -35,10 +38,13 @@ def install(app: FastAPI) -> None:
         routes_accounts,
         routes_dashboard,
         routes_tickets,
+        routes_inbox,
         routes_registry,
         routes_intents,
         routes_training,
         routes_review,
+        routes_deliveries,
+        routes_notices,
     ):
         app.include_router(module.router)
     app.add_exception_handler(AdminProblem, problem_response)  # type: ignore[arg-type]
@@ -54,7 +60,7 @@ async def start(container: Container) -> None:
     if await fail_stale_jobs(container):
         log.warning("training jobs interrupted by a restart were marked failed")
     settings = container.settings
-    if settings.load_demo and await ensure_demo_admin(
+    if settings.loads_demo and await ensure_demo_admin(
         container.store, env=settings.env, now=container.clock.now()
     ):
         log.info("demo console account %r created (see README; not in prod)", DEMO_USERNAME)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.config import AdminSettings
+from bot.container import Container
 from handlers.account_service import (
     Session,
     authenticate,
@@ -18,6 +19,7 @@ from handlers.account_service import (
 )
 from handlers.account_service import login as login_with
 from handlers.accounts import DEMO_PASSWORD, DEMO_USERNAME, LoginPolicy, check_password
+from handlers.throttle_service import LoginThrottle
 from storage.interfaces import Store
 
 __all__ = [
@@ -32,8 +34,20 @@ __all__ = [
     "issue_api_token",
     "login",
     "login_policy",
+    "login_throttle",
     "logout",
 ]
+
+
+def login_throttle(container: Container) -> LoginThrottle:
+    """Atomic login throttling on the container's limiter (Redis when configured)."""
+    settings = container.settings.admin
+    return LoginThrottle(
+        container.limiter,
+        container.sessions,
+        login_policy(settings),
+        max_per_ip=settings.max_logins_per_ip,
+    )
 
 
 def login_policy(settings: AdminSettings) -> LoginPolicy:
@@ -53,6 +67,7 @@ async def login(
     env: str,
     now: datetime,
     ip: str = "",
+    throttle: LoginThrottle | None = None,
 ) -> Session:
     """Check a password and open a session (see ``handlers.account_service.login``)."""
     return await login_with(
@@ -63,4 +78,5 @@ async def login(
         env=env,
         now=now,
         ip=ip,
+        throttle=throttle,
     )

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from bot.admin.accounts import create_user, login, logout
+from bot.admin.accounts import create_user, login, login_throttle, logout
 from bot.admin.errors import BadInput, Locked, Unauthenticated
 from bot.admin.web import (
     LOGIN_CSRF_COOKIE,
@@ -134,6 +134,7 @@ async def login_submit(
             env=c.settings.env,
             now=c.clock.now(),
             ip=client_ip(request),
+            throttle=login_throttle(c),
         )
     except (Unauthenticated, Locked) as e:
         return redirect(f"/admin/login?next={next}", e.message, error=True)
@@ -214,6 +215,7 @@ async def _patch(c: Container, p: Principal, user_id: int, body: UserPatch, ip: 
         unlock=body.unlock,
         password=body.password,
         ip=ip,
+        throttle=login_throttle(c),
     )
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from bot.admin.tickets import desk
+from bot.admin.tickets import console, desk
 from bot.admin.web import ApiUser, Dep, FormUser, PageUser, build_model, client_ip, redirect, render
 from bot.container import Container
 from handlers.accounts import Principal
@@ -24,6 +24,7 @@ from handlers.staff_ticket_service import (
     TicketQuery,
     categories,
 )
+from handlers.ticket_console_service import CancelIn, DepartmentIn, EscalateIn, MergeIn, MoreIn
 
 router = APIRouter()
 
@@ -183,6 +184,57 @@ async def api_close(
     return TicketDetailOut.model_validate(data)
 
 
+class BoardOut(BaseModel):
+    clocks: list[dict[str, Any]] = Field(description="running deadlines with seconds_left")
+    holder: dict[str, Any] | None = Field(description="who holds it, at which escalation level")
+    escalation: dict[str, Any] | None = Field(description="the escalation in force, if any")
+    departments: list[dict[str, Any]] = Field(description="departments with their own status")
+    department_choices: list[dict[str, Any]]
+    open: bool
+
+
+class DoneOut(BaseModel):
+    done: str = Field(description="what was done, in words")
+
+
+@router.get("/api/v1/tickets/{number}/clocks", response_model=BoardOut, tags=["tickets"])
+async def api_board(c: Dep, p: ApiUser, number: str) -> BoardOut:
+    """Deadlines with time left, the holder and escalation level, departments and status."""
+    return BoardOut.model_validate(await console(c).board(p, number))
+
+
+async def _more(request: Request, c: Container, p: Principal, number: str, body: MoreIn) -> DoneOut:
+    return DoneOut(done=await console(c).act(p, number, body, ip=client_ip(request)))
+
+
+@router.post("/api/v1/tickets/{number}/cancel", response_model=DoneOut, tags=["tickets"])
+async def api_cancel(request: Request, c: Dep, p: ApiUser, number: str, body: CancelIn) -> DoneOut:
+    """Withdraw a ticket nobody has accepted yet (mistaken, test or duplicate report)."""
+    return await _more(request, c, p, number, body)
+
+
+@router.post("/api/v1/tickets/{number}/merge", response_model=DoneOut, tags=["tickets"])
+async def api_merge(request: Request, c: Dep, p: ApiUser, number: str, body: MergeIn) -> DoneOut:
+    """Merge this ticket into ``into``: its residents follow that one."""
+    return await _more(request, c, p, number, body)
+
+
+@router.post("/api/v1/tickets/{number}/department", response_model=DoneOut, tags=["tickets"])
+async def api_department(
+    request: Request, c: Dep, p: ApiUser, number: str, body: DepartmentIn
+) -> DoneOut:
+    """Hand the ticket to a department (lead) or add one as co-handler."""
+    return await _more(request, c, p, number, body)
+
+
+@router.post("/api/v1/tickets/{number}/escalate", response_model=DoneOut, tags=["tickets"])
+async def api_escalate(
+    request: Request, c: Dep, p: ApiUser, number: str, body: EscalateIn
+) -> DoneOut:
+    """Escalate one rung up: grid worker → grid leader → community staff."""
+    return await _more(request, c, p, number, body)
+
+
 def _csv(text: str) -> Response:
     return Response(
         content=text.encode("utf-8"),
@@ -238,7 +290,16 @@ async def export_page(c: Dep, p: PageUser, query: Annotated[TicketQuery, Query()
 @router.get("/admin/tickets/{number}", include_in_schema=False)
 async def detail_page(request: Request, c: Dep, p: PageUser, number: str) -> HTMLResponse:
     ticket = await desk(c).detail(p, number)
-    return render(request, "ticket.html", p, t=ticket, **await _choices(c, p))
+    board = await console(c).board(p, number)
+    return render(
+        request,
+        "ticket.html",
+        p,
+        t=ticket,
+        board=board,
+        now=c.clock.now().isoformat(),
+        **await _choices(c, p),
+    )
 
 
 @router.post("/admin/tickets/{number}/{op}", include_in_schema=False)
@@ -253,8 +314,24 @@ async def action_form(
     note: Annotated[str, Form(max_length=2000)] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
     tell_resident: Annotated[str, Form(max_length=5)] = "",
+    into: Annotated[str, Form(max_length=40)] = "",
+    department_id: Annotated[str, Form(max_length=12)] = "",
+    cohandler: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     back = f"/admin/tickets/{number}"
+    more: MoreIn | None = None
+    if op == "cancel":
+        more = build_model(CancelIn, reason=reason)
+    elif op == "merge":
+        more = build_model(MergeIn, into=into.strip().upper(), reason=reason)
+    elif op == "department":
+        dept = int(department_id) if department_id.isdigit() else -1
+        more = build_model(DepartmentIn, department_id=dept, note=note, cohandler=bool(cohandler))
+    elif op == "escalate":
+        more = build_model(EscalateIn, reason=reason)
+    if more is not None:
+        done = await console(c).act(p, number, more, ip=client_ip(request))
+        return redirect(back, f"已完成：{done}")
     body: ReassignIn | CategoryIn | NoteIn | CloseIn
     if op == "reassign":
         action = Action.REASSIGN

@@ -6,6 +6,7 @@ from bot.channels.web import sign
 from bot.container import Container
 from handlers.overdue import Targets
 from handlers.staff_ticket_service import StaffTicketDesk
+from handlers.ticket_console_service import TicketConsole
 
 
 def targets_of(c: Container) -> Targets:
@@ -27,3 +28,7 @@ def desk(c: Container) -> StaffTicketDesk:
         photo_url=photo_url,
         kick=c.dispatcher.kick,
     )
+
+
+def console(c: Container) -> TicketConsole:
+    return TicketConsole(c.store, c.clock, c.service.tickets, c.dispatcher.kick)

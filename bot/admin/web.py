@@ -76,10 +76,6 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def now_of(request: Request) -> datetime:
-    return container_of(request).clock.now()
-
-
 def cookie_secure(request: Request) -> bool:
     c = container_of(request)
     flag = c.settings.admin.cookie_secure
@@ -165,12 +161,15 @@ Dep = Annotated[Container, Depends(container_of)]
 NAV: tuple[tuple[str, str, Action], ...] = (
     ("/admin", "概览", Action.VIEW),
     ("/admin/tickets", "工单", Action.VIEW),
+    ("/admin/inbox", "人工接待", Action.ANSWER),
     ("/admin/review", "待审核", Action.REVIEW),
+    ("/admin/notices", "通知", Action.PUBLISH_NOTICE),
     ("/admin/intents", "意图与例句", Action.TEACH),
     ("/admin/nlu", "训练与模型", Action.TEACH),
     ("/admin/registry", "网格与人员", Action.MANAGE_REGISTRY),
     ("/admin/users", "账号", Action.MANAGE_ACCOUNTS),
     ("/admin/audit", "审计日志", Action.READ_AUDIT),
+    ("/admin/deliveries", "未送达消息", Action.MANAGE_DELIVERIES),
 )
 
 

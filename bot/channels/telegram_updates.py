@@ -16,7 +16,7 @@ from handlers.i18n import locale_of
 from handlers.messages import GeoPoint, MediaKind
 from nlu.pii import phone_digits
 
-# Bot commands and the dialogue payloads they stand for (see handlers/dialogue.on_button;
+# Bot commands and the dialogue payloads they stand for (see handlers/dialogue/policy.on_button;
 # "tasks" is the grid workers' list). /start without a code greets with the help menu.
 COMMANDS: dict[str, str] = {
     "start": "help",

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 import time
@@ -536,6 +537,25 @@ def _runtime(request: Request) -> WeChatRuntime:
     return runtime
 
 
+async def _check_nonce(
+    runtime: WeChatRuntime, timestamp: str, nonce: str, body: bytes, skew: int
+) -> None:
+    """Replay protection in every mode. The plaintext signature covers token, timestamp and
+    nonce only, not the body: a captured signed URL could carry a forged body. So each
+    (timestamp, nonce) is remembered with the body it came with for as long as the timestamp
+    is acceptable; the same body again is WeChat's retry (answered from the stored row), any
+    other body is refused."""
+    digest = hashlib.sha256(body).hexdigest()
+    key = f"wechat:nonce:{timestamp}:{nonce[:64]}"
+    ttl = 2 * skew + 60
+    if await runtime.sessions.claim(key, ttl_seconds=ttl):
+        await runtime.sessions.set_value(key, digest, ttl_seconds=ttl)
+        return
+    seen = await runtime.sessions.get_value(key)
+    if seen != digest:
+        raise Rejected(403, "replayed nonce with another body")
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
@@ -578,6 +598,7 @@ def build_router(settings: WeChatSettings) -> APIRouter:
             check_signature(token, q.get("signature", ""), timestamp, nonce)
             check_timestamp(timestamp, settings.max_clock_skew_seconds)
             body = await _read_body(request, settings.max_body_bytes)
+            await _check_nonce(runtime, timestamp, nonce, body, settings.max_clock_skew_seconds)
             fields = parse_xml(body, max_bytes=settings.max_body_bytes)
             if runtime.envelope is not None:
                 if not encrypted:

@@ -1,4 +1,5 @@
-// Web chat: two panes talking to the public JSON API (POST/GET /api/v1/messages).
+// Web chat: the two-pane demo page (chat.html, client-chosen ids) and the production page
+// (resident.html, one pane; the server's session cookie says who is talking).
 "use strict";
 
 function el(tag, cls, text) {
@@ -38,15 +39,20 @@ function makePane(root, getUserId) {
     log.scrollTop = log.scrollHeight;
   }
 
-  async function send(body, echo) {
+  // getUserId() === null: no id is sent, the session cookie identifies the caller
+  function withId(body) {
     const user_id = getUserId();
-    if (!user_id) return;
+    return user_id === null ? body : Object.assign({ user_id }, body);
+  }
+
+  async function send(body, echo) {
+    if (getUserId() === "") return;
     show({ text: echo }, "me");
     try {
       const res = await fetch("/api/v1/messages", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(Object.assign({ user_id }, body)),
+        body: JSON.stringify(withId(body)),
       });
       const data = await res.json();
       if (!res.ok) { show({ text: "出错了：" + (data.error || res.status) }, "bot"); return; }
@@ -68,7 +74,7 @@ function makePane(root, getUserId) {
     file.addEventListener("change", async () => {
       if (!file.files.length) return;
       const fd = new FormData();
-      fd.append("user_id", getUserId());
+      if (getUserId() !== null) fd.append("user_id", getUserId());
       fd.append("file", file.files[0]);
       file.value = "";
       const res = await fetch("/api/v1/uploads", { method: "POST", body: fd });
@@ -80,9 +86,10 @@ function makePane(root, getUserId) {
 
   async function poll() {
     const user_id = getUserId();
-    if (user_id) {
+    if (user_id !== "") {
       try {
-        const res = await fetch("/api/v1/messages?user_id=" + encodeURIComponent(user_id));
+        const query = user_id === null ? "" : "?user_id=" + encodeURIComponent(user_id);
+        const res = await fetch("/api/v1/messages" + query);
         if (res.ok) {
           const data = await res.json();
           for (const m of data.messages) show(m, "push");
@@ -95,7 +102,19 @@ function makePane(root, getUserId) {
   return { clear: () => { log.textContent = ""; } };
 }
 
+async function initSession() {
+  // one request first, so the server issues a single session cookie before polling starts
+  const who = document.getElementById("who");
+  try {
+    const res = await fetch("/api/v1/session");
+    const me = await res.json();
+    if (me.kind === "worker") who.textContent = "当前身份：网格员 " + (me.worker || "");
+  } catch (e) { /* the chat still works; the first message gets the session */ }
+  makePane(document.getElementById("resident"), () => null);
+}
+
 async function init() {
+  if (!document.getElementById("worker")) { initSession(); return; }
   const residentId = document.getElementById("resident-id");
   residentId.value = localStorage.getItem("minhu-resident") || "resident-" + Math.random().toString(36).slice(2, 8);
   localStorage.setItem("minhu-resident", residentId.value);

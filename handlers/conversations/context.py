@@ -8,13 +8,10 @@ from dataclasses import dataclass
 from handlers.address import BuildingRef
 from handlers.flows import category_label
 from handlers.i18n import status_text, t
-from handlers.lifecycle import OPEN
 from handlers.ticket_service import facts_of
 from nlu.types import BuildingHint, Hints
 from storage.interfaces import Store
 from storage.models import Ticket
-
-OPEN_STATUSES = tuple(s.value for s in OPEN)
 
 
 @dataclass(slots=True)

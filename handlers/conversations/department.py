@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from handlers.conversations.context import OPEN_STATUSES, task_line
+from handlers.conversations.context import task_line
 from handlers.departments import (
     DepartmentInput,
     DeptCommand,
@@ -14,7 +14,7 @@ from handlers.departments import (
 from handlers.dialogue import DialogueState
 from handlers.errors import InvalidTransition
 from handlers.i18n import locale_of, status_text, t
-from handlers.lifecycle import Actor
+from handlers.lifecycle import OPEN_STATUSES, Actor
 from handlers.messages import Button, Inbound, MediaKind, Outbound
 from handlers.ticket_service import TicketService
 from storage.interfaces import UnitOfWork

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, assert_never
 
-from handlers.conversations.context import OPEN_STATUSES, Registry
+from handlers.conversations.context import Registry
 from handlers.dialogue import (
     Action,
     AddContactPhone,
@@ -18,19 +19,25 @@ from handlers.dialogue import (
     RateTicket,
     RequestCallback,
     ResidentContext,
+    SetNotices,
     Stage,
     TicketBrief,
+    WithdrawTicket,
     mask_phone,
     offer_duplicate,
     step,
 )
 from handlers.flows import category_label
+from handlers.handoff_service import end_button, open_handoff, promise_text, resident_turn
 from handlers.i18n import locale_of, status_text, t
-from handlers.lifecycle import Actor, is_open
+from handlers.lifecycle import OPEN_STATUSES, Actor, is_open
 from handlers.messages import Inbound, Outbound
+from handlers.notice_service import NoticeService
 from handlers.notices import LOCAL_TZ, worker_notice
 from handlers.ports import Clock
 from handlers.routing import route
+from handlers.sla import ClockKind, duration_text
+from handlers.throttle_service import RateLimits
 from handlers.ticket_service import PUBLIC_NOTE_KINDS, TicketService, facts_of
 from nlu.types import Parse
 from storage.interfaces import UnitOfWork
@@ -45,9 +52,17 @@ class ResidentConversation:
         clock: the time source.
     """
 
-    def __init__(self, tickets: TicketService, clock: Clock) -> None:
+    def __init__(
+        self,
+        tickets: TicketService,
+        clock: Clock,
+        rates: RateLimits | None = None,
+        notices: NoticeService | None = None,
+    ) -> None:
         self.tickets = tickets
         self.clock = clock
+        self.rates = rates
+        self.notices = notices or NoticeService(tickets.store, clock)
 
     async def turn(
         self,
@@ -78,6 +93,9 @@ class ResidentConversation:
         if msg.locale and locale_of(msg.locale) != resident.locale:
             resident.locale = locale_of(msg.locale)
             await uow.registry.save(resident)
+        handoff = await uow.handoffs.open_for(msg.channel, msg.user_id)
+        if handoff is not None:  # a person is (about to be) answering: the bot stays out
+            return await resident_turn(uow, handoff, msg, now, resident.locale), state
         msg = await self._apply_scene(msg, registry, state)
         ctx = await self._context(uow, resident, registry, now, msg)
         turn = step(state, msg, parse, ctx, dialogue)
@@ -129,6 +147,9 @@ class ResidentConversation:
             msg.channel, msg.user_id, statuses=OPEN_STATUSES
         )
         locale = resident.locale
+        notices = await self.notices.active_for(
+            uow, building_id=resident.building_id, community_id=resident.community_id
+        )
         return ResidentContext(
             now=now,
             locale=locale,
@@ -141,6 +162,7 @@ class ResidentConversation:
             open_tickets=tuple([await self._brief(uow, tk, locale) for tk in open_rows]),
             awaiting_rating=tuple([await self._brief(uow, tk, locale) for tk in resolved]),
             followed_tickets=tuple([await self._brief(uow, tk, locale) for tk in followed]),
+            notices=tuple(notices),
         )
 
     async def _brief(self, uow: UnitOfWork, ticket: Ticket, locale: str) -> TicketBrief:
@@ -170,12 +192,39 @@ class ResidentConversation:
         if isinstance(action, AddContactPhone):
             return await self._add_phone(uow, action, resident)
         if isinstance(action, RequestCallback):
-            return await self._callback(uow, action, resident)
+            return await self._callback(uow, action, resident, msg)
         if isinstance(action, FollowTicket):
             return await self._follow(uow, action, resident, msg, state)
         if isinstance(action, AddSupplement):
             return await self._supplement(uow, action, resident, msg, state)
+        if isinstance(action, WithdrawTicket):
+            return await self._withdraw(uow, action, resident)
+        if isinstance(action, SetNotices):
+            await self.notices.set_subscription(uow, resident.id or 0, on=action.on)
+            return [Outbound(text=t("notice.on" if action.on else "notice.off", resident.locale))]
         assert_never(action)
+
+    async def _withdraw(
+        self, uow: UnitOfWork, action: WithdrawTicket, resident: Resident
+    ) -> list[Outbound]:
+        locale = resident.locale
+        ticket = await uow.tickets.by_number(action.number, for_update=True)
+        if ticket is None or ticket.resident_id != resident.id:
+            return [Outbound(text=t("withdraw.not_found", locale, number=action.number))]
+        if not is_open(ticket.status):
+            status = status_text(ticket.status, locale)
+            return [
+                Outbound(text=t("withdraw.not_open", locale, number=ticket.number, status=status))
+            ]
+        await self.tickets.withdraw(uow, ticket, Actor.resident(resident.id), action.reason)
+        category = category_label(ticket.category, locale)
+        return [
+            Outbound(
+                text=t("withdraw.done", locale, number=ticket.number, category=category),
+                kind="withdrawn",
+                data={"number": ticket.number},
+            )
+        ]
 
     async def _create_ticket(
         self,
@@ -213,6 +262,11 @@ class ResidentConversation:
                 locale=locale,
             )
             return [offer]
+        if self.rates is not None:
+            wait = await self.rates.allow("ticket", f"{msg.channel}:{msg.user_id}", msg.origin)
+            if wait > 0:
+                minutes = max(1, math.ceil(wait / 60))
+                return [Outbound(text=t("rate.ticket", locale, minutes=minutes))]
         number = await uow.tickets.next_number(now.astimezone(LOCAL_TZ).strftime("%Y%m%d"))
         extra: dict[str, Any] = dict(action.extra)
         extra.update(nlu_intent=action.nlu_intent, nlu_confidence=round(action.nlu_confidence, 4))
@@ -239,6 +293,8 @@ class ResidentConversation:
             resident_id=resident.id,
             channel=msg.channel,
             channel_user_id=msg.user_id,
+            # unique per channel: a message processed twice can never file a second ticket
+            source_message_id=msg.message_id[:128],
             contact_phone=action.phone,
             extra=extra,
             created_at=now,
@@ -271,7 +327,7 @@ class ResidentConversation:
             ]
         grid = await uow.registry.grid(assignee.grid_id) if assignee.grid_id else None
         who = t("assignee.worker", locale, grid=grid.name if grid else "", name=assignee.name)
-        promise = t("promise.urgent" if ticket.priority == "urgent" else "promise.normal", locale)
+        promise = await self._promise(uow, ticket, locale)
         return [
             Outbound(
                 text=t(
@@ -286,6 +342,24 @@ class ResidentConversation:
                 data={"number": number, "category": ticket.category, "priority": ticket.priority},
             )
         ]
+
+    async def _promise(self, uow: UnitOfWork, ticket: Ticket, locale: str) -> str:
+        """When the worker will call back (the call-back clock), else the general promise."""
+        clocks = await uow.clocks.for_ticket(ticket.id or 0, status="pending")
+        due = [c for c in clocks if c.kind == ClockKind.CALLBACK.value]
+        if due:
+            first = min(due, key=lambda c: c.due_at)
+            at = first.due_at.astimezone(LOCAL_TZ)
+            today = self.clock.now().astimezone(LOCAL_TZ).date()
+            # outside office hours the promise moves to the next working time: say the day
+            when = at.strftime("%H:%M" if at.date() == today else "%m-%d %H:%M")
+            return t(
+                "promise.callback",
+                locale,
+                time=when,
+                span=duration_text(first.target_seconds, locale),
+            )
+        return t("promise.urgent" if ticket.priority == "urgent" else "promise.normal", locale)
 
     async def _file_instead(
         self,
@@ -409,7 +483,7 @@ class ResidentConversation:
         return [Outbound(text=t("phone_added", resident.locale, number=ticket.number))]
 
     async def _callback(
-        self, uow: UnitOfWork, action: RequestCallback, resident: Resident
+        self, uow: UnitOfWork, action: RequestCallback, resident: Resident, msg: Inbound
     ) -> list[Outbound]:
         locale = resident.locale
         resident.phone = action.phone or resident.phone
@@ -432,8 +506,20 @@ class ResidentConversation:
             if community and community.hotline
             else ""
         )
-        if decision.worker is None:
-            return [Outbound(text=t("human.who.staff", locale) + hotline)]
+        # staff answer in this chat (the console's inbox); the grid worker also calls back
+        opened = await open_handoff(
+            uow,
+            now=self.clock.now(),
+            msg=msg,
+            resident=resident,
+            community_id=community_id,
+            building_id=building.id if building else None,
+            phone=action.phone,
+            note=action.note,
+        )
+        replies = [Outbound(text=promise_text(opened, locale), buttons=(end_button(locale),))]
+        if decision.worker is None or decision.worker.role == "community_staff":
+            return replies + ([Outbound(text=hotline)] if hotline else [])
         where = f"，{building.name}" if building else ""
         await self.tickets.push_to_worker(
             uow,
@@ -445,9 +531,7 @@ class ResidentConversation:
             ),
             None,
         )
-        who = (
-            t("human.who.worker", locale, name=decision.worker.name)
-            if decision.worker.role != "community_staff"
-            else t("human.who.staff", locale)
-        )
-        return [Outbound(text=t("human.requested", locale, who=who, hotline=hotline))]
+        # the role called what it is: a grid leader is not "网格员"
+        key = "who.grid_leader" if decision.worker.role == "grid_leader" else "human.who.worker"
+        who = t(key, locale, name=decision.worker.name)
+        return [*replies, Outbound(text=t("human.requested", locale, who=who, hotline=hotline))]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from handlers.conversations.context import task_line
+from handlers.conversations.staff_notices import publish_from_chat
 from handlers.departments import resolve_department, suggested
 from handlers.dialogue import DialogueState, ticket_numbers
 from handlers.errors import InvalidTransition
@@ -13,6 +14,7 @@ from handlers.flows import flow_for_category
 from handlers.i18n import locale_of, status_text, t
 from handlers.lifecycle import Actor, Move, is_open, is_waiting, next_status
 from handlers.messages import Button, Inbound, MediaKind, Outbound
+from handlers.notice_service import NoticeService
 from handlers.notices import task_buttons, worker_notice
 from handlers.routing import route_to_target
 from handlers.ticket_service import TicketService, department_ref
@@ -35,8 +37,9 @@ class WorkerConversation:
         tickets: the ticket operations the commands run on.
     """
 
-    def __init__(self, tickets: TicketService) -> None:
+    def __init__(self, tickets: TicketService, notices: NoticeService | None = None) -> None:
         self.tickets = tickets
+        self.notices = notices or NoticeService(tickets.store, tickets.clock)
 
     async def turn(
         self, uow: UnitOfWork, worker: GridWorker, msg: Inbound, state: DialogueState
@@ -63,6 +66,8 @@ class WorkerConversation:
         elif text or photos:
             note = text or t("worker.photo_note", locale)
             command = parse_command(text) if text else None
+            if command is not None and command.command == Command.NOTICE and not _publishes(worker):
+                command = None  # "通知 物业…" from a grid worker is a note, not a notice
             pending = parse_button(state.worker_pending) if state.worker_pending else None
             if command is None and pending is not None and card_number in (None, pending.number):
                 command = replace(pending, note=note)
@@ -83,6 +88,11 @@ class WorkerConversation:
             return [await self._task_list(uow, worker, tasks, locale)], state
         if command.command == Command.MERGE:
             return [await self._merge_command(uow, worker, command, locale)], state
+        if command.command == Command.NOTICE:
+            if not _publishes(worker):
+                return [Outbound(text=t("worker.not_staff", locale))], state
+            published = await publish_from_chat(uow, self.notices, worker, command.note, locale)
+            return [published], state
         ticket: Ticket | None
         if command.number:
             ticket = await uow.tickets.by_number(command.number, for_update=True)
@@ -207,6 +217,16 @@ class WorkerConversation:
                 )
             ], state
         try:
+            if command.command in (Command.CALLED, Command.UNREACHABLE):
+                reached = command.command == Command.CALLED
+                at = await self.tickets.record_callback(uow, ticket, actor, reached=reached)
+                key = "worker.called_ok" if reached else "worker.unreachable_ok"
+                return [
+                    Outbound(
+                        text=t(key, locale, number=number, time=at),
+                        buttons=task_buttons(number, locale, ticket.status),
+                    )
+                ], state
             if command.command == Command.ACCEPT:
                 await self.tickets.accept(uow, ticket, worker, actor)
                 phone = ticket.contact_phone or t("confirm.no_phone", locale)
@@ -429,3 +449,8 @@ class WorkerConversation:
                 text=t("worker.transferred_ok", locale, number=ticket.number, target=target_name)
             )
         ]
+
+
+def _publishes(worker: GridWorker) -> bool:
+    """Leaders and staff publish notices (where, the permission model decides)."""
+    return worker.role in ("grid_leader", "community_staff")

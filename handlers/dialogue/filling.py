@@ -8,7 +8,13 @@ from handlers.address import resolve_building
 from handlers.dialogue.base import Step
 from handlers.dialogue.clarifying import unsure
 from handlers.dialogue.prompts import ask_which_building, reprompt, reprompt_or_menu
-from handlers.dialogue.report import absorb_entities, after_fill, set_building, start_report
+from handlers.dialogue.report import (
+    absorb_entities,
+    after_fill,
+    keep_words,
+    set_building,
+    start_report,
+)
 from handlers.dialogue.types import Stage
 from handlers.flows import FALLBACK_FLOW
 from handlers.i18n import t
@@ -65,6 +71,7 @@ def answer_building(s: Step, text: str) -> None:
     """Which building: one match is taken, several are offered, none is asked again."""
     slots = s.state.slots
     absorb_entities(s)
+    keep_words(s, text)
     if "building_id" not in slots and "building_candidates" not in slots:
         matches = resolve_building(text, s.ctx.buildings, community_id=s.ctx.community_id)
         if len(matches) == 1:
@@ -123,18 +130,29 @@ def answer_simple(s: Step, name: str, text: str) -> None:
     """Unit, room or plate: an entity if the NLU found one, else the words themselves."""
     slots = s.state.slots
     absorb_entities(s)
+    keep_words(s, text)
     if slots.get(name):
         return
     if s.is_skip(text):
         slots[name] = ""
         return
-    value = text.strip()
+    value = re.sub(r"\s+", "", text.strip())
     if name in ("unit", "room"):
-        digits = re.sub(r"(单元|室|号|房)$", "", value)
-        digits = re.sub(r"\s+", "", digits)
-        slots[name] = digits[:20] if digits else ""
-    else:
-        slots[name] = value[:20].upper()
+        value = re.sub(r"(单元|室|号|房)$", "", value)
+    if not _VALUE[name].fullmatch(value):
+        # not a unit, room or plate (more about the problem, or a word we don't know):
+        # never stored as one; the question counts as answered with nothing
+        slots[name] = ""
+        return
+    slots[name] = value[:20].upper() if name == "plate" else value[:20]
+
+
+# what a typed unit, room or plate may look like (after "单元/室/号" is dropped)
+_VALUE = {
+    "unit": re.compile(r"[0-9A-Za-z一二三四五六七八九十两]{1,4}"),
+    "room": re.compile(r"[0-9A-Za-z\-一二三四五六七八九十零〇两]{1,8}"),
+    "plate": re.compile(r"(?=.*\d)[\u4e00-\u9fffA-Za-z][A-Za-z0-9·\u4e00-\u9fff]{4,9}"),
+}
 
 
 def answer_phone(s: Step, text: str) -> None:

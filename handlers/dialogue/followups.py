@@ -115,14 +115,20 @@ def on_callback_phone(s: Step, text: str) -> None:
 
 def callback(s: Step, phone: str) -> None:
     """Ask for the callback (``RequestCallback``), at the report's building or the home one."""
-    building = s.state.slots.get("building_id", "")
+    slots = s.state.slots
+    building = slots.get("building_id", "")
     home = s.ctx.home.id if s.ctx.home else None
+    # what the resident told so far (a half-filled report) goes with the request
+    told = [slots.get("description", ""), slots.get("building_name", "")]
+    if s.state.stage != Stage.CALLBACK_PHONE:  # there the message is the phone itself
+        told.append(s.msg.text.strip())
+    note = "；".join(dict.fromkeys(part for part in told if part))
     s.turn.actions.append(
         RequestCallback(
             phone=phone,
             building_id=int(building) if building.isdigit() else home,
-            note=s.msg.text.strip()[:200],
+            note=note[:200],
         )
     )
-    if s.state.stage == Stage.CALLBACK_PHONE:
+    if s.state.stage != Stage.IDLE:
         s.reset()

@@ -6,14 +6,14 @@ added to the ticket, anything else is read as an idle message.
 
 from __future__ import annotations
 
-from handlers.dialogue import supplement
+from handlers.dialogue import notices, supplement, withdraw
 from handlers.dialogue.base import Step
-from handlers.dialogue.clarifying import unsure
+from handlers.dialogue.clarifying import report_with_details, unsure
 from handlers.dialogue.followups import rate, request_callback, show_status
 from handlers.dialogue.replies import menu_buttons
-from handlers.dialogue.report import start_from_details, start_report
+from handlers.dialogue.report import says_more, start_from_details, start_report
 from handlers.dialogue.types import AddContactPhone
-from handlers.dialogue.words import HELP_WORDS, STATUS_WORDS, parse_rating, word_key
+from handlers.dialogue.words import HELP_WORDS, STATUS_WORDS, asks_for_human, parse_rating, word_key
 from handlers.flows import CONVERSATION_INTENTS, FALLBACK_FLOW
 from handlers.i18n import t
 
@@ -28,6 +28,11 @@ def on_text(s: Step, text: str) -> None:
     if key in HELP_WORDS:
         s.say(t("help", s.loc), menu_buttons(s.loc))
         return
+    if asks_for_human(text):
+        request_callback(s)
+        return
+    if notices.on_words(s, key, text):
+        return
     if supplement.start_from_command(s, text):
         return
     # a pending rating: "5", "满意", "不满意" after a resolved ticket
@@ -38,7 +43,8 @@ def on_text(s: Step, text: str) -> None:
             return
     if conf >= s.cfg.clarify_threshold:
         if intent in s.cfg.flows:
-            start_report(s, intent, text)
+            if not notices.hold_report(s, intent, text):
+                start_report(s, intent, text)
             return
         if intent == "greet":
             s.say(t("welcome", s.loc), menu_buttons(s.loc))
@@ -56,10 +62,13 @@ def on_text(s: Step, text: str) -> None:
             request_callback(s)
             return
         if intent == "cancel":
-            s.say(t("nothing_to_cancel", s.loc))
+            withdraw.offer(s, text)
             return
         if intent == "inform":
-            start_from_details(s)
+            if says_more(s, text):
+                report_with_details(s, text)  # the address first, then the problem
+            else:
+                start_from_details(s)
             return
         if intent == "out_of_scope":
             s.say(t("out_of_scope", s.loc), menu_buttons(s.loc))

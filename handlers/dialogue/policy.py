@@ -14,17 +14,20 @@ from handlers.address import nearest_building
 from handlers.dialogue import (
     clarifying,
     confirming,
+    danger,
     duplicate,
     editing,
     filling,
     followups,
     idle,
+    notices,
     supplement,
+    withdraw,
 )
 from handlers.dialogue.base import Step
 from handlers.dialogue.prompts import confirm, reprompt
 from handlers.dialogue.replies import menu_buttons
-from handlers.dialogue.report import advance, set_building
+from handlers.dialogue.report import absorb_entities, advance, set_building
 from handlers.dialogue.types import (
     AddContactPhone,
     DialogueConfig,
@@ -39,11 +42,13 @@ from handlers.dialogue.words import (
     STATUS_WORDS,
     TICKET_NUMBER,
     UNNUMBERED,
+    asks_for_human,
     ticket_numbers,
     word_key,
 )
 from handlers.i18n import t
 from handlers.messages import Button, Inbound, MediaKind
+from nlu.pii import phone_digits
 from nlu.types import Parse
 
 
@@ -173,6 +178,10 @@ def on_button(s: Step, payload: str) -> None:
         supplement.on_button(s, rest.upper())
     elif head == "newreport":
         _on_new_report_button(s)
+    elif head == "notice":
+        notices.on_button(s, rest)
+    elif head in ("withdraw", "withdraw_yes", "withdraw_no"):
+        withdraw.on_button(s, head, rest)
     else:
         # stale or forged payload: answer politely, change nothing
         s.say(t("not_understood", s.loc), menu_buttons(s.loc))
@@ -190,11 +199,10 @@ def _on_new_report_button(s: Step) -> None:
     _report_from_photo(s, text)
 
 
-def cancel(s: Step) -> None:
-    """取消: drop whatever is open (saying so when there was nothing)."""
+def cancel(s: Step, text: str = "") -> None:
+    """取消: drop whatever is open; with nothing open, offer to withdraw a report (撤销)."""
     if s.state.stage in (Stage.IDLE, Stage.FOLLOWUP_PHONE):
-        s.reset()
-        s.say(t("nothing_to_cancel", s.loc), menu_buttons(s.loc))
+        withdraw.offer(s, text)
         return
     s.reset()
     s.say(t("cancelled", s.loc), menu_buttons(s.loc))
@@ -221,12 +229,20 @@ def on_media(s: Step) -> None:
         s.say(t("unsupported_media", s.loc))
         reprompt(s)
         return
-    if s.state.stage == Stage.SUPPLEMENT or (s.state.stage == Stage.IDLE and s.ctx.open_tickets):
+    caption = s.msg.text.strip()
+    dangerous = bool(caption) and danger.is_danger(s.parse)
+    if not dangerous and (
+        s.state.stage == Stage.SUPPLEMENT or (s.state.stage == Stage.IDLE and s.ctx.open_tickets)
+    ):
         supplement.on_media(s, photos)
         return
     existing = [p for p in s.state.slots.get("photos", "").split(",") if p]
     s.state.slots["photos"] = ",".join([*existing, *map(str, photos)])
-    caption = s.msg.text.strip()
+    if dangerous:
+        # a photo of a danger: filed urgent at once, the photo with it
+        s.state.slots["photo"] = "yes"
+        danger.on_danger(s, caption)
+        return
     if s.state.stage in (Stage.FILLING, Stage.CONFIRMING, Stage.EDITING):
         if s.state.asking == "photo":
             s.state.slots.setdefault("photo", "yes")
@@ -283,7 +299,7 @@ def on_location(s: Step) -> None:
 
 def on_phone_shared(s: Step, phone: str) -> None:
     """A phone shared with a native control (Telegram contact): it answers the phone question."""
-    digits = re.sub(r"\D", "", phone)
+    digits = phone_digits(phone)
     if s.state.stage == Stage.FOLLOWUP_PHONE and s.state.ticket:
         s.turn.actions.append(AddContactPhone(s.state.ticket, digits))
         s.reset()
@@ -328,18 +344,25 @@ TEXT_STAGES: Mapping[Stage, Callable[[Step, str], None]] = {
 def on_text(s: Step, text: str) -> None:
     """Typed text: 取消, 进度 and 帮助 in any stage (the form resumes), else the stage's handler."""
     key = word_key(text)
-    urgent = s.parse is not None and s.parse.first("urgency") is not None
-    if urgent and s.state.stage in (Stage.FILLING, Stage.CONFIRMING, Stage.CLARIFYING):
-        s.state.urgent = True
     # interruptions, answered in any stage
-    if key in CANCEL_WORDS or s.confident("cancel"):
-        cancel(s)
+    if key in CANCEL_WORDS or s.confident("cancel") or withdraw.asks(text):
+        cancel(s, text)
+        return
+    if danger.is_danger(s.parse):
+        # danger first: advice and an urgent ticket at once, whatever was being asked
+        danger.on_danger(s, text)
         return
     choosing = s.state.stage == Stage.SUPPLEMENT  # there a ticket number is a choice
     asks_status = bool(ticket_numbers(text)) and s.intent == "query_status" and not choosing
     if s.state.stage != Stage.IDLE and (key in STATUS_WORDS or asks_status):
         followups.show_status(s, text)
         reprompt(s)
+        return
+    if s.state.stage != Stage.IDLE and (asks_for_human(text) or s.confident("human_agent")):
+        # 转人工 inside a form: a person calls back about what was told so far
+        if s.state.stage in (Stage.FILLING, Stage.CONFIRMING, Stage.CLARIFYING):
+            absorb_entities(s)
+        followups.request_callback(s)
         return
     if s.state.stage != Stage.IDLE and (key in HELP_WORDS or s.confident("help")):
         s.say(t("help", s.loc))

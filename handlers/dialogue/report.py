@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from handlers.address import BuildingRef, resolve_building
 from handlers.dialogue.base import Step
 from handlers.dialogue.prompts import ask, ask_which_building, confirm
@@ -33,6 +35,33 @@ def absorb_entities(s: Step) -> None:
     when = s.parse.first("time")
     if when is not None and "time" not in slots:
         slots["time"] = when.value
+
+
+_DETAIL_TYPES = ("building", "unit", "room", "phone", "plate", "time", "community")
+_FILLER = re.compile(
+    r"[\s\d,，。.!！?？、:：;；~～\-#/()（）]|在|是|的|了|我|家|住|号|楼|幢|栋|单元|室"
+)
+
+
+def says_more(s: Step, text: str) -> bool:
+    """The answer says more than the details asked for ("2号楼3单元 家里停水一整天了")."""
+    if s.parse is None:
+        return False
+    rest = text
+    for entity in sorted(s.parse.entities, key=lambda e: -e.start):
+        if entity.type in _DETAIL_TYPES and 0 <= entity.start < entity.end <= len(rest):
+            rest = rest[: entity.start] + rest[entity.end :]
+    return len(_FILLER.sub("", rest)) >= 4
+
+
+def keep_words(s: Step, text: str) -> None:
+    """Add an answer that tells more about the problem to the description (all of it)."""
+    if not says_more(s, text):
+        return
+    note = s.state.slots.get("description", "")
+    words = text.strip()
+    if words and words not in note:
+        s.state.slots["description"] = (f"{note}；{words}" if note else words)[: s.cfg.max_text]
 
 
 def set_building(s: Step, building: BuildingRef) -> None:
@@ -138,7 +167,7 @@ def submit(s: Step) -> None:
     flow = s.flow() or s.cfg.flows[FALLBACK_FLOW]
     slots = s.state.slots
     phone = slots.get("phone", "")
-    extra = {k: slots[k] for k in ("plate", "time") if slots.get(k)}
+    extra = {k: slots[k] for k in ("plate", "time", "hazards", "hazard_cues") if slots.get(k)}
     lat, lon = slots.get("latitude"), slots.get("longitude")
     building_id = slots.get("building_id", "")
     action = CreateTicket(

@@ -14,6 +14,7 @@ from typing import Any
 
 from handlers.address import BuildingRef
 from handlers.flows import FLOWS, ReportFlow
+from handlers.grid_notices import NoticeBrief
 from handlers.messages import Outbound
 
 
@@ -127,6 +128,7 @@ class ResidentContext:
     open_tickets: tuple[TicketBrief, ...] = ()
     awaiting_rating: tuple[TicketBrief, ...] = ()
     followed_tickets: tuple[TicketBrief, ...] = ()  # others' tickets the resident follows
+    notices: tuple[NoticeBrief, ...] = ()  # active notices that reach the resident's home
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,8 +204,30 @@ class AddSupplement:
     fallback: CreateTicket | None = None  # filed instead if the ticket closed meanwhile
 
 
+@dataclass(frozen=True, slots=True)
+class WithdrawTicket:
+    """The resident withdraws (撤销) one of their own reports that is not yet resolved."""
+
+    number: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SetNotices:
+    """关闭通知 / 开启通知: the resident turns notices off or on."""
+
+    on: bool
+
+
 Action = (
-    CreateTicket | RateTicket | AddContactPhone | RequestCallback | FollowTicket | AddSupplement
+    CreateTicket
+    | RateTicket
+    | AddContactPhone
+    | RequestCallback
+    | FollowTicket
+    | AddSupplement
+    | WithdrawTicket
+    | SetNotices
 )
 
 

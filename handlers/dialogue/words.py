@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from nlu.numbers import to_int
+from nlu.pii import mask
+
 SKIP_WORDS = frozenset(
     {"跳过", "不用", "没有", "没", "不知道", "不清楚", "略过", "skip", "no", "none"}
 )
@@ -38,6 +41,20 @@ SUPPLEMENT_COMMAND = re.compile(
 )
 # buttons a text channel shows as words ("跳过", "取消"), never as numbers
 UNNUMBERED = frozenset({"skip", "cancel"})
+# 转人工: a person calls back (never an answer to a form's question)
+HUMAN_WORDS = frozenset(
+    {"转人工", "人工", "人工客服", "人工服务", "转人工服务", "找人工", "真人", "找真人"}
+    | {"人工接听", "要人工", "我要人工", "转接人工", "human", "agent"}
+)
+_HUMAN_PHRASES = ("转人工", "人工客服", "人工服务", "找人工", "要人工", "转接人工")
+
+
+def asks_for_human(text: str) -> bool:
+    """转人工 / '6幢转人工' / '我要找人工客服': the resident wants a person."""
+    key = word_key(text)
+    return key in HUMAN_WORDS or any(phrase in key for phrase in _HUMAN_PHRASES)
+
+
 HELP_WORDS = frozenset({"帮助", "使用帮助", "help", "?", "？", "怎么用"})
 _PUNCT = re.compile(r"[\s。，,.!！？?~～、]+")
 TICKET_NUMBER = re.compile(r"MH-\d{8}-\d{4}", re.IGNORECASE)
@@ -59,7 +76,6 @@ _RATING_WORDS: tuple[tuple[str, int], ...] = (
     ("not satisfied", 2),
     ("satisfied", 5),
 )
-_CN_SCORE = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 
 
 def word_key(text: str) -> str:
@@ -79,8 +95,7 @@ def parse_rating(text: str) -> int | None:
         r"([1-5])(?:星|分)", value
     )
     if match:
-        digit = match.group(1)
-        return int(digit) if digit.isdigit() else _CN_SCORE[digit]
+        return to_int(match.group(1))
     for word, score in _RATING_WORDS:
         if word in value:
             return score
@@ -93,8 +108,9 @@ def ticket_numbers(text: str) -> list[str]:
 
 
 def mask_phone(phone: str) -> str:
-    """139****5678: a phone as residents and logs may see it."""
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) >= 7:
-        return digits[:3] + "****" + digits[-4:]
-    return "***" if digits else ""
+    """139****5678: a phone as residents and logs may see it (``nlu.pii.mask``); anything
+    else with digits in it is hidden whole."""
+    masked = mask(phone, ("phone",))
+    if masked != phone:
+        return masked
+    return "***" if any(ch.isdigit() for ch in phone) else ""

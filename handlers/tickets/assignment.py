@@ -67,6 +67,7 @@ class Assignment:
         await self.moves.event(uow, ticket, "created", actor, note=ticket.description)
         if photos:
             await uow.attachments.attach(photos, ticket.id or 0)
+        await self.clocks.callback_for_new(uow, ticket)  # before the card, which shows it
         decision = await self.route(uow, ticket)
         if decision.worker is not None:
             await self.assign(

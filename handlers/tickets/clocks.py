@@ -11,7 +11,15 @@ from datetime import datetime
 
 from handlers.lifecycle import Move
 from handlers.ports import Clock
-from handlers.sla import ClockPlan, SlaPolicy, SlaTicket, WorkingHours, plan, plan_new
+from handlers.sla import (
+    ClockPlan,
+    SlaPolicy,
+    SlaTicket,
+    WorkingHours,
+    plan,
+    plan_callback,
+    plan_new,
+)
 from handlers.tickets.common import handler_level, working_hours
 from storage.interfaces import UnitOfWork
 from storage.models import Ticket, TicketClock
@@ -55,6 +63,14 @@ class SlaClocks:
         hours = await working_hours(uow, ticket.community_id)
         sla_ticket = SlaTicket(ticket.category, ticket.priority, ticket.status)
         await self.run_plan(uow, ticket, plan_new(sla_ticket, self.clock.now(), self.policy, hours))
+
+    async def callback_for_new(self, uow: UnitOfWork, ticket: Ticket) -> None:
+        """The call-back clock of a newly filed ticket (the seeds' 10-minute promise)."""
+        hours = await working_hours(uow, ticket.community_id)
+        sla_ticket = SlaTicket(ticket.category, ticket.priority, ticket.status)
+        await self.run_plan(
+            uow, ticket, plan_callback(sla_ticket, self.clock.now(), self.policy, hours)
+        )
 
     async def run_plan(self, uow: UnitOfWork, ticket: Ticket, clocks: ClockPlan) -> None:
         now = self.clock.now()

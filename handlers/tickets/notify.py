@@ -16,6 +16,7 @@ from handlers.notices import TicketFacts, follower_update, resident_update, task
 from handlers.ports import Clock
 from handlers.sla import ClockKind
 from handlers.tickets.common import facts_of, log, reporter_locale
+from nlu.pii import mask
 from storage.interfaces import UnitOfWork
 from storage.models import Ticket
 
@@ -23,6 +24,9 @@ from storage.models import Ticket
 async def with_accept_deadline(uow: UnitOfWork, facts: TicketFacts, ticket: Ticket) -> TicketFacts:
     """The facts with the deadline of the ticket's running accept clock (for task cards)."""
     clocks = await uow.clocks.for_ticket(ticket.id or 0, status="pending")
+    callback = [c.due_at for c in clocks if c.kind == ClockKind.CALLBACK.value]
+    if callback:
+        facts = replace(facts, callback_by=min(callback))
     accept = [c for c in clocks if c.kind == ClockKind.ACCEPT.value]
     if not accept:
         return facts
@@ -75,6 +79,9 @@ class Notifications:
             )
             sent += 1
         if followers:
+            # a worker's note is written for the reporter ("已联系住户王建国…"): a neighbour who
+            # follows the same problem gets it with names, phones and rooms masked
+            shared = {k: mask(v) if k == "note" else v for k, v in values.items()}
             for follower in await uow.followers.for_ticket(ticket.id or 0):
                 if (follower.channel, follower.user_id) == (ticket.channel, ticket.channel_user_id):
                     continue
@@ -82,7 +89,7 @@ class Notifications:
                 if follower.resident_id is not None:
                     resident = await uow.registry.resident(follower.resident_id)
                     locale = resident.locale if resident else "zh"
-                message = replace(follower_update(kind, facts, locale, **values), image=image)
+                message = replace(follower_update(kind, facts, locale, **shared), image=image)
                 await self._enqueue(uow, follower.channel, follower.user_id, message, ticket)
                 sent += 1
         return sent

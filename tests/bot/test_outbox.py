@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from bot.outbox import OutboxDispatcher
@@ -71,18 +72,53 @@ async def test_failed_send_is_retried_with_backoff_and_delivered_once(sql_store:
     assert (item.status, item.attempts) == ("sent", 3)
 
 
-async def test_a_message_is_abandoned_only_after_max_attempts(sql_store: Any) -> None:
+async def test_a_message_outlives_an_outage_of_hours_and_is_dead_only_after_the_horizon(
+    sql_store: Any,
+) -> None:
     clock = FakeClock()
-    transport = FlakyTransport("web", [DeliveryResult(ok=False, retry=True, detail="down")] * 10)
-    dispatcher = OutboxDispatcher(sql_store, {"web": transport}, clock, max_attempts=3)
+    transport = FlakyTransport("web", [DeliveryResult(ok=False, retry=True, detail="down")] * 999)
+    dispatcher = OutboxDispatcher(sql_store, {"web": transport}, clock, horizon_seconds=6 * 3600)
     await queue(sql_store, "web", "r1", "进展", clock)
-    for _ in range(5):
-        await dispatcher.run_once()
-        clock.advance(hours=2)
+    waits: list[float] = []
+    for _ in range(200):
+        if not await dispatcher.run_once():
+            async with sql_store.unit() as uow:
+                due = await uow.outbox.next_due_at()
+            if due is None:
+                break
+            waits.append((due - clock.now()).total_seconds())
+            clock.advance(seconds=max(1.0, waits[-1]))
     async with sql_store.unit() as uow:
         [item] = await uow.outbox.items()
-    assert (item.status, item.attempts, transport.calls) == ("dead", 3, 3)
-    assert "down" in item.last_error
+    assert item.status == "dead" and "down" in item.last_error
+    assert (item.sent_at, clock.now() - item.created_at >= timedelta(hours=6)) == (None, True)
+    assert max(waits) <= 600 * 1.2  # capped backoff: an outage's end is noticed within minutes
+    assert 30 <= transport.calls <= 60  # hours of trying, not a stampede
+
+
+async def test_retry_after_is_honoured_through_a_rate_limit_window(sql_store: Any) -> None:
+    clock = FakeClock()
+    limited = [DeliveryResult(ok=False, retry=True, retry_after=2, detail="429")] * 10
+    transport = FlakyTransport("web", limited)
+    dispatcher = OutboxDispatcher(sql_store, {"web": transport}, clock)
+    await queue(sql_store, "web", "r1", "被困时请按警铃，不要扒门", clock)
+    for _ in range(12):
+        await dispatcher.run_once()
+        clock.advance(seconds=2)
+    assert transport.delivered == [("r1", "被困时请按警铃，不要扒门")]
+    assert transport.calls == 11
+
+
+async def test_urgent_items_go_out_before_older_normal_ones(sql_store: Any) -> None:
+    clock = FakeClock()
+    transport = FlakyTransport("web")
+    dispatcher = OutboxDispatcher(sql_store, {"web": transport}, clock, batch=1)
+    await queue(sql_store, "web", "r1", "普通进展", clock)
+    async with sql_store.unit() as uow:
+        payload = {"text": "紧急任务", "buttons": [], "data": {"priority": "urgent"}}
+        await uow.outbox.enqueue("web", "w9", payload, now=clock.now())
+    await dispatcher.run_once()
+    assert transport.delivered == [("w9", "紧急任务")]
 
 
 async def test_two_dispatchers_never_send_the_same_message_twice(sql_store: Any) -> None:

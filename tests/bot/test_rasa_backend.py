@@ -220,3 +220,77 @@ def test_mapping_keeps_rasa_json_values_when_they_are_structures() -> None:
     parse = parse_from_rasa("昨晚很吵", body)
     assert parse.values("time") == [json.dumps({"to": "2024-05-01T22:00"})]
     assert parse.ranking == (parse.intent,)
+
+
+# --- the local model standing in (bot/nlu_fallback.py) ------------------------------------
+
+
+class LocalModel:
+    """The in-process model's role: answers every message, counts them."""
+
+    thresholds = nlu.Thresholds()
+    version = "local"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def parse(self, text: str, hints: Any = None) -> nlu.Parse:
+        self.calls += 1
+        return parse_from_rasa(text, rasa_answer(text))
+
+
+@pytest.mark.parametrize("handler", [broken, not_json, wrong_shape, slow])
+async def test_the_local_model_answers_when_rasa_is_slow_or_broken(
+    rasa_server: Callable[[Behaviour], Awaitable[str]],
+    handler: Behaviour,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bot.nlu_fallback import FallbackInterpreter
+
+    url = await rasa_server(handler)
+    local = LocalModel()
+    interpreter = FallbackInterpreter(RasaHttpInterpreter(url, timeout=0.2), local, trip_after=2)
+    try:
+        parses = [await interpreter.parse("3幢电梯坏了") for _ in range(4)]
+    finally:
+        await interpreter.aclose()
+    assert {p.intent.name for p in parses} == {"report_elevator"}
+    assert (interpreter.fallbacks, local.calls) == (4, 4)
+    assert interpreter.open  # two failures tripped the breaker: Rasa is not asked meanwhile
+    assert "local model answers" in caplog.text
+
+
+async def test_rasa_down_at_start_is_warned_and_the_local_model_answers() -> None:
+    from bot.nlu_fallback import FallbackInterpreter
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    local = LocalModel()
+    rasa = RasaHttpInterpreter(f"http://127.0.0.1:{port}", timeout=0.5)
+    interpreter = FallbackInterpreter(rasa, local)
+    try:
+        assert not await interpreter.check()
+        parse = await interpreter.parse("3幢电梯坏了")
+    finally:
+        await interpreter.aclose()
+    assert parse.intent.name == "report_elevator" and interpreter.fallbacks == 1
+
+
+async def test_rasa_answers_again_after_the_cooldown(
+    rasa_server: Callable[[Behaviour], Awaitable[str]],
+) -> None:
+    from bot.nlu_fallback import FallbackInterpreter
+
+    url = await rasa_server(well_behaved)
+    local = LocalModel()
+    rasa = RasaHttpInterpreter(url, token=TOKEN)
+    interpreter = FallbackInterpreter(rasa, local, cooldown_seconds=0.0)
+    try:
+        interpreter._failed("HTTP 500")  # a failure earlier; the cooldown is over
+        interpreter._failed("HTTP 500")
+        interpreter._failed("HTTP 500")
+        parse = await interpreter.parse("3幢电梯坏了")
+    finally:
+        await interpreter.aclose()
+    assert parse.intent.name == "report_elevator" and local.calls == 0

@@ -11,6 +11,7 @@ from handlers.permissions import (
     PUBLIC,
     Action,
     CommunityTarget,
+    PlaceTarget,
     Role,
     Scope,
     Subject,
@@ -46,12 +47,15 @@ read_public       ogcx*    ogcx*  ogcx*  ogcx* ogcx*      ogcx* ogcx*
 manage_registry   -        -      -      c     -          ogcx* -
 bind_identity     -        -      -      c     -          ogcx* -
 review            -        -      -      c     -          ogcx* -
+answer            -        -      -      c     -          ogcx* -
+publish_notice    -        -      g      gc    -          ogcx* -
 teach             -        -      -      *     -          ogcx* -
 create_community  -        -      -      -     -          ogcx* -
 import_training   -        -      -      -     -          ogcx* -
 activate_model    -        -      -      -     -          ogcx* -
 manage_accounts   -        -      -      -     -          ogcx* -
 read_audit        -        -      -      -     -          ogcx* -
+manage_deliveries -        -      -      -     -          ogcx* -
 """
 ROLES = {
     "resident": Role.RESIDENT,
@@ -193,10 +197,23 @@ def test_scope_is_the_relation_of_the_target_to_the_subject(
         (ADMIN, Action.BIND_IDENTITY, CommunityTarget(2), True),
         (STAFF, Action.TEACH, None, True),
         (STAFF, Action.ACTIVATE_MODEL, None, False),
+        # notices go to a place: a leader in their grid, staff in their community
+        (LEADER, Action.PUBLISH_NOTICE, PlaceTarget(1, 12), False),
+        (LEADER, Action.PUBLISH_NOTICE, PlaceTarget(1, IN_MICRO.grid_id), True),
+        (LEADER, Action.PUBLISH_NOTICE, CommunityTarget(1), False),
+        (STAFF, Action.PUBLISH_NOTICE, PlaceTarget(1, 12), True),
+        (STAFF, Action.PUBLISH_NOTICE, CommunityTarget(1), True),
+        (STAFF, Action.PUBLISH_NOTICE, PlaceTarget(2, 20), False),
+        (STAFF, Action.PUBLISH_NOTICE, None, False),  # a street-wide notice
+        (ADMIN, Action.PUBLISH_NOTICE, None, True),
+        (WORKER, Action.PUBLISH_NOTICE, PlaceTarget(1, IN_MICRO.grid_id), False),
     ],
 )
 def test_may_combines_scope_and_table(
-    subject: Subject, action: Action, target: TicketTarget | CommunityTarget | None, expected: bool
+    subject: Subject,
+    action: Action,
+    target: TicketTarget | CommunityTarget | PlaceTarget | None,
+    expected: bool,
 ) -> None:
     assert may(subject, action, target, GRIDS) is expected
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,7 @@ import pytest
 from handlers.lifecycle import Move
 from handlers.routing import GridRef, WorkerRef
 from handlers.sla import (
+    CallbackMissed,
     ClockKind,
     CloseUnrated,
     Escalate,
@@ -24,6 +26,7 @@ from handlers.sla import (
     duration_text,
     escalation_targets,
     plan,
+    plan_callback,
     plan_new,
 )
 
@@ -173,12 +176,19 @@ def test_escalation_starts_the_next_level_and_stops_at_the_top() -> None:
     [
         (Move.ACCEPT, {"accept", "accept_remind"}, []),
         (Move.HANDOFF, {"accept", "accept_remind"}, []),
-        (Move.RESOLVE, {"accept", "accept_remind", "resolve", "resolve_remind"}, [("rating", 0)]),
+        (
+            Move.RESOLVE,
+            {"accept", "accept_remind", "resolve", "resolve_remind", "callback"},
+            [("rating", 0)],
+        ),
         (Move.REOPEN, {"rating"}, [("resolve_remind", 1), ("resolve", 1)]),
         (Move.RATE, {k.value for k in ClockKind}, []),
         (Move.CLOSE, {k.value for k in ClockKind}, []),
         (Move.MERGE, {k.value for k in ClockKind}, []),
         (Move.CANCEL, {k.value for k in ClockKind}, []),
+        (Move.WITHDRAW, {k.value for k in ClockKind}, []),
+        (Move.CALLBACK, {"callback"}, []),
+        (Move.CALLBACK_ESCALATE, set(), [("callback", 2)]),
         (Move.PROGRESS, set(), []),
     ],
 )
@@ -296,3 +306,40 @@ def test_the_assignee_is_never_their_own_supervisor() -> None:
 def test_durations_read_naturally(seconds: int, zh: str, en: str) -> None:
     assert duration_text(seconds) == zh
     assert duration_text(seconds, "en") == en
+
+
+def test_a_normal_report_gets_a_ten_minute_call_back_clock_from_the_report() -> None:
+    ticket = SlaTicket("noise", "normal", "submitted")
+    [clock] = plan_callback(ticket, T0, POLICY, None).start
+    assert (clock.kind, clock.level, clock.due_at) == (
+        ClockKind.CALLBACK,
+        1,
+        T0 + timedelta(minutes=10),
+    )
+
+
+def test_no_call_back_clock_when_the_accept_clock_already_rings_as_early_or_it_is_off() -> None:
+    assert plan_callback(SlaTicket("x", "urgent", "submitted"), T0, POLICY, None).start == ()
+    off = replace(POLICY, callback=timedelta(0))
+    assert plan_callback(SlaTicket("x", "normal", "submitted"), T0, off, None).start == ()
+
+
+def test_the_call_back_clock_stops_at_the_top_of_the_ladder() -> None:
+    top = plan(
+        Move.CALLBACK_ESCALATE, SlaTicket("x", "normal", "assigned"), T0, POLICY, None, level=2
+    )
+    assert top.start == ()
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("assigned", CallbackMissed(1)),
+        ("in_progress", CallbackMissed(1)),
+        ("resolved", Skip("already resolved")),
+        ("cancelled", Skip("already cancelled")),
+    ],
+)
+def test_a_due_call_back_clock_escalates_only_open_tickets(status: str, expected: object) -> None:
+    decision = decide("callback", level=1, status=status, now=T0, deadline_at=None)
+    assert decision == expected

@@ -19,7 +19,17 @@ from storage.db import MIGRATIONS_DIR, alembic_config, sync_url, upgrade
 from storage.migrations.legacy import LEGACY_REVISIONS
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
-HEAD = "0004_admin"
+# every revision in the order it runs; a new migration joins the end
+CHAIN = (
+    "0001",
+    "0002_lifecycle",
+    "0003_telegram",
+    "0004_admin",
+    "0007_reliability",
+    "0008_grid",
+    "0009_console",
+)
+HEAD = CHAIN[-1]
 
 
 @pytest.fixture
@@ -56,8 +66,10 @@ def test_migrations_form_one_line_of_history_in_the_order_of_their_names() -> No
     assert script.get_heads() == [HEAD]
     chain = [r.revision for r in reversed(list(script.walk_revisions()))]
     files = sorted(p.stem for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*.py"))
-    assert [f[:4] for f in files] == [f"{n:04d}" for n in range(1, len(files) + 1)]
+    numbers = [int(f[:4]) for f in files]
+    assert numbers == sorted(set(numbers)), "one number per migration, rising"
     assert [c[:4] for c in chain] == [f[:4] for f in files]
+    assert tuple(chain) == CHAIN
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -67,7 +79,7 @@ def test_a_new_database_gets_every_migration_and_exactly_the_models_schema(
     url = new_url(backend)
     done = upgrade(url)
     assert (done.before, done.after) == (None, HEAD)
-    assert done.applied == ("0001", "0002_lifecycle", "0003_telegram", HEAD)
+    assert done.applied == CHAIN
     assert _schema_diff(url) == []
     again = upgrade(url)
     assert (again.before, again.after, again.applied) == (HEAD, HEAD, ())
@@ -90,8 +102,7 @@ def test_a_database_stamped_with_an_old_revision_id_upgrades_and_keeps_its_data(
     done = upgrade(url)
 
     assert (done.renamed, done.before, done.after) == (old, new, HEAD)
-    later = ["0002_lifecycle", "0003_telegram", HEAD]
-    assert done.applied == tuple(later[later.index(new) + 1 :])
+    assert done.applied == CHAIN[CHAIN.index(new) + 1 :]
     assert _execute(url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
     assert _execute(url, "SELECT name FROM community") == [("老小区",)]
     assert _schema_diff(url) == []

@@ -260,7 +260,12 @@ async def test_safe_mode_account_refuses_plaintext_wrong_appid_and_bad_msg_signa
             ("another AES key", other_key.signed(text_xml()), 403),
             ("plaintext to a safe-mode account", plaintext.signed(text_xml()), 403),
             ("bad msg_signature", ({**params, "msg_signature": "0" * 40}, body), 403),
-            ("no Encrypt", (params, "<xml><ToUserName>gh_3a6f5e2d1c0b</ToUserName></xml>"), 400),
+            # fresh query parameters: reusing `params` with another body is a replay (403)
+            (
+                "no Encrypt",
+                (wire.signed(text_xml())[0], "<xml><ToUserName>gh_3a6f5e2d1c0b</ToUserName></xml>"),
+                400,
+            ),
             ("XXE inside the ciphertext", wire.signed(XXE), 400),
             ("bomb inside the ciphertext", wire.signed(LAUGHS), 400),
         ]

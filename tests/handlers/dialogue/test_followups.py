@@ -96,12 +96,12 @@ def test_only_a_ticket_awaiting_the_rating_is_rated(number: str, action: RateTic
             RequestCallback("13900001111", 2, "找人工"),
             Stage.IDLE,
         ),
-        # mid-report: the report's building
+        # mid-report: the report's building, and what was told so far goes with it
         (
             replace(CTX, phone="13900001111", home=BUILDINGS[1]),
             form_of(),
-            RequestCallback("13900001111", 3, "找人工"),
-            Stage.FILLING,
+            RequestCallback("13900001111", 3, "电梯坏了；3幢；找人工"),
+            Stage.IDLE,
         ),
         (CTX, DialogueState(), None, Stage.CALLBACK_PHONE),  # no phone: asked first
     ],
@@ -124,7 +124,7 @@ def test_a_person_is_asked_to_call_back_once_a_phone_is_known(
         (
             "13812345678",
             parse_of("inform", 0.9, entities={"phone": "13812345678"}),
-            RequestCallback("13812345678", None, "13812345678"),
+            RequestCallback("13812345678", None, ""),
             None,
         ),
         ("不用", None, None, "好的，已取消这次报事。有需要随时再找我。"),

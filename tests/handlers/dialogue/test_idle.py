@@ -20,7 +20,7 @@ MENU = ["report", "status", "help"]
         ("你好", "greet", "您好，这里是“民呼”社区报事服务。", MENU),
         ("谢谢你们", "thanks", "不客气，有问题随时找我们。", []),
         ("我要评价", "rate", "目前没有需要评价的工单。", []),
-        ("不报了", "cancel", "当前没有正在填写的报事。", []),
+        ("不报了", "cancel", "当前没有正在填写的报事。", MENU),  # no report of theirs is open
         ("今天天气怎么样", "out_of_scope", "抱歉，这个问题不在社区报事的服务范围内。", MENU),
         ("帮助", "greet", "使用方法：", MENU),  # the word wins over the intent
     ],

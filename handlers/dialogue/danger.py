@@ -1,0 +1,103 @@
+"""Danger first: a message that reports a danger happening now is filed as urgent at once.
+
+Whatever the stage (idle, inside a form, a photo's caption, the answer to "which kind of
+problem?"), a parse with hazards (:attr:`nlu.types.Parse.hazards`) skips every question: the
+resident gets the advice each hazard calls for (96333 / 119 / 110 / 120 / the gas company / cut
+the power; several when several apply), the ticket is filed as urgent with what is known, and
+the grid worker's task card says why it is urgent. The phone (when not remembered) is asked
+after filing. Negated, past and hypothetical mentions carry no hazards and never come here.
+"""
+
+from __future__ import annotations
+
+from handlers.dialogue.base import Step
+from handlers.dialogue.report import absorb_entities, submit
+from handlers.dialogue.types import DialogueState, Stage
+from handlers.flows import FALLBACK_FLOW
+from handlers.i18n import keys, t
+from nlu.types import Parse
+
+# the category a hazard files under when the NLU has no confident report intent
+_KIND_FLOW = {
+    "trapped": "report_safety",
+    "electric_shock": "report_safety",
+    "fire": "report_safety",
+    "gas": "report_utilities",
+    "violence": "report_dispute",
+    "injury": "report_safety",
+    "flood_electric": "report_safety",
+    "falling_object": "report_safety",
+    "vulnerable_person": "report_safety",
+    "call_for_help": "report_safety",
+}
+# stages whose form already holds the resident's report (its words join the urgent ticket)
+_FORM_STAGES = (Stage.FILLING, Stage.CONFIRMING, Stage.EDITING, Stage.CLARIFYING)
+MAX_CUES = 4
+
+
+def is_danger(parse: Parse | None) -> bool:
+    """The message reports a danger happening now."""
+    return parse is not None and bool(parse.hazards)
+
+
+def on_danger(s: Step, text: str) -> None:
+    """File an urgent report at once: advice first, no question before the ticket."""
+    parse = s.parse
+    if parse is None or not parse.hazards:
+        return
+    in_form = s.state.stage in _FORM_STAGES
+    before = dict(s.state.slots) if in_form else {}
+    form_flow = s.state.flow if in_form else None
+    photos = s.state.slots.get("photos", "")
+    flow = _flow_for(s, parse, form_flow)
+    s.turn.state = DialogueState(
+        stage=Stage.FILLING,
+        flow=flow,
+        slots=before,
+        worker_pending=s.state.worker_pending,
+        urgent=True,
+        nlu_intent=s.intent,
+        nlu_confidence=s.confidence,
+    )
+    slots = s.state.slots
+    if photos:
+        slots["photos"] = photos
+    earlier = before.get("description", "")
+    words = text.strip()
+    if earlier and words not in earlier:
+        words = f"{earlier}；{words}"
+    slots["description"] = (words or earlier)[: s.cfg.max_text]
+    kinds = list(dict.fromkeys(h.kind for h in parse.hazards))
+    cues = list(dict.fromkeys(h.cue for h in parse.hazards))[:MAX_CUES]
+    slots["hazards"] = ",".join(kinds)
+    slots["hazard_cues"] = "|".join(cues)
+    absorb_entities(s)
+    if "building_id" not in slots and slots.get("building_value"):
+        # named but not (uniquely) known: staff place it from the resident's words
+        slots.setdefault("location_note", slots["building_value"][:100])
+    s.say(advice_text(parse.advice, s.loc))
+    submit(s)
+
+
+def _flow_for(s: Step, parse: Parse, form_flow: str | None) -> str:
+    """The report's category: the form's, a confident NLU reading, or the hazard's own."""
+    if form_flow and form_flow in s.cfg.flows and form_flow != FALLBACK_FLOW:
+        return form_flow
+    reports = [r for r in parse.ranking if r.name in s.cfg.flows]
+    if reports and reports[0].name != FALLBACK_FLOW:
+        best = reports[0]
+        if best.name == s.intent and s.confidence >= s.cfg.clarify_threshold:
+            return best.name
+    first = parse.hazards[0]
+    if first.kind == "trapped" and "96333" in first.advice:
+        flow = "report_elevator"
+    else:
+        flow = _KIND_FLOW.get(first.kind, FALLBACK_FLOW)
+    return flow if flow in s.cfg.flows else FALLBACK_FLOW
+
+
+def advice_text(codes: tuple[str, ...], locale: str) -> str:
+    """What to do right now, one line per advice code, the most life-saving first."""
+    known = keys()
+    lines = [t(f"advice.{code}", locale) for code in codes if f"advice.{code}" in known]
+    return "\n".join([t("danger.header", locale), *lines, t("danger.filing", locale)])

@@ -1,0 +1,223 @@
+"""Recovery and delivery bookkeeping: leased inbound retries, once-only outbox items, dead letters.
+
+``uow.recovery`` in a unit of work (storage/repositories.py wires it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import InboundMessage, Outbox, Ticket
+
+__all__ = ["SqlRecovery"]
+
+
+def _table(model: Any) -> sa.Table:
+    table: sa.Table = getattr(model, "__table__")  # noqa: B009
+    return table
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    name = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+
+
+class SqlRecovery:
+    """The queries behind the recovery loop, the outbox's once-only keys and the dead letters."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    # --- inbound ------------------------------------------------------------------------------
+
+    async def claim_inbound(
+        self,
+        now: datetime,
+        *,
+        stuck_before: datetime,
+        limit: int,
+        lease_seconds: float,
+        max_attempts: int,
+    ) -> list[InboundMessage]:
+        """Lease the oldest messages that failed (and are due again) or stopped mid-way.
+
+        A row is stuck when it is still ``received`` after ``stuck_before`` (its owner died,
+        or the database went away between insert and processing). The lease keeps every
+        other process off it; SKIP LOCKED hands concurrent recoverers disjoint rows.
+        """
+        t = _table(InboundMessage)
+        candidates = (
+            sa.select(t.c.id)
+            .where(
+                t.c.attempts < max_attempts,
+                sa.or_(
+                    sa.and_(
+                        t.c.status == "failed",
+                        sa.or_(t.c.next_try_at.is_(None), t.c.next_try_at <= now),
+                    ),
+                    sa.and_(t.c.status == "received", t.c.received_at <= stuck_before),
+                ),
+                sa.or_(t.c.lease_until.is_(None), t.c.lease_until < now),
+            )
+            .order_by(t.c.received_at, t.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            sa.update(t)
+            .where(t.c.id.in_(candidates.scalar_subquery()))
+            .values(lease_until=now + timedelta(seconds=lease_seconds), attempts=t.c.attempts + 1)
+            .returning(t.c.id)
+        )
+        ids = [row[0] for row in (await self.s.execute(stmt)).all()]
+        if not ids:
+            return []
+        query = (
+            select(InboundMessage)
+            .where(col(InboundMessage.id).in_(ids))
+            .order_by(col(InboundMessage.received_at), col(InboundMessage.id))
+            .execution_options(populate_existing=True)
+        )
+        return list((await self.s.exec(query)).all())
+
+    async def mark_failed(
+        self, inbound_id: int, *, now: datetime, error: str, retry_at: datetime | None
+    ) -> bool:
+        """Record a failure unless the message is done already; False when it was done.
+
+        A turn that committed its effects is done, whatever fails afterwards (saving the
+        conversation state, releasing the lock): marking it failed would run it again.
+        """
+        t = _table(InboundMessage)
+        stmt = (
+            sa.update(t)
+            .where(t.c.id == inbound_id, t.c.status != "done")
+            .values(
+                status="failed",
+                processed_at=now,
+                error=error[:2000],
+                next_try_at=retry_at,
+                lease_until=None,
+            )
+            .returning(t.c.id)
+        )
+        return (await self.s.execute(stmt)).scalar_one_or_none() is not None
+
+    async def release_inbound(self, inbound_id: int) -> None:
+        t = _table(InboundMessage)
+        await self.s.execute(sa.update(t).where(t.c.id == inbound_id).values(lease_until=None))
+
+    async def unfinished(self, *, limit: int = 1000) -> Sequence[InboundMessage]:
+        """Messages not done, oldest first (the fault drills and the console read these)."""
+        query = (
+            select(InboundMessage)
+            .where(col(InboundMessage.status) != "done")
+            .order_by(col(InboundMessage.received_at))
+            .limit(limit)
+        )
+        return list((await self.s.exec(query)).all())
+
+    # --- tickets ------------------------------------------------------------------------------
+
+    async def ticket_from(self, channel: str, message_id: str) -> Ticket | None:
+        """The ticket a platform message filed, if it filed one."""
+        if not message_id:
+            return None
+        query = select(Ticket).where(
+            Ticket.channel == channel, Ticket.source_message_id == message_id
+        )
+        return (await self.s.exec(query)).first()
+
+    # --- outbox -------------------------------------------------------------------------------
+
+    async def enqueue_once(
+        self,
+        channel: str,
+        recipient: str,
+        payload: dict[str, Any],
+        *,
+        now: datetime,
+        key: str,
+        priority: int = 0,
+    ) -> bool:
+        """Queue an item unless one with this key was ever queued; True when queued now."""
+        t = _table(Outbox)
+        stmt = (
+            _insert(self.s, t)
+            .values(
+                channel=channel,
+                recipient=recipient,
+                payload=payload,
+                status="pending",
+                attempts=0,
+                next_try_at=now,
+                claim_token="",
+                last_error="",
+                platform_message_id="",
+                created_at=now,
+                priority=priority,
+                dedupe_key=key,
+            )
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(t.c.id)
+        )
+        return (await self.s.execute(stmt)).scalar_one_or_none() is not None
+
+    async def wake(self, channel: str, recipient: str, now: datetime) -> int:
+        """Make a recipient's waiting items due now (they just wrote: the channel works)."""
+        t = _table(Outbox)
+        stmt = (
+            sa.update(t)
+            .where(
+                t.c.channel == channel,
+                t.c.recipient == recipient,
+                t.c.status == "pending",
+                t.c.next_try_at > now,
+            )
+            .values(next_try_at=now)
+        )
+        return int(getattr(await self.s.execute(stmt), "rowcount", 0) or 0)
+
+    async def resurrect(self, channel: str, recipient: str, now: datetime) -> int:
+        """Dead items of a recipient who writes again go out again (the channel is back)."""
+        t = _table(Outbox)
+        stmt = (
+            sa.update(t)
+            .where(t.c.channel == channel, t.c.recipient == recipient, t.c.status == "dead")
+            .values(status="pending", next_try_at=now, attempts=0, created_at=now)
+        )
+        return int(getattr(await self.s.execute(stmt), "rowcount", 0) or 0)
+
+    async def dead_letters(self, *, limit: int = 200) -> Sequence[Outbox]:
+        query = (
+            select(Outbox)
+            .where(Outbox.status == "dead")
+            .order_by(col(Outbox.id).desc())
+            .limit(limit)
+        )
+        return list((await self.s.exec(query)).all())
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """Outbox items per status (pending, sent, dead)."""
+        t = _table(Outbox)
+        rows = await self.s.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status))
+        return {str(status): int(n) for status, n in rows.all()}
+
+    async def requeue(self, item_id: int, now: datetime) -> bool:
+        """A dead letter sent again from the console."""
+        t = _table(Outbox)
+        stmt = (
+            sa.update(t)
+            .where(t.c.id == item_id, t.c.status == "dead")
+            .values(status="pending", next_try_at=now, attempts=0, created_at=now, last_error="")
+            .returning(t.c.id)
+        )
+        return (await self.s.execute(stmt)).scalar_one_or_none() is not None
