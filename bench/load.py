@@ -127,7 +127,7 @@ def database(base_url: str) -> Iterator[str]:
 
 
 def wait_ready(port: int, proc: subprocess.Popen[bytes], path: str = "/healthz") -> None:
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
@@ -137,7 +137,7 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], path: str = "/healthz")
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise RuntimeError("server did not become ready in 90 s")
+    raise RuntimeError("server did not become ready in 300 s")
 
 
 @contextmanager
@@ -154,8 +154,8 @@ def server(cmd: list[str], env: dict[str, str], port: int, ready: str) -> Iterat
         wait_ready(port, proc, ready)
         yield
     except RuntimeError:
-        proc.kill()
-        _, err = proc.communicate(timeout=10)
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=30)
         sys.stderr.write(err.decode(errors="replace")[-3000:])
         raise
     finally:

@@ -22,6 +22,8 @@ from bot.container import Container, build, start_background
 from bot.demo import load_demo
 from handlers.ports import Clock
 from storage.errors import StorageError
+from storage.session_sql import ResilientSessionStore
+from storage.state import RedisSessionStore
 
 log = logging.getLogger("minhu.app")
 
@@ -39,6 +41,30 @@ class ArrivalStamp:
         if scope["type"] == "http":
             scope.setdefault("state", {})["arrived"] = asyncio.get_running_loop().time()
         await self.app(scope, receive, send)
+
+
+async def readiness(container: Container, wait: float = 2.0) -> dict[str, str]:
+    """Each dependency's state: ``ok``, ``not configured`` or ``error: <kind>``."""
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(wait):
+            await container.database.ping()
+        checks["database"] = "ok"
+    except (StorageError, TimeoutError) as e:
+        checks["database"] = f"error: {type(e).__name__}"
+    sessions = container.sessions
+    redis = sessions.primary if isinstance(sessions, ResilientSessionStore) else sessions
+    if isinstance(redis, RedisSessionStore):
+        try:
+            async with asyncio.timeout(wait):
+                await redis.ping()
+            checks["redis"] = "ok"
+        except (StorageError, TimeoutError) as e:
+            checks["redis"] = f"error: {type(e).__name__}"
+    else:
+        checks["redis"] = "not configured"
+    checks["model"] = "ok" if container.interpreter.version else "error: no model"
+    return checks
 
 
 def app_from_env() -> FastAPI:
@@ -104,9 +130,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> dict[str, Any]:
+        """Liveness: the process serves requests (a database outage is /readyz's business)."""
         container: Container = request.app.state.container
-        await container.database.ping()
         return {"status": "ok", "nlu_model": container.interpreter.version}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness for the load balancer: database, Redis (when configured) and a model."""
+        container: Container = request.app.state.container
+        checks = await readiness(container)
+        ready = all(v in ("ok", "not configured") for v in checks.values())
+        return JSONResponse(
+            status_code=200 if ready else 503,
+            content={"status": "ready" if ready else "not ready", "checks": checks},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
