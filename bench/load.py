@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 APP_ID = "wxbench"
 RESIDENTS = 500
+PATHS = 20000  # signed URLs with distinct nonces, more than one wrk run sends to the webhook
 TEXTS = [
     "3幢电梯坏了，困人了",
     "小区门口垃圾好几天没人清理",
@@ -57,6 +58,7 @@ TEXTS = [
 WRK_SCRIPT = r"""
 local thread_no = 0
 local texts = {TEXTS}
+local paths = {PATHS}
 function setup(thread)
   thread:set("tid", thread_no)
   thread_no = thread_no + 1
@@ -74,7 +76,9 @@ function request()
     "<CreateTime>" .. os.time() .. "</CreateTime><MsgType><![CDATA[text]]></MsgType>" ..
     "<Content><![CDATA[" .. text .. "]]></Content>" ..
     "<MsgId>" .. run .. tid .. string.format("%09d", n) .. "</MsgId></xml>"
-  return wrk.format("POST", "{PATH}", {["Content-Type"] = "text/xml"}, body)
+  -- a fresh (timestamp, nonce) per message: a reused one with another body is a replay
+  local path = paths[((n * 2 + tid) % #paths) + 1]
+  return wrk.format("POST", path, {["Content-Type"] = "text/xml"}, body)
 end
 """
 
@@ -94,9 +98,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def signed_path(timestamp: int | None = None) -> str:
+def signed_path(nonce: str = "bench", timestamp: int | None = None) -> str:
     ts = str(timestamp or int(time.time()))
-    nonce = "bench"
     sig = hashlib.sha1("".join(sorted([TOKEN, ts, nonce])).encode()).hexdigest()
     return f"/webhooks/wechat?signature={sig}&timestamp={ts}&nonce={nonce}"
 
@@ -178,7 +181,8 @@ def run_wrk(port: int, duration: float, connections: int, run_id: str) -> WrkRes
     script = WRK_SCRIPT.replace(
         "{TEXTS}", "{" + ",".join(json.dumps(t, ensure_ascii=False) for t in TEXTS) + "}"
     )
-    script = script.replace("{RESIDENTS}", str(RESIDENTS)).replace("{PATH}", signed_path())
+    paths = ",".join(f'"{signed_path(f"{run_id}n{i}")}"' for i in range(PATHS))
+    script = script.replace("{RESIDENTS}", str(RESIDENTS)).replace("{PATHS}", "{" + paths + "}")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     try:
@@ -217,7 +221,6 @@ def run_wrk(port: int, duration: float, connections: int, run_id: str) -> WrkRes
 
 async def burst(port: int, count: int, run_id: str) -> dict[str, float]:
     """``count`` messages at once, as WeChat would deliver them; replies after 5 s are late."""
-    path = signed_path()
     limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30
@@ -228,7 +231,9 @@ async def burst(port: int, count: int, run_id: str) -> dict[str, float]:
             start = time.perf_counter()
             try:
                 r = await client.post(
-                    path, content=body.encode(), headers={"Content-Type": "text/xml"}
+                    signed_path(f"{run_id}b{i}"),
+                    content=body.encode(),
+                    headers={"Content-Type": "text/xml"},
                 )
             except httpx.HTTPError:
                 return time.perf_counter() - start, 599, False  # WeChat saw no answer
