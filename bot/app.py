@@ -27,6 +27,20 @@ from storage.state import RedisSessionStore
 
 log = logging.getLogger("minhu.app")
 
+# Our pages load only our own scripts (no inline script); the console's few inline style
+# attributes need 'unsafe-inline' for styles. Nobody may frame a page (clickjacking).
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# /docs and /redoc (local assets, bot/docs.py) start Swagger UI / ReDoc with an inline script
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+
 
 class ArrivalStamp:
     """Outermost middleware: stamps ``scope["state"]["arrived"]`` (event-loop time).
@@ -125,6 +139,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
         app.include_router(open311_router())
     admin.install(app)  # the console (/admin) and its JSON API
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        if headers.get("content-type", "").startswith("text/html"):
+            docs = request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")
+            headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
+            headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
     docs.install(app)  # /docs, /redoc and /favicon.ico from local assets
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

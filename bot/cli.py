@@ -26,6 +26,37 @@ app.add_typer(cli_telegram.app, name="telegram")
 app.add_typer(cli_worker.app, name="worker")
 app.add_typer(wechat_app, name="wechat")
 app.add_typer(admin_cli.app, name="admin")  # bot/cli_admin.py
+privacy_app = typer.Typer(help="Personal data retention.", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
+
+
+@privacy_app.command("purge")
+def privacy_purge(
+    days: Annotated[
+        int | None, typer.Option(help="anonymise data older than this (default: configured)")
+    ] = None,
+) -> None:
+    """Anonymise inbound messages, sent messages and photos older than N days (default 180)."""
+    from handlers.ports import SystemClock
+    from handlers.retention_service import purge
+    from storage.db import Database
+    from storage.repositories import SqlStore
+
+    settings = load_settings()
+    keep = days if days is not None else settings.privacy.retention_days
+    if keep < 1:
+        raise fail("--days 至少为 1 / --days must be at least 1", 2)
+
+    async def main() -> str:
+        database = Database(settings.database_url)
+        try:
+            await database.migrate()
+            done = await purge(SqlStore(database), now=SystemClock().now(), days=keep)
+            return done.text()
+        finally:
+            await database.dispose()
+
+    typer.echo(asyncio.run(main()))
 
 
 # --- service -------------------------------------------------------------------------------
@@ -47,6 +78,13 @@ def serve(
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    from bot.doctor import config_findings, report
+
+    findings = config_findings(settings)
+    if findings:
+        typer.echo(report(findings), err=True)
+    if any(f.level == "fatal" for f in findings):
+        raise fail("生产环境配置不安全，拒绝启动（见 minhu doctor）/ unsafe prod configuration", 2)
     if settings.rasa is None:
         # A missing or damaged NLU model is a plain message here, not a startup traceback.
         from bot.nlu_runtime import preflight
@@ -74,6 +112,34 @@ def serve(
         log_config=None,
         proxy_headers=True,
     )
+
+
+@app.command()
+def doctor() -> None:
+    """Check the configuration (and console accounts) for what is unsafe in production."""
+    from bot.doctor import account_findings, config_findings, report
+    from storage.db import Database
+    from storage.repositories import SqlStore
+
+    settings = load_settings()
+
+    async def accounts() -> list[Any]:
+        database = Database(settings.database_url)
+        try:
+            await database.migrate()
+            return list(await account_findings(SqlStore(database), settings))
+        finally:
+            await database.dispose()
+
+    findings = config_findings(settings)
+    try:
+        findings += asyncio.run(accounts())
+    except Exception as e:
+        typer.echo(f"! 无法检查控制台账号 / cannot check console accounts: {e}", err=True)
+    typer.echo(f"MINHU_ENV={settings.env}")
+    typer.echo(report(findings))
+    if any(f.level == "fatal" for f in findings):
+        raise typer.Exit(1)
 
 
 @app.command()

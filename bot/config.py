@@ -180,6 +180,20 @@ class DuplicateSettings(BaseModel):
     exclude: list[str] = Field(default_factory=lambda: ["dispute", "other"])
 
 
+class HotspotSettings(BaseModel):
+    """Hotspots (``MINHU_HOTSPOTS__…``): this many reports of one problem in one building
+    (or within ``radius_m``) within ``building_hours``, or in one grid within ``grid_hours``,
+    alert the grid leader and community staff. A count of 0 turns that rule off."""
+
+    enabled: bool = True
+    building_count: int = Field(default=3, ge=0)
+    building_hours: float = Field(default=24.0, gt=0)
+    grid_count: int = Field(default=5, ge=0)
+    grid_hours: float = Field(default=2.0, gt=0)
+    radius_m: float = Field(default=50.0, ge=0)
+    similarity: float = Field(default=0.3, gt=0, le=1)  # for the catch-all category "other"
+
+
 class Open311Settings(BaseModel):
     """The Open311 GeoReport v2 read API at /open311/v2 (on by default; it is public)."""
 
@@ -207,6 +221,14 @@ class RateLimitSettings(BaseModel):
     ticket_ip_burst: int = Field(default=10, ge=1)
 
 
+class PrivacySettings(BaseModel):
+    """Retention (``MINHU_PRIVACY__…``): inbound messages, sent messages and photos are
+    anonymised after ``retention_days``; ``purge_daily`` runs it once a day in ``serve``."""
+
+    retention_days: int = Field(default=180, ge=1)
+    purge_daily: bool = True
+
+
 class AdminSettings(BaseModel):
     """The admin console (``MINHU_ADMIN__...``): sessions, lockout, limits (its "overdue" uses
     the SLA targets, ``MINHU_SLA__…``)."""
@@ -222,6 +244,9 @@ class AdminSettings(BaseModel):
     # this is refused unless forced with a reason
     activation_tolerance: float = Field(default=0.005, ge=0)
     max_upload_bytes: int = Field(default=1024 * 1024, ge=1024)  # CSV / YAML imports
+    # the map draws buildings offline; with a tile server ("https://host/{z}/{x}/{y}.png")
+    # its tiles are drawn underneath
+    map_tile_url: str = Field(default="", max_length=300)
 
 
 class ReliabilitySettings(BaseModel):
@@ -274,10 +299,12 @@ class Settings(BaseSettings):
     wecom: WeComSettings | None = None
     telegram: TelegramSettings | None = None
     sla: SlaSettings = Field(default_factory=SlaSettings)
+    hotspots: HotspotSettings = Field(default_factory=HotspotSettings)
     duplicates: DuplicateSettings = Field(default_factory=DuplicateSettings)
     open311: Open311Settings = Field(default_factory=Open311Settings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
 
     @property

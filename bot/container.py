@@ -242,3 +242,24 @@ async def start_background(container: Container) -> None:
         container.service.recover_forever(container.settings.reliability.recovery_every_seconds),
         "recover-inbound",
     )
+    if container.settings.privacy.purge_daily:
+        container.spawn(_purge_daily(container), "privacy-purge")
+
+
+async def _purge_daily(container: Container) -> None:
+    """Retention once a day (first run an hour after start, so a restart loop does not
+    hammer the database). A failure is logged and retried the next day."""
+    from handlers.retention_service import purge
+
+    await asyncio.sleep(3600)
+    while True:
+        try:
+            done = await purge(
+                container.store,
+                now=container.clock.now(),
+                days=container.settings.privacy.retention_days,
+            )
+            log.info("privacy purge: %s", done.text().splitlines()[-1])
+        except Exception:
+            log.exception("privacy purge failed")
+        await asyncio.sleep(86400)

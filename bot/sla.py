@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from bot.config import Settings
 from handlers.duplicates import DuplicatePolicy
+from handlers.hotspots import HotspotPolicy, Rule
 from handlers.open311 import Open311Policy
 from handlers.sla import DEFAULT_TARGETS, SlaPolicy, SlaTarget
 from handlers.sla_service import SlaSweeper
@@ -63,6 +64,23 @@ def lifecycle_config(settings: Settings) -> LifecycleConfig:
             enabled=settings.duplicates.enabled,
             radius_m=dict(settings.duplicates.radius_m),
             exclude=frozenset(settings.duplicates.exclude),
+        ),
+        hotspots=HotspotPolicy(
+            enabled=settings.hotspots.enabled,
+            rules=tuple(
+                Rule(place, count, timedelta(hours=hours))
+                for place, count, hours in (
+                    (
+                        "building",
+                        settings.hotspots.building_count,
+                        settings.hotspots.building_hours,
+                    ),
+                    ("grid", settings.hotspots.grid_count, settings.hotspots.grid_hours),
+                )
+                if count > 0
+            ),
+            radius_m=settings.hotspots.radius_m,
+            similarity=settings.hotspots.similarity,
         ),
         open311=Open311Policy(
             jurisdiction_id=settings.open311.jurisdiction_id,

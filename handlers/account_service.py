@@ -487,3 +487,47 @@ async def audit_log(
             username=username or None,
         )
     return list(rows), total
+
+
+async def api_tokens(store: Store, actor: Principal, user_id: int) -> list[AdminToken]:
+    """An account's API tokens, newest first (never their secrets; only hashes are stored).
+
+    Raises:
+        NotAllowed: not an admin. NotFound: no such account.
+    """
+    require(actor.subject, Action.MANAGE_ACCOUNTS)
+    async with store.unit() as uow:
+        if await uow.admin.user(user_id) is None:
+            raise NotFound("没有这个账号")
+        tokens = await uow.admin.tokens(user_id, kind="api")
+    return sorted(tokens, key=lambda t: t.id or 0, reverse=True)
+
+
+async def revoke_api_token(
+    store: Store, actor: Principal, user_id: int, token_id: int, *, now: datetime, ip: str = ""
+) -> None:
+    """Revoke one API token of an account (audited); the account's others keep working.
+
+    Raises:
+        NotAllowed: not an admin. NotFound: no such token on that account.
+    """
+    require(actor.subject, Action.MANAGE_ACCOUNTS)
+    async with store.unit() as uow:
+        token = next(
+            (t for t in await uow.admin.tokens(user_id, kind="api") if t.id == token_id), None
+        )
+        if token is None:
+            raise NotFound("没有这个令牌")
+        if not token.revoked:
+            token.revoked = True
+            await uow.admin.save_token(token)
+        await audit_service.record(
+            uow,
+            actor,
+            "token.revoke",
+            now=now,
+            target_type="token",
+            target_id=token_id,
+            summary=f"吊销 API 令牌 #{token_id}（{token.name or '未命名'}）",
+            ip=ip,
+        )

@@ -9,6 +9,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "网格员会在{time}前（{span}内）给您回电，请留意来电。",
         "en": "the grid worker will call you back by {time} (within {span}).",
     },
+    "promise.contact": {
+        "zh": "网格员会在{time}前（{span}内）联系您。",
+        "en": "the grid worker will contact you by {time} (within {span}).",
+    },
     "worker.button.called": {"zh": "已回电", "en": "Called back"},
     "worker.button.unreachable": {"zh": "联系不上", "en": "No answer"},
     "worker.called_ok": {
@@ -156,4 +160,24 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "没有找到“{place}”。请写楼栋（如5幢）、网格名或“全社区”。",
         "en": "No place '{place}'. Name a building (e.g. 5幢), a grid or '全社区'.",
     },
+    # --- hotspots -----------------------------------------------------------------------------
+    "hotspot.alert": {
+        "zh": "【热点预警】{place} {hours}小时内已有{count}次居民反映“{category}”：{numbers}。"
+        "可能是同一问题，请统筹处理（可在后台“热点”页一并回复）。",
+        "en": "[Hotspot] {place}: {count} reports of '{category}' within {hours} h: {numbers}. "
+        "Probably one problem; please handle them together (console: Hotspots).",
+    },
+    # --- patrol (随手拍) -------------------------------------------------------------------------
+    "patrol.usage": {
+        "zh": "随手拍用法：随手拍 楼栋或地点 看到的问题，例如“随手拍 5幢 楼道堆放杂物”，可附照片。",
+        "en": "Patrol report: patrol <building or place> <what you saw>, e.g. 'patrol 5幢 "
+        "clutter in the stairwell'; a photo may come along.",
+    },
+    "patrol.done": {
+        "zh": "已登记随手拍 {number}（{category}，{place}）{photos}，已派给您本人并接单。"
+        "处理后回复“办结 {number} 结果”。",
+        "en": "Patrol report {number} ({category}, {place}){photos} is filed, assigned to you and "
+        "accepted. Send 'resolve {number} <result>' when done.",
+    },
+    "patrol.photos": {"zh": "，附照片{count}张", "en": ", {count} photo(s)"},
 }

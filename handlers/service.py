@@ -328,7 +328,7 @@ class MinhuService:
                     replies, state = [Outbound(text=t("not_understood", self._locale(msg)))], state
                 else:
                     await uow.registry.touch_identity(msg.channel, msg.user_id, now)
-                    replies, state = await self._workers.turn(uow, worker, msg, state)
+                    replies, state = await self._workers.turn(uow, worker, msg, state, parse)
             elif department is not None and department[0].active:
                 replies, state = await self._departments.turn(
                     uow, department[0], department[1], msg, state

@@ -22,13 +22,14 @@ from handlers.accounts import Principal
 from handlers.errors import Conflict, InvalidInput, InvalidTransition, PermissionDenied
 from handlers.flows import FLOWS, category_label
 from handlers.guards import ticket_for
-from handlers.i18n import status_text
 from handlers.lifecycle import Status
 from handlers.notices import LOCAL_TZ
 from handlers.overdue import Targets, overdue_filter, overdue_kind
 from handlers.permissions import Action, GridTree, subtree, visible_tickets
 from handlers.ports import Clock
 from handlers.privacy import mask_text
+from handlers.staff_words import MORE_EVENTS, channel_label, place
+from handlers.staff_words import staff_status as status_text
 from handlers.ticket_service import TicketService
 from handlers.tickets.access import grid_tree
 from handlers.tickets.staff import staff_actor
@@ -57,6 +58,7 @@ EVENT_LABELS = {
     "callback": "回电",
     "callback_overdue": "回电超时督办",
     "withdraw": "居民撤销",
+    **MORE_EVENTS,
 }
 ACTOR_LABELS = {
     "resident": "居民",
@@ -208,6 +210,7 @@ def ticket_json(ticket: Ticket, names: Names, *, now: datetime, targets: Targets
         "unit": ticket.unit,
         "room": ticket.room,
         "location_note": ticket.location_note,
+        "place": place(ticket.building_name, ticket.unit, ticket.room),
         "grid": {"id": ticket.grid_id, "name": names.grid(ticket.grid_id)}
         if ticket.grid_id
         else None,
@@ -225,6 +228,7 @@ def ticket_json(ticket: Ticket, names: Names, *, now: datetime, targets: Targets
         ),
         "rating": ticket.rating,
         "channel": ticket.channel,
+        "channel_label": channel_label(ticket.channel),
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
         "assigned_at": _iso(ticket.assigned_at),

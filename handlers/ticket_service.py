@@ -66,6 +66,7 @@ from handlers.tickets.common import (
 from handlers.tickets.departments import DepartmentWork
 from handlers.tickets.desk import StaffDesk
 from handlers.tickets.escalation import Escalation
+from handlers.tickets.hotspots import Hotspots
 from handlers.tickets.moves import Moves
 from handlers.tickets.notify import Notifications, with_accept_deadline
 from handlers.tickets.queries import TicketQueries
@@ -131,6 +132,7 @@ class TicketService:
         self.queries = TicketQueries(store, clock, self.config)
         self.callbacks = Callbacks(clock, moves, notify)
         self.withdrawal = Withdrawal(moves, notify)
+        self.hotspots = Hotspots(clock, self.config.hotspots, notify)
 
     def kick(self) -> None:
         """Wake the outbox dispatcher (after a commit that queued messages)."""
@@ -206,9 +208,11 @@ class TicketService:
         photos: Sequence[int] = (),
         card_prefix: str = "",
     ) -> WorkerRef | None:
-        return await self.assignment.file(
+        assignee = await self.assignment.file(
             uow, ticket, actor=actor, photos=photos, card_prefix=card_prefix
         )
+        await self.hotspots.after_report(uow, ticket)
+        return assignee
 
     async def assign(
         self,
@@ -361,9 +365,12 @@ class TicketService:
         user_id: str,
         resident_id: int | None,
     ) -> bool:
-        return await self.residents.follow(
+        added = await self.residents.follow(
             uow, ticket, channel=channel, user_id=user_id, resident_id=resident_id
         )
+        if added:  # a neighbour reporting the same problem again counts towards a hotspot
+            await self.hotspots.after_report(uow, ticket)
+        return added
 
     async def supplement(
         self,

@@ -21,6 +21,7 @@ class Command(StrEnum):
     CALLED = "called"  # 已回电: the resident was called back
     UNREACHABLE = "unreachable"  # 联系不上: the call-back was not answered
     NOTICE = "notice"  # staff/leaders: publish a notice to residents (通知 5幢 …)
+    PATROL = "patrol"  # 随手拍: a worker files what they saw on patrol
 
 
 WORDS: dict[str, Command] = {
@@ -62,6 +63,9 @@ WORDS: dict[str, Command] = {
     "通知": Command.NOTICE,
     "发布通知": Command.NOTICE,
     "notice": Command.NOTICE,
+    "随手拍": Command.PATROL,
+    "巡查": Command.PATROL,
+    "patrol": Command.PATROL,
 }
 
 ACTION_NAMES = {

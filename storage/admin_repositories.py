@@ -38,17 +38,13 @@ from storage.models import (
     Ticket,
     TicketEvent,
 )
+from storage.sql_common import table_of
 
 TABLES: dict[str, type[NluSynonym] | type[NluLookup] | type[NluRegex]] = {
     "synonym": NluSynonym,
     "lookup": NluLookup,
     "regex": NluRegex,
 }
-
-
-def _table(model: type[SQLModel]) -> sa.Table:
-    table: sa.Table = getattr(model, "__table__")  # noqa: B009 - SQLModel's stubs lack it
-    return table
 
 
 async def _flush(session: AsyncSession, what: str) -> None:
@@ -106,7 +102,7 @@ class SqlAdmin:
         return (await self.s.exec(query.order_by(col(AdminToken.id)))).all()
 
     async def revoke_tokens(self, user_id: int, *, kind: str | None = None) -> int:
-        table = _table(AdminToken)
+        table = table_of(AdminToken)
         stmt = sa.update(table).where(table.c.user_id == user_id, table.c.revoked.is_(False))
         if kind is not None:
             stmt = stmt.where(table.c.kind == kind)
@@ -177,7 +173,7 @@ class SqlAdmin:
         }  # fmt: skip
         total = 0
         for model, attr in checks[column]:
-            table = _table(model)
+            table = table_of(model)
             query = sa.select(sa.func.count()).select_from(table).where(table.c[attr] == row_id)
             total += int((await self.s.execute(query)).scalar_one())
         return total
@@ -249,7 +245,7 @@ class SqlNluData:
 
     async def delete_intent(self, intent_id: int) -> int:
         """Delete an intent and its examples; returns how many examples went with it."""
-        ex = _table(NluExample)
+        ex = table_of(NluExample)
         result = await self.s.execute(sa.delete(ex).where(ex.c.intent_id == intent_id))
         intent = await self.s.get(NluIntent, intent_id)
         if intent is None:
@@ -292,7 +288,7 @@ class SqlNluData:
         if not rows:
             return 0
         try:
-            await self.s.execute(sa.insert(_table(NluExample)), list(rows))
+            await self.s.execute(sa.insert(table_of(NluExample)), list(rows))
         except IntegrityError as e:
             raise DuplicateError(f"example exists: {e.orig}") from e
         return len(rows)
@@ -370,7 +366,7 @@ class SqlNluData:
     async def clear(self) -> None:
         """Remove all training data (an import in replace mode, inside its transaction)."""
         for model in (NluExample, NluIntent, NluSynonym, NluLookup, NluRegex):
-            await self.s.execute(sa.delete(_table(model)))
+            await self.s.execute(sa.delete(table_of(model)))
 
     # jobs
     async def add_job(self, job: NluJob) -> NluJob:
@@ -502,7 +498,7 @@ class SqlTicketQueries:
         return {key: int(n) for key, n in (await self.s.exec(query)).all()}
 
     async def timings(self, f: TicketFilter) -> list[TicketTiming]:
-        t = _table(Ticket).c
+        t = table_of(Ticket).c
         columns = (t.id, t.category, t.priority, t.status, t.grid_id, t.rating)
         times = (t.created_at, t.accepted_at, t.resolved_at, t.closed_at)
         query = _where(sa.select(*columns, *times), f).order_by(t.id)
@@ -561,7 +557,7 @@ class SqlTicketQueries:
     ) -> Sequence[InboundMessage]:
         """Residents' processed messages the NLU was unsure about (low confidence or
         out_of_scope), newest first. Workers' messages are left out."""
-        ident = _table(ChannelIdentity)
+        ident = table_of(ChannelIdentity)
         query = (
             select(InboundMessage)
             .join(
@@ -583,7 +579,7 @@ class SqlTicketQueries:
             )
         )
         if community_ids is not None:
-            resident = _table(Resident)
+            resident = table_of(Resident)
             query = query.join(resident, resident.c.id == ident.c.resident_id).where(
                 resident.c.community_id.in_(list(community_ids))
             )

@@ -6,7 +6,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from storage.models import ChannelIdentity, Notice, Outbox, Resident
+from storage.models import (
+    ChannelIdentity,
+    Hotspot,
+    Notice,
+    Outbox,
+    Resident,
+    Ticket,
+    TicketFollower,
+)
 
 
 class NoticeRepository(Protocol):
@@ -47,3 +55,25 @@ class NoticeRepository(Protocol):
     async def delivery(self, notice_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         """Outbox rows per notice by status (pending / sent / dead)."""
         ...
+
+
+class HotspotRepository(Protocol):
+    """Recent reports of a community and the hotspots found among them."""
+
+    async def recent_tickets(self, community_id: int | None, since: datetime) -> Sequence[Ticket]:
+        """Tickets filed since (cancelled and merged ones left out)."""
+        ...
+
+    async def open_tickets(self, community_id: int | None) -> Sequence[Ticket]: ...
+    async def follows_since(
+        self, ticket_ids: Iterable[int], since: datetime
+    ) -> Sequence[TicketFollower]:
+        """Residents who reported the same problem again (followers ``via="duplicate"``)."""
+        ...
+
+    async def latest(self, key: str) -> Hotspot | None: ...
+    async def save(self, hotspot: Hotspot) -> Hotspot: ...
+    async def get(self, hotspot_id: int) -> Hotspot | None: ...
+    async def listed(
+        self, *, community_ids: Sequence[int] | None, since: datetime, limit: int = 200
+    ) -> Sequence[Hotspot]: ...

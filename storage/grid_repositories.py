@@ -14,7 +14,16 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import ChannelIdentity, Notice, NoticeOptOut, Outbox, Resident
+from storage.models import (
+    ChannelIdentity,
+    Hotspot,
+    Notice,
+    NoticeOptOut,
+    Outbox,
+    Resident,
+    Ticket,
+    TicketFollower,
+)
 
 
 class SqlNotices:
@@ -128,3 +137,59 @@ class SqlNotices:
             if notice_id is not None:
                 counts[int(notice_id)][str(status)] = int(count)
         return counts
+
+
+class SqlHotspots:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def recent_tickets(self, community_id: int | None, since: datetime) -> Sequence[Ticket]:
+        query = select(Ticket).where(
+            col(Ticket.created_at) >= since,
+            col(Ticket.status).not_in(["cancelled", "merged"]),
+        )
+        if community_id is not None:
+            query = query.where(Ticket.community_id == community_id)
+        return list((await self.s.exec(query.order_by(col(Ticket.id)))).all())
+
+    async def open_tickets(self, community_id: int | None) -> Sequence[Ticket]:
+        query = select(Ticket).where(
+            col(Ticket.status).not_in(["resolved", "closed", "cancelled", "merged"])
+        )
+        if community_id is not None:
+            query = query.where(Ticket.community_id == community_id)
+        return list((await self.s.exec(query)).all())
+
+    async def follows_since(
+        self, ticket_ids: Iterable[int], since: datetime
+    ) -> Sequence[TicketFollower]:
+        ids = list(ticket_ids)
+        if not ids:
+            return []
+        query = select(TicketFollower).where(
+            col(TicketFollower.ticket_id).in_(ids),
+            col(TicketFollower.created_at) >= since,
+            TicketFollower.via == "duplicate",
+        )
+        return list((await self.s.exec(query)).all())
+
+    async def latest(self, key: str) -> Hotspot | None:
+        query = select(Hotspot).where(Hotspot.key == key).order_by(col(Hotspot.id).desc())
+        return (await self.s.exec(query.limit(1))).first()
+
+    async def save(self, hotspot: Hotspot) -> Hotspot:
+        self.s.add(hotspot)
+        await self.s.flush()
+        return hotspot
+
+    async def get(self, hotspot_id: int) -> Hotspot | None:
+        return await self.s.get(Hotspot, hotspot_id)
+
+    async def listed(
+        self, *, community_ids: Sequence[int] | None, since: datetime, limit: int = 200
+    ) -> Sequence[Hotspot]:
+        query = select(Hotspot).where(col(Hotspot.last_at) >= since)
+        if community_ids is not None:
+            query = query.where(col(Hotspot.community_id).in_(list(community_ids)))
+        query = query.order_by(col(Hotspot.last_at).desc()).limit(limit)
+        return list((await self.s.exec(query)).all())

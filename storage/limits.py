@@ -10,6 +10,7 @@ burst of 40 parallel logins count 40 attempts, not 1.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
@@ -20,6 +21,7 @@ from redis.exceptions import RedisError
 from storage.errors import StorageError
 
 _T = TypeVar("_T")
+log = logging.getLogger("minhu.limits")
 _CALL_TIMEOUT = 5.0
 
 
@@ -166,8 +168,76 @@ class RedisLimiter:
         await self._redis.aclose()
 
 
+class ResilientLimiter:
+    """Redis while it answers; this process's own buckets while it does not.
+
+    A limit must never be the reason a resident's message is lost: when Redis is down every
+    decision falls back to an in-process `MemoryLimiter` (limits then hold per process, not
+    across replicas), Redis is tried again after ``retry_seconds``, and each outage is logged
+    once and counted (``fallback_calls``, exported as a metric).
+    """
+
+    def __init__(
+        self, primary: Limiter, fallback: Limiter | None = None, *, retry_seconds: float = 2.0
+    ) -> None:
+        self.primary = primary
+        self.fallback = fallback or MemoryLimiter()
+        self.retry_seconds = retry_seconds
+        self.fallback_calls = 0
+        self._down_until = 0.0
+
+    async def _either(
+        self,
+        what: str,
+        on_primary: Callable[[], Awaitable[_T]],
+        on_fallback: Callable[[], Awaitable[_T]],
+    ) -> _T:
+        now = time.monotonic()
+        if now >= self._down_until:
+            try:
+                result = await on_primary()
+            except StorageError as e:
+                if self._down_until == 0.0:
+                    log.warning("limits: Redis unreachable (%s); this process keeps its own", e)
+                self._down_until = now + self.retry_seconds
+            else:
+                if self._down_until:
+                    log.warning("limits: Redis is back; limits are shared again")
+                self._down_until = 0.0
+                return result
+        self.fallback_calls += 1
+        return await on_fallback()
+
+    async def hit(self, key: str, *, window_seconds: int) -> int:
+        return await self._either(
+            "hit",
+            lambda: self.primary.hit(key, window_seconds=window_seconds),
+            lambda: self.fallback.hit(key, window_seconds=window_seconds),
+        )
+
+    async def reset(self, key: str) -> None:
+        await self.fallback.reset(key)
+        await self._either("reset", lambda: self.primary.reset(key), _nothing)
+
+    async def take(self, key: str, *, per_minute: float, burst: int) -> float:
+        return await self._either(
+            "take",
+            lambda: self.primary.take(key, per_minute=per_minute, burst=burst),
+            lambda: self.fallback.take(key, per_minute=per_minute, burst=burst),
+        )
+
+    async def close(self) -> None:
+        await self.primary.close()
+        await self.fallback.close()
+
+
+async def _nothing() -> None:
+    return None
+
+
 def make_limiter(redis_url: str | None, prefix: str) -> Limiter:
-    """Redis when configured (shared by all processes), else in-process."""
+    """Redis when configured (shared by all processes, in-process while it is down), else
+    in-process."""
     if redis_url:
-        return RedisLimiter(redis_url, prefix=prefix)
+        return ResilientLimiter(RedisLimiter(redis_url, prefix=prefix))
     return MemoryLimiter()

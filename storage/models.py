@@ -638,3 +638,26 @@ class NoticeOptOut(SQLModel, table=True):
 
     resident_id: int = Field(foreign_key="resident.id", primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Hotspot(SQLModel, table=True):
+    """A cluster of reports about the same problem in one place that crossed a threshold.
+
+    ``key`` names the cluster (rule, place, category); one row per key and window, so the
+    leader and staff are alerted once per cluster while it grows.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=120, index=True)
+    rule: str = Field(max_length=20)  # building | grid
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
+    grid_id: int | None = Field(default=None, foreign_key="grid.id")
+    building_id: int | None = Field(default=None, foreign_key="building.id")
+    place: str = Field(default="", max_length=200)
+    category: str = Field(max_length=40)
+    count: int = 0
+    numbers: list[str] = _json_list()
+    first_at: datetime = Field(sa_type=UTCDateTime)
+    last_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    alerted_at: datetime | None = _ts()
+    alerted: list[str] = _json_list()  # who was told (names)

@@ -14,20 +14,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import InboundMessage, Outbox, Ticket
+from storage.sql_common import insert_of, table_of
 
 __all__ = ["SqlRecovery"]
-
-
-def _table(model: Any) -> sa.Table:
-    table: sa.Table = getattr(model, "__table__")  # noqa: B009
-    return table
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    name = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
 
 
 class SqlRecovery:
@@ -53,7 +42,7 @@ class SqlRecovery:
         or the database went away between insert and processing). The lease keeps every
         other process off it; SKIP LOCKED hands concurrent recoverers disjoint rows.
         """
-        t = _table(InboundMessage)
+        t = table_of(InboundMessage)
         candidates = (
             sa.select(t.c.id)
             .where(
@@ -96,7 +85,7 @@ class SqlRecovery:
         A turn that committed its effects is done, whatever fails afterwards (saving the
         conversation state, releasing the lock): marking it failed would run it again.
         """
-        t = _table(InboundMessage)
+        t = table_of(InboundMessage)
         stmt = (
             sa.update(t)
             .where(t.c.id == inbound_id, t.c.status != "done")
@@ -112,7 +101,7 @@ class SqlRecovery:
         return (await self.s.execute(stmt)).scalar_one_or_none() is not None
 
     async def release_inbound(self, inbound_id: int) -> None:
-        t = _table(InboundMessage)
+        t = table_of(InboundMessage)
         await self.s.execute(sa.update(t).where(t.c.id == inbound_id).values(lease_until=None))
 
     async def unfinished(self, *, limit: int = 1000) -> Sequence[InboundMessage]:
@@ -149,9 +138,9 @@ class SqlRecovery:
         priority: int = 0,
     ) -> bool:
         """Queue an item unless one with this key was ever queued; True when queued now."""
-        t = _table(Outbox)
+        t = table_of(Outbox)
         stmt = (
-            _insert(self.s, t)
+            insert_of(self.s, t)
             .values(
                 channel=channel,
                 recipient=recipient,
@@ -173,7 +162,7 @@ class SqlRecovery:
 
     async def wake(self, channel: str, recipient: str, now: datetime) -> int:
         """Make a recipient's waiting items due now (they just wrote: the channel works)."""
-        t = _table(Outbox)
+        t = table_of(Outbox)
         stmt = (
             sa.update(t)
             .where(
@@ -188,7 +177,7 @@ class SqlRecovery:
 
     async def resurrect(self, channel: str, recipient: str, now: datetime) -> int:
         """Dead items of a recipient who writes again go out again (the channel is back)."""
-        t = _table(Outbox)
+        t = table_of(Outbox)
         stmt = (
             sa.update(t)
             .where(t.c.channel == channel, t.c.recipient == recipient, t.c.status == "dead")
@@ -207,13 +196,13 @@ class SqlRecovery:
 
     async def delivery_counts(self) -> dict[str, int]:
         """Outbox items per status (pending, sent, dead)."""
-        t = _table(Outbox)
+        t = table_of(Outbox)
         rows = await self.s.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status))
         return {str(status): int(n) for status, n in rows.all()}
 
     async def requeue(self, item_id: int, now: datetime) -> bool:
         """A dead letter sent again from the console."""
-        t = _table(Outbox)
+        t = table_of(Outbox)
         stmt = (
             sa.update(t)
             .where(t.c.id == item_id, t.c.status == "dead")

@@ -23,9 +23,11 @@ def install(app: FastAPI) -> None:
         routes_accounts,
         routes_dashboard,
         routes_deliveries,
+        routes_hotspots,
         routes_inbox,
         routes_intents,
         routes_notices,
+        routes_people,
         routes_registry,
         routes_review,
         routes_tickets,
@@ -39,12 +41,14 @@ def install(app: FastAPI) -> None:
         routes_dashboard,
         routes_tickets,
         routes_inbox,
+        routes_people,
         routes_registry,
         routes_intents,
         routes_training,
         routes_review,
         routes_deliveries,
         routes_notices,
+        routes_hotspots,
     ):
         app.include_router(module.router)
     app.add_exception_handler(AdminProblem, problem_response)  # type: ignore[arg-type]

@@ -14,12 +14,12 @@ from bot.admin.tickets import targets_of
 from bot.container import Container
 from handlers.accounts import Principal
 from handlers.flows import category_label
-from handlers.i18n import status_text
 from handlers.lifecycle import OPEN_STATUSES
 from handlers.notices import LOCAL_TZ
 from handlers.overdue import overdue_filter, resolved_in_time
 from handlers.permissions import visible_tickets
 from handlers.staff_ticket_service import load_names
+from handlers.staff_words import staff_status as status_text
 from storage.admin_types import TicketFilter
 
 

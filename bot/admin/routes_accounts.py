@@ -27,7 +27,14 @@ from bot.admin.web import (
     safe_back,
 )
 from bot.container import Container
-from handlers.account_service import accounts, audit_log, issue_token_for, update_user
+from handlers.account_service import (
+    accounts,
+    api_tokens,
+    audit_log,
+    issue_token_for,
+    revoke_api_token,
+    update_user,
+)
 from handlers.accounts import ROLE_LABELS, Principal
 from handlers.guards import require
 from handlers.permissions import Action
@@ -64,6 +71,15 @@ class UserPatch(BaseModel):
 
 class TokenOut(BaseModel):
     token: str = Field(description="shown once; send as `Authorization: Bearer <token>`")
+
+
+class TokenInfo(BaseModel):
+    id: int
+    name: str
+    created_at: str
+    expires_at: str | None
+    last_used_at: str | None
+    revoked: bool
 
 
 class AuditOut(BaseModel):
@@ -123,7 +139,7 @@ async def login_submit(
 ) -> Response:
     # login CSRF: the form must carry the value of the cookie set with the form
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, csrf_token):
+    if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
         return redirect("/admin/login", "页面已过期，请重新登录", error=True)
     try:
         session = await login(
@@ -248,6 +264,35 @@ async def api_issue_token(request: Request, c: Dep, p: ApiUser, user_id: int) ->
         c.store, p, user_id, now=c.clock.now(), days=c.settings.admin.token_days
     )
     return TokenOut(token=secret)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@router.get("/api/v1/admin/users/{user_id}/tokens", response_model=list[TokenInfo], tags=["admin"])
+async def api_list_tokens(c: Dep, p: ApiUser, user_id: int) -> list[TokenInfo]:
+    """An account's API tokens (admins only): when made, until when, last used, revoked."""
+    return [
+        TokenInfo(
+            id=t.id or 0,
+            name=t.name,
+            created_at=t.created_at.isoformat(),
+            expires_at=_iso(t.expires_at),
+            last_used_at=_iso(t.last_used_at),
+            revoked=t.revoked,
+        )
+        for t in await api_tokens(c.store, p, user_id)
+    ]
+
+
+@router.delete("/api/v1/admin/users/{user_id}/tokens/{token_id}", status_code=204, tags=["admin"])
+async def api_revoke_token(
+    request: Request, c: Dep, p: ApiUser, user_id: int, token_id: int
+) -> Response:
+    """Revoke one API token (admins only); the account's other tokens keep working."""
+    await revoke_api_token(c.store, p, user_id, token_id, now=c.clock.now(), ip=client_ip(request))
+    return Response(status_code=204)
 
 
 @router.get("/admin/users", include_in_schema=False)

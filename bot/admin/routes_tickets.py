@@ -12,7 +12,6 @@ from bot.admin.tickets import console, desk
 from bot.admin.web import ApiUser, Dep, FormUser, PageUser, build_model, client_ip, redirect, render
 from bot.container import Container
 from handlers.accounts import Principal
-from handlers.i18n import STATUS_TEXT
 from handlers.lifecycle import Status
 from handlers.permissions import Action, visible_tickets
 from handlers.staff_ticket_service import (
@@ -24,6 +23,7 @@ from handlers.staff_ticket_service import (
     TicketQuery,
     categories,
 )
+from handlers.staff_words import staff_status
 from handlers.ticket_console_service import CancelIn, DepartmentIn, EscalateIn, MergeIn, MoreIn
 
 router = APIRouter()
@@ -47,11 +47,13 @@ class TicketOut(BaseModel):
     unit: str
     room: str
     location_note: str
+    place: str = Field(examples=["2幢3单元502室"], description="building, unit and room as written")
     grid: Ref | None
     assignee: Ref | None
     overdue: str | None = Field(description="accept | resolve when past its target")
     rating: int | None
     channel: str
+    channel_label: str = Field(examples=["微信公众号"])
     created_at: str | None
     updated_at: str | None
     assigned_at: str | None
@@ -259,7 +261,7 @@ async def _choices(c: Container, p: Principal) -> dict[str, Any]:
         "grids": grids,
         "workers": [w for w in workers if w.active],
         "categories": categories(),
-        "statuses": [(s.value, STATUS_TEXT[s.value]["zh"]) for s in Status],
+        "statuses": [(s.value, staff_status(s.value)) for s in Status],
         "priorities": list(PRIORITY_LABELS.items()),
     }
 

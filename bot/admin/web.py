@@ -31,6 +31,7 @@ from handlers.account_service import authenticate
 from handlers.accounts import ROLE_LABELS, Principal
 from handlers.notices import LOCAL_TZ
 from handlers.permissions import POLICY, Action
+from handlers.staff_words import AUDIT_TARGETS, audit_action, audit_changes, intent_label
 
 M = TypeVar("M", bound=BaseModel)
 SESSION_COOKIE = "minhu_admin"
@@ -58,6 +59,10 @@ def local_iso(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 templates.env.filters["local"] = local_time
 templates.env.filters["localiso"] = local_iso
+templates.env.filters["intent"] = intent_label
+templates.env.filters["audit_action"] = audit_action
+templates.env.globals["audit_changes"] = audit_changes
+templates.env.globals["AUDIT_TARGETS"] = AUDIT_TARGETS
 templates.env.globals["ROLE_LABELS"] = {r.value: label for r, label in ROLE_LABELS.items()}
 
 
@@ -91,7 +96,9 @@ async def _session_principal(request: Request) -> Principal | None:
 
 
 def _csrf_ok(principal: Principal, supplied: str | None) -> bool:
-    return bool(supplied) and hmac.compare_digest(principal.csrf, supplied or "")
+    return bool(supplied) and hmac.compare_digest(
+        principal.csrf.encode(), (supplied or "").encode()
+    )
 
 
 # declared so OpenAPI documents the bearer scheme (the header is read below either way)
@@ -162,8 +169,12 @@ NAV: tuple[tuple[str, str, Action], ...] = (
     ("/admin", "概览", Action.VIEW),
     ("/admin/tickets", "工单", Action.VIEW),
     ("/admin/inbox", "人工接待", Action.ANSWER),
+    ("/admin/map", "地图", Action.VIEW),
+    ("/admin/people", "人员绩效", Action.VIEW),
+    ("/admin/departments", "部门", Action.VIEW),
     ("/admin/review", "待审核", Action.REVIEW),
     ("/admin/notices", "通知", Action.PUBLISH_NOTICE),
+    ("/admin/hotspots", "热点", Action.SUPERVISE),
     ("/admin/intents", "意图与例句", Action.TEACH),
     ("/admin/nlu", "训练与模型", Action.TEACH),
     ("/admin/registry", "网格与人员", Action.MANAGE_REGISTRY),

@@ -233,12 +233,14 @@ def build_router(settings: Settings) -> APIRouter:
     ) -> Response:
         """A stored photo, reachable only through the signed link the chat API handed out."""
         secret = c.settings.secret_key.get_secret_value()
-        if not hmac.compare_digest(sig, sign(secret, str(attachment_id))):
+        if not hmac.compare_digest(sig.encode(), sign(secret, str(attachment_id)).encode()):
             raise HTTPException(403, "bad signature")
         async with c.store.unit() as uow:
             item = await uow.attachments.get(attachment_id)
         if item is None:
             raise HTTPException(404, "no such attachment")
+        if not item.content:
+            raise HTTPException(410, "照片已按保留期限删除 (removed after the retention period)")
         return Response(
             content=item.content,
             media_type=item.mime,

@@ -54,7 +54,7 @@ def read_cookie(secret: str, value: str) -> str | None:
     sid, _sep, mac = value.partition(".")
     if len(sid) != 32 or len(mac) != 64 or not all(ch in "0123456789abcdef" for ch in sid):
         return None
-    if not hmac.compare_digest(mac, _mac(secret, sid)):
+    if not hmac.compare_digest(mac.encode(), _mac(secret, sid).encode()):
         return None
     return SESSION_PREFIX + sid
 

@@ -74,6 +74,7 @@ WEBHOOK = "/webhooks/wechat"
 CLAIM_SECONDS = 8  # > a photo download; short enough that a later WeChat retry can take over
 LATE_SECONDS = 24 * 3600
 POLL_SECONDS = 0.1
+ID_MAX = 128  # InboundMessage.user_id / message_id
 
 # the custom menu `minhu wechat menu` installs: CLICK keys are the dialogue's button payloads
 MENU: dict[str, Any] = {
@@ -143,9 +144,11 @@ def dedupe_key(fields: dict[str, str]) -> str:
     msg_id = fields.get("MsgId", "").strip()
     if msg_id:
         return msg_id
+    # EventKey too: two different menu taps within one second are two turns
     return (
         f"evt:{fields.get('FromUserName', '')}:{fields.get('CreateTime', '')}:"
         + fields.get("Event", "").lower()
+        + (f":{fields['EventKey'][:40]}" if fields.get("EventKey") else "")
     )
 
 
@@ -613,11 +616,20 @@ def build_router(settings: WeChatSettings) -> APIRouter:
                 raise Rejected(403, "message for another account")
             if not fields.get("FromUserName") or not fields.get("MsgType"):
                 raise Rejected(400, "not a WeChat message")
+            too_long = [k for k in ("FromUserName", "MsgId") if len(fields.get(k, "")) > ID_MAX]
+            if too_long:
+                # stored ids are 128 characters at most; a longer one is no WeChat id
+                raise Rejected(
+                    400,
+                    f"{'/'.join(too_long)} longer than {ID_MAX} characters "
+                    f"(from {mask_id(fields.get('FromUserName', '')[:ID_MAX])})",
+                )
             message = parse_message(xml)  # wechatpy; the XML passed defusedxml above
         except Rejected as e:
             log.warning("wechat webhook refused (%d): %s", e.status, e.reason)
             raise HTTPException(e.status, e.reason) from None
-        except (UnicodeDecodeError, ValueError, KeyError):
+        except Exception as e:  # odd but well-formed XML trips wechatpy: the sender's error
+            log.warning("wechat webhook refused (400): unparsable message (%s)", type(e).__name__)
             raise HTTPException(400, "not a WeChat message") from None
         incoming = await runtime.incoming(message, fields)
         if incoming is None:

@@ -73,7 +73,31 @@ def parse_xml(data: bytes | str, *, max_bytes: int) -> dict[str, str]:
         raise Rejected(400, "malformed or unsafe XML") from None
     if root.tag != "xml":
         raise Rejected(400, "not a WeChat message")
+    tags = [child.tag for child in root]
+    if len(tags) != len(set(tags)):
+        raise Rejected(400, "a field appears twice")
+    for child in root:
+        # these are plain text in every WeChat message; an element inside one is not WeChat
+        if child.tag in _TEXT_FIELDS and len(child):
+            raise Rejected(400, f"<{child.tag}> holds elements")
     return {child.tag: (child.text or "") for child in root}
+
+
+_TEXT_FIELDS = frozenset(
+    {
+        "ToUserName",
+        "FromUserName",
+        "CreateTime",
+        "MsgType",
+        "MsgId",
+        "Content",
+        "Event",
+        "EventKey",
+        "MediaId",
+        "Recognition",
+        "Encrypt",
+    }
+)
 
 
 class Envelope:

@@ -94,12 +94,19 @@ class ResidentConversation:
             resident.locale = locale_of(msg.locale)
             await uow.registry.save(resident)
         handoff = await uow.handoffs.open_for(msg.channel, msg.user_id)
-        if handoff is not None:  # a person is (about to be) answering: the bot stays out
-            return await resident_turn(uow, handoff, msg, now, resident.locale), state
+        staff_side: list[Outbound] = []
+        if handoff is not None:  # a person is (about to be) answering: the bot stays out …
+            staff_side = await resident_turn(uow, handoff, msg, now, resident.locale)
+            if parse is None or not parse.urgent:
+                return staff_side, state
+            # … except for a danger: it never waits for a person. Staff read it in the
+            # conversation; the bot advises and files the urgent ticket at once.
         msg = await self._apply_scene(msg, registry, state)
         ctx = await self._context(uow, resident, registry, now, msg)
         turn = step(state, msg, parse, ctx, dialogue)
         replies = list(turn.replies)
+        if staff_side:
+            turn.after.extend(staff_side)
         for action in turn.actions:
             replies += await self._run(uow, action, resident, msg, turn.state)
         replies += turn.after
@@ -353,8 +360,9 @@ class ResidentConversation:
             today = self.clock.now().astimezone(LOCAL_TZ).date()
             # outside office hours the promise moves to the next working time: say the day
             when = at.strftime("%H:%M" if at.date() == today else "%m-%d %H:%M")
+            # without a phone the worker answers in this chat: promise contact, not a call
             return t(
-                "promise.callback",
+                "promise.callback" if ticket.contact_phone else "promise.contact",
                 locale,
                 time=when,
                 span=duration_text(first.target_seconds, locale),

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from handlers.conversations.context import task_line
+from handlers.conversations.patrol import file_patrol
 from handlers.conversations.staff_notices import publish_from_chat
 from handlers.departments import resolve_department, suggested
 from handlers.dialogue import DialogueState, ticket_numbers
@@ -26,6 +27,7 @@ from handlers.worker import (
     parse_button,
     parse_command,
 )
+from nlu.types import Parse
 from storage.interfaces import UnitOfWork
 from storage.models import GridWorker, Ticket
 
@@ -42,7 +44,12 @@ class WorkerConversation:
         self.notices = notices or NoticeService(tickets.store, tickets.clock)
 
     async def turn(
-        self, uow: UnitOfWork, worker: GridWorker, msg: Inbound, state: DialogueState
+        self,
+        uow: UnitOfWork,
+        worker: GridWorker,
+        msg: Inbound,
+        state: DialogueState,
+        parse: Parse | None = None,
     ) -> tuple[list[Outbound], DialogueState]:
         """One message from an active grid worker: a command, a button, or a note.
 
@@ -51,6 +58,7 @@ class WorkerConversation:
             worker: the worker the sender's identity is bound to.
             msg: the message.
             state: the conversation state (``worker_pending`` holds a command awaiting its note).
+            parse: the NLU parse of the text (a 随手拍 report's category).
 
         Returns:
             The replies and the new state.
@@ -88,6 +96,11 @@ class WorkerConversation:
             return [await self._task_list(uow, worker, tasks, locale)], state
         if command.command == Command.MERGE:
             return [await self._merge_command(uow, worker, command, locale)], state
+        if command.command == Command.PATROL:
+            filed = await file_patrol(
+                uow, self.tickets, worker, command.note, photos, parse, locale
+            )
+            return [filed], state
         if command.command == Command.NOTICE:
             if not _publishes(worker):
                 return [Outbound(text=t("worker.not_staff", locale))], state

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from handlers.dialogue.base import Step
 from handlers.dialogue.report import absorb_entities, submit
-from handlers.dialogue.types import DialogueState, Stage
+from handlers.dialogue.types import CreateTicket, DialogueState, Stage, draft_from_dict
 from handlers.flows import FALLBACK_FLOW
 from handlers.i18n import keys, t
 from nlu.types import Parse
@@ -48,6 +48,11 @@ def on_danger(s: Step, text: str) -> None:
     in_form = s.state.stage in _FORM_STAGES
     before = dict(s.state.slots) if in_form else {}
     form_flow = s.state.flow if in_form else None
+    held = draft_from_dict(s.state.draft) if s.state.stage == Stage.DUPLICATE else None
+    if held is not None:
+        # a report held back by "the same problem is open" joins the urgent one
+        before = _slots_of(held)
+        form_flow = held.intent
     photos = s.state.slots.get("photos", "")
     flow = _flow_for(s, parse, form_flow)
     s.turn.state = DialogueState(
@@ -77,6 +82,22 @@ def on_danger(s: Step, text: str) -> None:
         slots.setdefault("location_note", slots["building_value"][:100])
     s.say(advice_text(parse.advice, s.loc))
     submit(s)
+
+
+def _slots_of(held: CreateTicket) -> dict[str, str]:
+    """A held report's facts as the form's slots."""
+    slots = {
+        "description": held.description,
+        "building_name": held.building_name,
+        "unit": held.unit,
+        "room": held.room,
+        "phone": held.phone,
+        "location_note": held.location_note,
+        "photos": ",".join(map(str, held.photos)),
+    }
+    if held.building_id is not None:
+        slots["building"] = slots["building_id"] = str(held.building_id)
+    return {k: v for k, v in slots.items() if v}
 
 
 def _flow_for(s: Step, parse: Parse, form_flow: str | None) -> str:

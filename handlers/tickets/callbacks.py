@@ -10,9 +10,11 @@ community staff (``CALLBACK_ESCALATE``), without changing the ticket's status.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from handlers.i18n import t
 from handlers.lifecycle import Actor, Move, next_status
-from handlers.notices import LOCAL_TZ, worker_notice
+from handlers.notices import LOCAL_TZ, task_buttons, worker_notice
 from handlers.ports import Clock
 from handlers.privacy import mask_text
 from handlers.sla import duration_text, escalation_targets
@@ -108,17 +110,17 @@ class Callbacks:
                 ticket,
             )
         if assignee is not None and assignee.id not in {w.id for w in targets}:
+            notice = worker_notice(
+                "worker.callback_overdue",
+                ticket.number,
+                target=target_text,
+                who=who_text(reached, targets),
+                status=ticket.status,
+            )
+            # the call is still due: 已回电 / 联系不上 on the notice itself
+            buttons = task_buttons(ticket.number, "zh", ticket.status, callback=True)
             await self.notify.push_to_worker(
-                uow,
-                assignee.id or 0,
-                worker_notice(
-                    "worker.callback_overdue",
-                    ticket.number,
-                    target=target_text,
-                    who=who_text(reached, targets),
-                    status=ticket.status,
-                ),
-                ticket,
+                uow, assignee.id or 0, replace(notice, buttons=buttons), ticket
             )
         names = ",".join(w.name for w in targets) or "nobody"
         return mask_text(f"call-back overdue, level {reached}: {names}")

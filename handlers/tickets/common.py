@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from handlers.departments import DepartmentRef
 from handlers.duplicates import DuplicatePolicy
 from handlers.errors import DialogueError, TicketNotFound
+from handlers.hotspots import HotspotPolicy
 from handlers.lifecycle import OPEN, role_level
 from handlers.notices import TicketFacts, ticket_facts
 from handlers.open311 import Open311Policy
@@ -34,6 +35,7 @@ class LifecycleConfig:
     sla: SlaPolicy = field(default_factory=SlaPolicy)
     duplicates: DuplicatePolicy = field(default_factory=DuplicatePolicy)
     open311: Open311Policy = field(default_factory=Open311Policy)
+    hotspots: HotspotPolicy = field(default_factory=HotspotPolicy)
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,3 +161,16 @@ async def test_client_ids_still_work_when_demo_mode(start_app: Any) -> None:
         assert replies
         assert (await app.client.get("/api/v1/demo")).status_code == 200
         assert "worker-id" in (await app.client.get("/")).text
+
+
+async def test_html_pages_carry_security_headers(start_app: Any) -> None:
+    async with start_app(**PROD) as app:
+        for path in ("/", "/admin/login"):
+            page = await app.client.get(path)
+            assert page.status_code == 200
+            csp = page.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+            assert page.headers["referrer-policy"] == "same-origin"
+            assert page.headers["x-frame-options"] == "DENY"
+        api = await app.client.get("/healthz")
+        assert api.headers["x-content-type-options"] == "nosniff"

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
 
-from storage.limits import Limiter, MemoryLimiter, RedisLimiter
+from storage.limits import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.services)])
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.services), "redis-down"])
 async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[Limiter]:
     if request.param == "memory":
         yield MemoryLimiter()
+        return
+    if request.param == "redis-down":
+        # nothing listens: every decision must still be made (in-process), never raise
+        down = ResilientLimiter(RedisLimiter(f"redis://127.0.0.1:{_closed_port()}/0"))
+        yield down
+        assert down.fallback_calls > 0
+        await down.close()
         return
     url: str = request.getfixturevalue("redis_url")
     prefix: str = request.getfixturevalue("redis_prefix")

@@ -1,8 +1,8 @@
-"""the whole grid (issue 14): notices to residents and their delivery, notice opt-outs
+"""the whole grid (issue 14): notices and their delivery, notice opt-outs, hotspots
 
 Revision ID: 0008_grid
-Revises: 0004_admin
-Create Date: 2026-12-07 13:29:32.864485
+Revises: 0007_reliability
+Create Date: 2026-12-07 13:56:12.304913
 """
 
 from collections.abc import Sequence
@@ -47,6 +47,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_notice_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_notice_ends_at'), ['ends_at'], unique=False)
 
+    op.create_table('hotspot',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('rule', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=True),
+    sa.Column('grid_id', sa.Integer(), nullable=True),
+    sa.Column('building_id', sa.Integer(), nullable=True),
+    sa.Column('place', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('numbers', sa.JSON(), nullable=False),
+    sa.Column('first_at', storage.models.UTCDateTime(), nullable=False),
+    sa.Column('last_at', storage.models.UTCDateTime(), nullable=False),
+    sa.Column('alerted_at', storage.models.UTCDateTime(), nullable=True),
+    sa.Column('alerted', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['building_id'], ['building.id'], ),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['grid_id'], ['grid.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('hotspot', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hotspot_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hotspot_key'), ['key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hotspot_last_at'), ['last_at'], unique=False)
+
     op.create_table('noticeoptout',
     sa.Column('resident_id', sa.Integer(), nullable=False),
     sa.Column('at', storage.models.UTCDateTime(), nullable=False),
@@ -67,6 +92,12 @@ def downgrade() -> None:
         batch_op.drop_column('notice_id')
 
     op.drop_table('noticeoptout')
+    with op.batch_alter_table('hotspot', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hotspot_last_at'))
+        batch_op.drop_index(batch_op.f('ix_hotspot_key'))
+        batch_op.drop_index(batch_op.f('ix_hotspot_community_id'))
+
+    op.drop_table('hotspot')
     with op.batch_alter_table('notice', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notice_ends_at'))
         batch_op.drop_index(batch_op.f('ix_notice_created_at'))

@@ -20,6 +20,9 @@ PAGES = (
     "/admin",
     "/admin/tickets",
     "/admin/inbox",
+    "/admin/map",
+    "/admin/people",
+    "/admin/departments",
     "/admin/review",
     "/admin/intents",
     "/admin/nlu",
@@ -69,6 +72,19 @@ def test_ticket_page_clocks_docs_offline_and_every_page_at_375_px(
     for action in ("交给部门", "上报上一级", "合并到该工单", "撤销工单", "转派", "关闭工单"):
         assert page.locator(f"button:has-text('{action}')").count() == 1, action
     shot("ticket")
+
+    # the map of buildings drawn from registry coordinates, with no tile server
+    page.click("nav.main >> text=地图")
+    page.wait_for_selector("svg.map g.bldg")
+    assert page.locator("svg.map g.bldg").count() >= 10
+    assert page.locator("svg.map g.bldg.open[data-building='3幢']").count() == 1
+    assert page.locator("svg.map image").count() == 0
+    shot("map")
+    # the performance table
+    page.click("nav.main >> text=人员绩效")
+    row = page.locator("table.perf[data-by=worker] tbody tr", has_text="张伟")
+    assert row.locator("td").nth(2).inner_text() == "1"  # one ticket in hand
+    shot("people")
 
     # the API docs render with no internet; the favicon is ours
     page.goto(f"{live_server}/docs")

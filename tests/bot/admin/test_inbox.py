@@ -116,3 +116,39 @@ async def test_resident_ends_the_handoff_and_the_bot_takes_over(start_app: Any) 
         assert "已结束人工对话" in texts(ended)
         async with app.container.store.unit() as uow:
             assert await uow.handoffs.open_for("web", "resident-end") is None
+
+
+async def test_a_danger_written_while_waiting_for_a_person_is_advised_and_filed_at_once(
+    start_app: Any,
+) -> None:
+    """A handoff quiets the bot, never the safety layer: a trapped person gets 96333 and an
+    urgent ticket at once, and staff still read the message in the conversation."""
+    async with start_app() as app:
+        c = app.container
+        ids = await demo_ids(c)
+        await make_user(c, "wangfang", "community_staff", community_id=ids["community"])
+        await app.say(RESIDENT, "转人工")
+        opened = await app.say(RESIDENT, "13812345678")
+        assert "已为您转接社区工作人员" in texts(opened)
+
+        ordinary = await app.say(RESIDENT, "3幢电梯又坏了")
+        assert texts(ordinary) == "已收到，社区工作人员接入后会在这里回复您。"
+
+        danger = texts(await app.say(RESIDENT, "3幢电梯卡住了，我妈在里面出不来"))
+        assert "96333" in danger
+        assert re.search(r"MH-\d{8}-\d{4}", danger), danger
+
+        staff = fresh_client(app)
+        await login(staff, "wangfang")
+        hid = (await staff.get("/api/v1/handoffs")).json()["handoffs"][0]["id"]
+        history = (await staff.get(f"/api/v1/handoffs/{hid}")).json()
+        said = " ".join(m["text"] for m in history["messages"])
+        assert "我妈在里面出不来" in said
+
+
+async def test_a_negated_danger_while_waiting_stays_with_staff(start_app: Any) -> None:
+    async with start_app() as app:
+        await app.say(RESIDENT, "转人工")
+        await app.say(RESIDENT, "13812345678")
+        replies = await app.say(RESIDENT, "3幢电梯坏了，还好没有人被困")
+        assert texts(replies) == "已收到，社区工作人员接入后会在这里回复您。"

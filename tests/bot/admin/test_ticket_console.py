@@ -35,6 +35,15 @@ async def test_the_board_shows_deadlines_holder_and_level_and_departments(start_
             ("城管中队", "协办", "处理中")
         ]
 
+        depts = {d["name"]: d for d in (await liu.get("/api/v1/departments")).json()["departments"]}
+        assert (depts["城管中队"]["handed"], depts["城管中队"]["in_hand"]) == (1, 1)
+        assert depts["城管中队"]["contacts"] and depts["城管中队"]["phone"]
+        moon = {
+            d["name"]: d
+            for d in (await w.clients["moon"].get("/api/v1/departments")).json()["departments"]
+        }
+        assert all(d["handed"] == 0 for d in moon.values())
+
         up = await liu.post(f"/api/v1/tickets/{w.urgent}/escalate", json={"reason": "居民很着急"})
         assert up.status_code == 200, up.text
         board = (await liu.get(f"/api/v1/tickets/{w.urgent}/clocks")).json()
@@ -49,6 +58,8 @@ async def test_the_board_shows_deadlines_holder_and_level_and_departments(start_
         page = (await staff.get(f"/admin/tickets/{w.urgent}")).text
         assert "时限与承办" in page and 'data-due="' in page
         assert "已上报" in page and "网格长" in page and "城管中队" in page and "协办" in page
+        departments = (await staff.get("/admin/departments")).text
+        assert "城管中队" in departments and "办结用时中位数" in departments
         for action in ("交给部门", "上报上一级", "合并到该工单", "撤销工单", "转派", "关闭工单"):
             assert action in page
 

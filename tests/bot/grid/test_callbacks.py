@@ -42,8 +42,11 @@ async def test_the_resident_is_told_when_the_worker_will_call_back(start_app: An
     clock = FakeClock()  # 2026-11-22 09:00 UTC = 17:00 in Hangzhou
     async with start_app(clock=clock, **QUIET) as app:
         number, created = await filed_with_reply(app, "r-cb", "6幢楼道灯不亮，晚上很黑")
-        assert "网格员会在17:10前（10分钟内）给您回电" in created
-        card = await app.inbox("worker-li", expect=1)
+        # no phone was left: the worker answers in the chat
+        assert "网格员会在17:10前（10分钟内）联系您。" in created
+        _, called = await filed_with_reply(app, "r-cb2", "6幢门口垃圾没人清，我的电话13812345678")
+        assert "网格员会在17:10前（10分钟内）给您回电" in called
+        card = await app.inbox("worker-li", expect=2)
         assert "请于 11-22 17:10 前回电居民" in card[0]["text"]
         assert f"called:{number}" in [b["payload"] for b in card[0]["buttons"]]
 
@@ -101,6 +104,11 @@ async def test_no_call_back_in_ten_minutes_goes_to_the_leader_then_to_staff(
         assert f"【回电督办】{number} 超过10分钟仍未回电居民（负责人：李娜" in texts(leader)
         worker = await app.inbox("worker-li", expect=1)
         assert "已超过10分钟未回电居民，已上报网格长陈静" in texts(worker)
+        assert [b["payload"] for b in worker[-1]["buttons"]][:3] == [
+            f"accept:{number}",
+            f"called:{number}",
+            f"unreachable:{number}",
+        ]
         clock.advance(minutes=10)
         await app.container.sweeper.run_once()
         staff = await app.inbox("staff-liu", expect=1)
@@ -117,4 +125,4 @@ async def test_the_call_back_target_is_configurable(start_app: Any) -> None:
     clock = FakeClock()
     async with start_app(clock=clock, sla={"sweep_seconds": 3600, "callback_minutes": 30}) as app:
         _, created = await filed_with_reply(app, "r-cb", "6幢楼道灯不亮")
-        assert "网格员会在17:30前（30分钟内）给您回电" in created
+        assert "网格员会在17:30前（30分钟内）联系您" in created

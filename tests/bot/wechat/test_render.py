@@ -121,3 +121,6 @@ def test_messages_dedupe_by_msgid_and_events_by_sender_time_and_event() -> None:
     assert dedupe_key({"FromUserName": "o1", "CreateTime": "1763800000", "Event": "CLICK"}) == (
         "evt:o1:1763800000:click"
     )
+    # two different menu taps within one second are two turns
+    tap = {"FromUserName": "o1", "CreateTime": "1763800000", "Event": "CLICK"}
+    assert dedupe_key({**tap, "EventKey": "status"}) != dedupe_key({**tap, "EventKey": "help"})

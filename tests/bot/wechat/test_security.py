@@ -55,8 +55,24 @@ def test_only_timestamps_within_the_window_pass(timestamp: str, ok: bool) -> Non
         ("<html><A>1</A></html>", 400),
         ("", 400),
         ("<xml><A>" + "a" * 5000 + "</A></xml>", 413),
+        ("<xml><MsgType><b>text</b></MsgType></xml>", 400),
+        ("<xml><MsgType>text</MsgType><MsgType>event</MsgType></xml>", 400),
+        ("<xml><MsgType>event</MsgType><Event><x/></Event></xml>", 400),
+        ("<xml><Content>" + "<a>" * 300 + "</a>" * 300 + "</Content></xml>", 400),
     ],
-    ids=["xxe", "billion-laughs", "external-dtd", "unclosed", "not-xml-root", "empty", "oversize"],
+    ids=[
+        "xxe",
+        "billion-laughs",
+        "external-dtd",
+        "unclosed",
+        "not-xml-root",
+        "empty",
+        "oversize",
+        "msgtype-with-child",
+        "two-msgtypes",
+        "event-with-child",
+        "deeply-nested-content",
+    ],
 )
 def test_unsafe_or_broken_xml_is_refused(body: str, status: int) -> None:
     with pytest.raises(Rejected) as refused:

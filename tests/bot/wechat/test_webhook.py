@@ -225,6 +225,16 @@ async def test_plaintext_account_refuses_forged_replayed_and_hostile_requests(
                 ),
                 400,
             ),
+            ("openid over 128 characters", wire.signed(text_xml(openid="oLong" + "x" * 200)), 400),
+            (
+                "MsgType with a child element",
+                wire.signed(
+                    text_xml().replace(
+                        "<MsgType><![CDATA[text]]></MsgType>", "<MsgType><b>text</b></MsgType>"
+                    )
+                ),
+                400,
+            ),
         ]
         params, body = wire.signed(text_xml())
         cases.append(("encrypted but no key", ({**params, "encrypt_type": "aes"}, body), 403))

@@ -17,6 +17,7 @@ import yaml
 import nlu
 from handlers.dialogue import CreateTicket, DialogueState, Stage, step
 from handlers.dialogue.danger import advice_text
+from handlers.dialogue.types import draft_to_dict
 from handlers.i18n import t
 from handlers.messages import Media, MediaKind
 from handlers.notices import TicketFacts, task_card
@@ -199,3 +200,21 @@ def test_the_task_card_says_why_it_is_urgent() -> None:
 def test_advice_text_in_english() -> None:
     assert "96333" in advice_text(("96333",), "en")
     assert advice_text(("110",), "en").startswith("⚠️ This is urgent")
+
+
+def test_a_report_held_as_a_duplicate_joins_the_urgent_one() -> None:
+    held = CreateTicket(
+        intent="report_elevator",
+        category="elevator",
+        priority="high",
+        description="3幢电梯又坏了",
+        building_id=3,
+        building_name="3幢",
+        photos=(4,),
+    )
+    state = DialogueState(stage=Stage.DUPLICATE, draft=draft_to_dict(held))
+    turn = step(state, inbound(LIFT), danger_parse(LIFT), CTX, CFG)
+    ticket = filed(turn)
+    assert (ticket.priority, ticket.category, ticket.building_id) == ("urgent", "elevator", 3)
+    assert ticket.description == f"3幢电梯又坏了；{LIFT}"
+    assert ticket.photos == (4,)

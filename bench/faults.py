@@ -1,0 +1,133 @@
+"""The long fault drill: two replicas, our own PostgreSQL and Redis, a steady load, one fault.
+
+    .venv/bin/python bench/faults.py [--messages 600] [--rate 10] [--fault-at 20]
+
+For each drill (none, Redis killed for 10 s, PostgreSQL restarted, a replica SIGKILLed) it
+prints what the load saw (answers, 5xx, refused connections, apologies) and what the database
+holds afterwards (messages stored and done, unfinished, duplicate rows, tickets filed against
+tickets expected, duplicate tickets) and how long it took for everything to finish. The
+shorter versions run in CI as tests/faults/test_drills.py. Needs redis-server and the
+PostgreSQL server binaries; trains a model into a temporary directory first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.faults.harness import Cluster, Outcome, tools_available
+
+
+def train(root: Path) -> Path:
+    import nlu
+    from bot.nlu_runtime import ModelRepository
+
+    models = root / "models"
+    repo = ModelRepository(models)
+    data = Path(nlu.__file__).parent / "data"
+    model = nlu.train(nlu.load_training_data(data), version="bench-faults")
+    repo.save(model)
+    repo.activate(model.version)
+    return models
+
+
+def faults(cluster: Cluster, outage: float) -> dict[str, Callable[[], None]]:
+    def none() -> None:
+        return None
+
+    def redis() -> None:
+        cluster.redis.kill()
+        time.sleep(outage)
+        cluster.redis.start()
+
+    def postgres() -> None:
+        cluster.pg.stop()
+        time.sleep(outage)
+        cluster.pg.start()
+
+    def replica() -> None:
+        cluster.replicas[1].kill()
+
+    return {"none": none, "redis": redis, "postgres": postgres, "replica": replica}
+
+
+async def drill(name: str, args: argparse.Namespace, models: Path) -> Outcome:
+    # kept when the drill fails (the replicas' logs are in it); removed when it succeeds
+    tmp = tempfile.mkdtemp(prefix=f"minhu-drill-{name}-")
+    cluster = Cluster(Path(tmp), models)
+    try:
+        await cluster.start()
+        fault = faults(cluster, args.outage)[name]
+        counts = await cluster.drive(
+            messages=args.messages, rate=args.rate, fault_at=args.fault_at, fault=fault
+        )
+        if name == "replica":
+            cluster.restart_replica(1)
+        outcome = await cluster.settle(counts, args.messages, within=180)
+    except BaseException:
+        print(f"drill {name} failed; logs kept in {tmp}", file=sys.stderr)
+        raise
+    finally:
+        cluster.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return outcome
+
+
+def row(name: str, o: Outcome) -> str:
+    c = o.counts
+    return (
+        f"| {name} | {c.sent} | {c.answered} | {c.http_5xx} | {c.unreachable} | {c.apologies} "
+        f"| {o.stored} | {o.done} | {o.unfinished} | {o.duplicate_rows} "
+        f"| {o.tickets}/{o.tickets_expected} | {o.duplicate_tickets} | {o.seconds_to_settle} |"
+    )
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=600)
+    parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--fault-at", type=float, default=20.0)
+    parser.add_argument("--outage", type=float, default=10.0, help="seconds Redis/PG stay down")
+    parser.add_argument("--drills", default="none,redis,postgres,replica")
+    args = parser.parse_args()
+    missing = tools_available()
+    if missing:
+        print(f"cannot run the drills: {missing}")
+        return 2
+    models_env = os.environ.get("MINHU_DRILL_MODELS")  # a trained models dir to reuse
+    with tempfile.TemporaryDirectory(prefix="minhu-drill-models-") as tmp:
+        models = Path(models_env) if models_env else await asyncio.to_thread(train, Path(tmp))
+        print(
+            f"{args.messages} messages at {args.rate:g}/s over two replicas, fault at "
+            f"{args.fault_at:g} s (outage {args.outage:g} s); every third is an urgent report\n"
+        )
+        print(
+            "| drill | sent | answered | 5xx | refused | apologies | stored | done | unfinished "
+            "| duplicate rows | tickets | duplicate tickets | settled after s |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        failed = False
+        for name in args.drills.split(","):
+            outcome = await drill(name, args, models)
+            print(row(name, outcome), flush=True)
+            failed |= bool(
+                outcome.stored != args.messages
+                or outcome.unfinished
+                or outcome.duplicate_rows
+                or outcome.duplicate_tickets
+                or outcome.tickets != outcome.tickets_expected
+            )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

@@ -1,0 +1,201 @@
+"""The building registry: communities, grids, buildings, workers, residents and their
+channel identities.
+
+SQL over one AsyncSession, the same on SQLite and PostgreSQL (see storage/repositories.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.errors import DuplicateError, NotFound
+from storage.models import (
+    AdminToken,
+    AdminUser,
+    Attachment,
+    AuditLog,
+    Building,
+    ChannelIdentity,
+    Community,
+    Department,
+    DepartmentContact,
+    Grid,
+    GridWorker,
+    InboundMessage,
+    Mailbox,
+    Outbox,
+    Resident,
+    ReviewDecision,
+    TaskCard,
+    Ticket,
+    TicketClock,
+    TicketCounter,
+    TicketEvent,
+    TicketFollower,
+    TicketParty,
+    WorkerBindCode,
+)
+
+
+class SqlRegistry:
+    """Communities, grids, buildings, workers, residents and their channel identities."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def communities(self) -> Sequence[Community]:
+        return (await self.s.exec(select(Community).order_by(col(Community.id)))).all()
+
+    async def community(self, community_id: int) -> Community | None:
+        return await self.s.get(Community, community_id)
+
+    async def community_by_name(self, name: str) -> Community | None:
+        return (await self.s.exec(select(Community).where(Community.name == name))).first()
+
+    async def grids(self, community_id: int | None = None) -> Sequence[Grid]:
+        query = select(Grid).order_by(col(Grid.id))
+        if community_id is not None:
+            query = query.where(Grid.community_id == community_id)
+        return (await self.s.exec(query)).all()
+
+    async def grid(self, grid_id: int) -> Grid | None:
+        return await self.s.get(Grid, grid_id)
+
+    async def buildings(self, community_id: int | None = None) -> Sequence[Building]:
+        query = select(Building).order_by(col(Building.id))
+        if community_id is not None:
+            query = query.where(Building.community_id == community_id)
+        return (await self.s.exec(query)).all()
+
+    async def building(self, building_id: int) -> Building | None:
+        return await self.s.get(Building, building_id)
+
+    async def workers(self, community_id: int | None = None) -> Sequence[GridWorker]:
+        query = select(GridWorker).order_by(col(GridWorker.id))
+        if community_id is not None:
+            query = query.where(GridWorker.community_id == community_id)
+        return (await self.s.exec(query)).all()
+
+    async def worker(self, worker_id: int) -> GridWorker | None:
+        return await self.s.get(GridWorker, worker_id)
+
+    async def identity(self, channel: str, user_id: str) -> ChannelIdentity | None:
+        query = select(ChannelIdentity).where(
+            ChannelIdentity.channel == channel, ChannelIdentity.user_id == user_id
+        )
+        return (await self.s.exec(query)).first()
+
+    async def worker_identities(self, worker_id: int) -> Sequence[ChannelIdentity]:
+        """A worker's channels, preferred first."""
+        query = (
+            select(ChannelIdentity)
+            .where(ChannelIdentity.worker_id == worker_id)
+            .order_by(col(ChannelIdentity.priority), col(ChannelIdentity.id))
+        )
+        return (await self.s.exec(query)).all()
+
+    async def resident(self, resident_id: int) -> Resident | None:
+        return await self.s.get(Resident, resident_id)
+
+    async def ensure_resident(
+        self, channel: str, user_id: str, *, locale: str = "zh", now: datetime | None = None
+    ) -> tuple[Resident, ChannelIdentity]:
+        """The resident behind a channel identity, created on first contact."""
+        ident = await self.identity(channel, user_id)
+        if ident is not None and ident.resident_id is not None:
+            resident = await self.s.get(Resident, ident.resident_id)
+            if resident is None:  # pragma: no cover - FK guarantees it
+                raise NotFound(f"resident {ident.resident_id}")
+            if now is not None:
+                ident.last_inbound_at = now
+                self.s.add(ident)
+            return resident, ident
+        resident = Resident(locale=locale)
+        self.s.add(resident)
+        await self.s.flush()
+        if ident is None:
+            ident = ChannelIdentity(channel=channel, user_id=user_id)
+        ident.resident_id = resident.id
+        ident.last_inbound_at = now
+        self.s.add(ident)
+        await self.s.flush()
+        return resident, ident
+
+    async def touch_identity(self, channel: str, user_id: str, now: datetime) -> None:
+        ident = await self.identity(channel, user_id)
+        if ident is not None:
+            ident.last_inbound_at = now
+            ident.reachable = True
+            self.s.add(ident)
+
+    async def set_reachable(self, channel: str, user_id: str, reachable: bool) -> None:
+        ident = await self.identity(channel, user_id)
+        if ident is not None:
+            ident.reachable = reachable
+            self.s.add(ident)
+
+    async def bind_worker_identity(
+        self, worker_id: int, channel: str, user_id: str, *, priority: int = 0
+    ) -> ChannelIdentity:
+        ident = await self.identity(channel, user_id)
+        if ident is None:
+            ident = ChannelIdentity(channel=channel, user_id=user_id)
+        ident.worker_id = worker_id
+        ident.priority = priority
+        ident.reachable = True
+        self.s.add(ident)
+        await self.s.flush()
+        return ident
+
+    async def add(self, obj: Any) -> Any:
+        """Add any registry row (community, grid, building, worker) and flush to get its id."""
+        self.s.add(obj)
+        try:
+            await self.s.flush()
+        except IntegrityError as e:
+            raise DuplicateError(str(e.orig)) from e
+        return obj
+
+    async def save(self, obj: Any) -> None:
+        self.s.add(obj)
+        await self.s.flush()
+
+    async def delete_all(self) -> None:
+        """Remove every row (demo reset). Order respects foreign keys."""
+        for table in (
+            TaskCard,
+            WorkerBindCode,
+            TicketClock,
+            TicketFollower,
+            TicketParty,
+            DepartmentContact,
+            Department,
+            # admin console rows point at communities and workers (storage/admin_repositories)
+            ReviewDecision,
+            AdminToken,
+            AuditLog,
+            AdminUser,
+            Mailbox,
+            Outbox,
+            TicketEvent,
+            Attachment,
+            Ticket,
+            TicketCounter,
+            InboundMessage,
+            ChannelIdentity,
+            Resident,
+            GridWorker,
+            Building,
+        ):
+            await self.s.execute(sa.delete(table))
+        # grids reference their parents: children first
+        await self.s.execute(sa.delete(Grid).where(col(Grid.parent_id).is_not(None)))
+        await self.s.execute(sa.delete(Grid))
+        await self.s.execute(sa.delete(Community))
