@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,8 @@ from bot.container import Container, build, start_background
 from bot.demo import load_demo
 from handlers.ports import Clock
 from storage.errors import StorageError
+from storage.session_sql import ResilientSessionStore
+from storage.state import RedisSessionStore
 
 log = logging.getLogger("minhu.app")
 
@@ -37,6 +40,45 @@ DOCS_CSP = (
     "img-src 'self' data: blob:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
+
+
+class ArrivalStamp:
+    """Outermost middleware: stamps ``scope["state"]["arrived"]`` (event-loop time).
+
+    Deadlines (WeChat's 5 s) count from here, not from when a handler finally runs.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["arrived"] = asyncio.get_running_loop().time()
+        await self.app(scope, receive, send)
+
+
+async def readiness(container: Container, wait: float = 2.0) -> dict[str, str]:
+    """Each dependency's state: ``ok``, ``not configured`` or ``error: <kind>``."""
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(wait):
+            await container.database.ping()
+        checks["database"] = "ok"
+    except (StorageError, TimeoutError) as e:
+        checks["database"] = f"error: {type(e).__name__}"
+    sessions = container.sessions
+    redis = sessions.primary if isinstance(sessions, ResilientSessionStore) else sessions
+    if isinstance(redis, RedisSessionStore):
+        try:
+            async with asyncio.timeout(wait):
+                await redis.ping()
+            checks["redis"] = "ok"
+        except (StorageError, TimeoutError) as e:
+            checks["redis"] = f"error: {type(e).__name__}"
+    else:
+        checks["redis"] = "not configured"
+    checks["model"] = "ok" if container.interpreter.version else "error: no model"
+    return checks
 
 
 def app_from_env() -> FastAPI:
@@ -85,6 +127,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redoc_url=None,
     )
     app.state.settings = settings
+    app.add_middleware(ArrivalStamp)
 
     for channel in CHANNELS:
         if channel.enabled(settings):
@@ -114,9 +157,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> dict[str, Any]:
+        """Liveness: the process serves requests (a database outage is /readyz's business)."""
         container: Container = request.app.state.container
-        await container.database.ping()
         return {"status": "ok", "nlu_model": container.interpreter.version}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness for the load balancer: database, Redis (when configured) and a model."""
+        container: Container = request.app.state.container
+        checks = await readiness(container)
+        ready = all(v in ("ok", "not configured") for v in checks.values())
+        return JSONResponse(
+            status_code=200 if ready else 503,
+            content={"status": "ready" if ready else "not ready", "checks": checks},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -41,6 +41,10 @@ class WeChatSettings(BaseModel):
     account_id: str = ""  # the original id (gh_…); when set, ToUserName must match it
     reply_mode: Literal["passive", "push"] = "passive"
     passive_budget_seconds: float = Field(default=4.0, gt=0, lt=5)  # WeChat waits 5 s
+    # per process: messages processed at once, and how many may wait for a slot before new
+    # ones get the holding reply at once (persisted first, the answer pushed when it is ready)
+    max_concurrent: int = Field(default=16, ge=1)
+    admission_queue: int = Field(default=48, ge=0)
     api_base: str = "https://api.weixin.qq.com"
     api_timeout_seconds: float = Field(default=5.0, gt=0)
     template_progress: str = ""  # template id for resident updates after the 48-hour window

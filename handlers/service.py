@@ -306,18 +306,17 @@ class MinhuService:
     ) -> tuple[list[Outbound], DialogueState, Parse | None, bool]:
         now = self.clock.now()
         registry = await self._registry.get()
+        text = msg.text.strip()
+        notices: list[Outbound] = []
+        if len(text) > self.config.max_text:
+            notices.append(
+                Outbound(text=t("too_long", self._locale(msg), limit=self.config.max_text))
+            )
+            msg = replace(msg, text=text[: self.config.max_text])
+        # parse before taking a database connection: the pool is not held while NLU runs
+        parse = await self.interpreter.parse(msg.text, registry.hints) if msg.text.strip() else None
         async with self.store.unit() as uow:
             identity = await uow.registry.identity(msg.channel, msg.user_id)
-            text = msg.text.strip()
-            notices: list[Outbound] = []
-            if len(text) > self.config.max_text:
-                notices.append(
-                    Outbound(text=t("too_long", self._locale(msg), limit=self.config.max_text))
-                )
-                msg = replace(msg, text=text[: self.config.max_text])
-            parse = (
-                await self.interpreter.parse(msg.text, registry.hints) if msg.text.strip() else None
-            )
             department = (
                 None
                 if identity is not None and identity.worker_id is not None

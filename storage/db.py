@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,32 @@ def _current_revision(url: str) -> str | None:
         engine.dispose()
 
 
+MIGRATION_LOCK = 0x6D696E6875  # "minhu": the advisory lock every migrating process takes
+
+
+@contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """One migrator at a time on PostgreSQL: replicas starting together wait, then see head.
+
+    A session-level advisory lock on its own connection; released when the block ends (or
+    the process dies, when PostgreSQL drops the connection). SQLite needs none.
+    """
+    target = sync_url(url)
+    if target.get_backend_name() != "postgresql":
+        yield
+        return
+    engine = sa.create_engine(target, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+    finally:
+        engine.dispose()
+
+
 def upgrade(url: str, revision: str = "head") -> Upgrade:
     """Synchronously apply migrations (used at start and by `minhu db upgrade`).
 
@@ -168,9 +194,10 @@ def upgrade(url: str, revision: str = "head") -> Upgrade:
         Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
     config = alembic_config(url)
     try:
-        found = _current_revision(url)
-        command.upgrade(config, revision)
-        after = _current_revision(url)
+        with migration_lock(url):
+            found = _current_revision(url)
+            command.upgrade(config, revision)
+            after = _current_revision(url)
     except Exception as e:
         raise StorageError(f"migration failed on {_safe(url)}: {e}") from e
     renamed = found if found in LEGACY_REVISIONS else None

@@ -68,16 +68,32 @@ class SqlInbound:
             .returning(table_of(InboundMessage).c.id)
         )
         new_id = (await self.s.execute(stmt)).scalar_one_or_none()
-        query = select(InboundMessage).where(
-            InboundMessage.channel == channel, InboundMessage.message_id == message_id
-        )
-        row = (await self.s.exec(query.execution_options(populate_existing=True))).first()
-        if row is None:  # pragma: no cover - just inserted or existed
+        if new_id is not None:
+            # new (the usual case): the row is exactly what was inserted, no second round trip
+            row = InboundMessage(
+                id=new_id,
+                channel=channel,
+                message_id=message_id,
+                user_id=user_id,
+                payload=payload,
+                status="received",
+                replies=[],
+                received_at=now,
+            )
+            return row, True
+        existing = await self.by_message_id(channel, message_id)
+        if existing is None:  # pragma: no cover - the conflict means it exists
             raise StorageError("inbound message vanished after insert")
-        return row, new_id is not None
+        return existing, False
 
     async def get(self, inbound_id: int) -> InboundMessage | None:
         return await self.s.get(InboundMessage, inbound_id)
+
+    async def by_message_id(self, channel: str, message_id: str) -> InboundMessage | None:
+        query = select(InboundMessage).where(
+            InboundMessage.channel == channel, InboundMessage.message_id == message_id
+        )
+        return (await self.s.exec(query.execution_options(populate_existing=True))).first()
 
     async def update(
         self,
@@ -90,21 +106,23 @@ class SqlInbound:
         confidence: float | None = None,
         error: str | None = None,
     ) -> None:
-        row = await self.s.get(InboundMessage, inbound_id)
-        if row is None:
-            raise NotFound(f"inbound message {inbound_id}")
-        row.status = status
+        values: dict[str, Any] = {"status": status}
         if status in ("done", "failed"):
-            row.processed_at = now
+            values["processed_at"] = now
         if replies is not None:
-            row.replies = replies
+            values["replies"] = replies
         if intent is not None:
-            row.intent = intent
+            values["intent"] = intent
         if confidence is not None:
-            row.confidence = confidence
+            values["confidence"] = confidence
         if error is not None:
-            row.error = error[:4000]
-        self.s.add(row)
+            values["error"] = error[:4000]
+        # one UPDATE by primary key instead of load-then-flush (the message path's hot write)
+        table = table_of(InboundMessage)
+        stmt = sa.update(table).where(table.c.id == inbound_id).values(**values)
+        result = await self.s.execute(stmt.execution_options(synchronize_session=False))
+        if getattr(result, "rowcount", 1) == 0:
+            raise NotFound(f"inbound message {inbound_id}")
 
     async def recent_for_user(
         self, channel: str, user_id: str, *, limit: int = 20

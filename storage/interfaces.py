@@ -210,6 +210,10 @@ class InboundRepository(Protocol):
 
     async def get(self, inbound_id: int) -> InboundMessage | None: ...
 
+    async def by_message_id(self, channel: str, message_id: str) -> InboundMessage | None:
+        """The message with this platform id (the unique key), or None."""
+        ...
+
     async def update(
         self,
         inbound_id: int,

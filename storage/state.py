@@ -475,6 +475,10 @@ class RedisSessionStore:
     ) -> AbstractAsyncContextManager[None]:
         return self._locked(key, timeout)
 
+    async def ping(self) -> None:
+        """Readiness: raise StorageError unless Redis answers."""
+        await self._call("PING", self._redis.ping())
+
     async def load(self, key: str) -> dict[str, Any] | None:
         raw = _text(await self._call("GET", self._redis.get(self._key("state", key))))
         return None if raw is None else _decode_state(raw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -12,19 +13,84 @@ from bot.config import Settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(
+        (ROOT / "docker" / "compose.yaml").read_text(encoding="utf-8")
+    )
+    return data
+
+
+def _env_file(name: str) -> dict[str, str]:
+    text = (ROOT / "docker" / name).read_text(encoding="utf-8")
+    pairs = (line.split("=", 1) for line in text.splitlines() if line and line[0] != "#")
+    return {k: v for k, v in pairs}
+
+
+def test_compose_runs_replicas_behind_a_proxy_with_every_service_health_checked() -> None:
+    services = _compose()["services"]
+    assert set(services) == {"migrate", "app", "proxy", "postgres", "redis"}
+    for name in ("app", "proxy", "postgres", "redis"):
+        assert services[name]["healthcheck"]["test"], name
+    assert services["app"]["deploy"]["replicas"] >= 2
+    assert "/readyz" in " ".join(services["app"]["healthcheck"]["test"])
+    assert services["app"]["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert "ports" not in services["app"]  # only through the proxy
+    nginx = (ROOT / "docker" / "nginx.conf").read_text(encoding="utf-8")
+    assert "server app:8000" in nginx and "ssl_certificate" in nginx
+
+
+def test_compose_takes_secrets_from_env_files_and_loads_no_demo() -> None:
+    compose = _compose()
+    text = (ROOT / "docker" / "compose.yaml").read_text(encoding="utf-8")
+    assert "PASSWORD:" not in text and "SECRET_KEY:" not in text  # no inline secrets
+    for name in ("migrate", "app", "postgres", "redis"):
+        for env_file in compose["services"][name]["env_file"]:
+            assert (ROOT / "docker" / f"{env_file}.example").exists(), env_file
+    for name in ("migrate", "app"):
+        env = compose["services"][name]["environment"]
+        assert env["MINHU_ENV"] == "prod" and env["MINHU_LOAD_DEMO"] == "false"
+    assert compose["services"]["app"]["environment"]["MINHU_BOOTSTRAP"] == "false"
+    assert compose["services"]["migrate"]["environment"]["MINHU_BOOTSTRAP"] == "true"
+
+
 def test_compose_environment_is_valid_configuration() -> None:
-    compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text(encoding="utf-8"))
-    assert set(compose["services"]) == {"app", "postgres", "redis"}
-    env = {
-        k: re.sub(r"\$\{[^}]+\}", "x" * 40, str(v))
-        for k, v in compose["services"]["app"]["environment"].items()
-    }
+    env = {**_env_file("minhu.env.example"), **_compose()["services"]["app"]["environment"]}
+    env["MINHU_SECRET_KEY"] = "k" * 64  # the example's placeholder is refused in prod
+    env.pop("MINHU_BOOTSTRAP")  # read by the entrypoint, not by Settings
     fields = {f"MINHU_{name.upper()}" for name in Settings.model_fields}
     assert set(env) <= fields, set(env) - fields
     settings = Settings(**{k.removeprefix("MINHU_").lower(): v for k, v in env.items()})
-    assert settings.env == "prod"
+    assert settings.env == "prod" and not settings.load_demo
     assert settings.database_url.startswith("postgresql://")
-    assert settings.redis_url == "redis://redis:6379/0"
+    assert settings.redis_url is not None and settings.redis_url.startswith("redis://")
+    pg = _env_file("postgres.env.example")
+    assert f"{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/{pg['POSTGRES_DB']}" in (
+        settings.database_url
+    )
+    assert _env_file("redis.env.example")["REDIS_PASSWORD"] in settings.redis_url
+
+
+def test_lock_file_pins_every_runtime_dependency() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, line
+            pins[name] = version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for dep in project["dependencies"]:
+        req = Requirement(dep)
+        name = req.name.lower().replace("_", "-")
+        assert name in pins, f"{name} missing from requirements.lock"
+        assert req.specifier.contains(pins[name]), (name, pins[name], str(req.specifier))
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    assert ".git" in ignored and ".venv" in ignored and "tests" in ignored
 
 
 def test_dockerfile_copies_what_exists_and_runs_the_cli() -> None:

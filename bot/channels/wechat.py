@@ -192,6 +192,8 @@ class WeChatRuntime:
             photo_link=self.photo_link,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._slots = asyncio.Semaphore(settings.max_concurrent)
+        self._waiting = 0  # owned messages stored and waiting for a processing slot
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -336,14 +338,13 @@ class WeChatRuntime:
         push = self.settings.reply_mode == "push"
         loop = asyncio.get_running_loop()
         while True:
-            row = await self._stored(incoming)
-            if row is None and await self.sessions.claim(
-                f"wechat:msg:{incoming.key}", ttl_seconds=CLAIM_SECONDS
-            ):
+            # claim first: a new message (the usual case) costs no database read here; the
+            # unique insert in receive() still decides when the claim of a stored one expired
+            if await self.sessions.claim(f"wechat:msg:{incoming.key}", ttl_seconds=CLAIM_SECONDS):
                 ours, answer = await self._own_and_answer(incoming, deadline, push=push)
                 if ours:
                     return answer
-                continue  # another process stored it first: wait for its answer
+            row = await self._stored(incoming)
             if row is not None and row.status in ("done", "failed"):
                 if push:
                     return None  # its owner pushed the answer
@@ -369,8 +370,22 @@ class WeChatRuntime:
     ) -> tuple[bool, Rendered | None]:
         """Own the message; (False, None) when another process had stored it first."""
         stored = asyncio.Event()
+        admitted = push or self._waiting < self.settings.admission_queue
+        if not admitted:
+            # admission control: the queue is long, so this message cannot be answered within
+            # the budget; flag it late before the owner starts (the owner pushes the answer)
+            await self.sessions.set_value(self._late_key(incoming), "1", ttl_seconds=LATE_SECONDS)
         task = self.spawn(self._own(incoming, stored, push=push), f"wechat:{incoming.key}")
         loop = asyncio.get_running_loop()
+        if not admitted:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await stored.wait()
+            if task.done() and (error := task.exception()) is not None:
+                raise error  # nothing stored: an error status makes WeChat retry
+            if task.done() and task.result() is None:
+                return False, None
+            return True, Rendered(say("holding"))
         if push:
             # persist before acknowledging (nothing a resident sent is lost), then "success"
             with contextlib.suppress(TimeoutError):
@@ -406,7 +421,16 @@ class WeChatRuntime:
         if direct is not None:
             replies = [await self._answer_directly(receipt.inbound_id, inbound, direct)]
         else:
-            replies = await service.process(receipt.inbound_id, inbound)
+            # a bounded number at once keeps the event loop free to answer (holding) replies
+            self._waiting += 1
+            try:
+                await self._slots.acquire()
+            finally:
+                self._waiting -= 1
+            try:
+                replies = await service.process(receipt.inbound_id, inbound)
+            finally:
+                self._slots.release()
         out = self._with_welcome(incoming, replies)
         if push or await self.sessions.get_value(self._late_key(incoming)):
             await self._push_once(incoming, out)
@@ -473,8 +497,7 @@ class WeChatRuntime:
 
     async def _stored(self, incoming: Incoming) -> InboundMessage | None:
         async with self.container.store.unit() as uow:
-            rows = await uow.inbound.recent_for_user(NAME, incoming.openid, limit=50)
-        return next((r for r in rows if r.message_id == incoming.key), None)
+            return await uow.inbound.by_message_id(NAME, incoming.key)
 
     @staticmethod
     def _stored_replies(row: InboundMessage) -> list[Outbound]:
@@ -568,7 +591,8 @@ def build_router(settings: WeChatSettings) -> APIRouter:
     @router.post(WEBHOOK)
     async def receive(request: Request) -> Response:
         """Every message and event of the official account."""
-        started = asyncio.get_running_loop().time()
+        # the passive budget counts from arrival (stamped by the app's outermost middleware)
+        started = request.scope.get("state", {}).get("arrived") or asyncio.get_running_loop().time()
         runtime = _runtime(request)
         q = request.query_params
         timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")

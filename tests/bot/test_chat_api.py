@@ -254,3 +254,34 @@ async def test_a_message_that_fails_gets_an_apology_and_is_recovered_later(
         async with app.container.store.unit() as uow:
             [row] = await uow.inbound.recent_for_user("web", "r-stuck")
         assert row.status == "done"
+
+
+async def test_readyz_checks_database_redis_and_model(start_app: Any) -> None:
+    async with start_app() as app:
+        response = await app.client.get("/readyz")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "ready"
+        assert body["checks"]["database"] == "ok"
+        assert body["checks"]["model"] == "ok"
+        assert body["checks"]["redis"] in ("ok", "not configured")
+
+
+async def test_readyz_is_503_when_the_database_is_down(start_app: Any) -> None:
+    async with start_app() as app:
+        container = app.container
+        original = container.database.ping
+
+        async def down() -> None:
+            from storage.errors import StorageError
+
+            raise StorageError("database unreachable")
+
+        container.database.ping = down
+        try:
+            response = await app.client.get("/readyz")
+        finally:
+            container.database.ping = original
+        assert response.status_code == 503
+        assert response.json()["checks"]["database"] == "error: StorageError"
+        assert (await app.client.get("/healthz")).status_code == 200

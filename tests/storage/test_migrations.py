@@ -107,3 +107,17 @@ def test_a_database_stamped_with_an_old_revision_id_upgrades_and_keeps_its_data(
     assert _execute(url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
     assert _execute(url, "SELECT name FROM community") == [("老小区",)]
     assert _schema_diff(url) == []
+
+
+@pytest.mark.services
+def test_replicas_migrating_at_once_apply_each_migration_exactly_once(
+    fresh_postgres_url: Callable[[], str],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = str(fresh_postgres_url())
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: upgrade(url), range(3)))
+    assert sorted(len(r.applied) for r in results) == [0, 0, len(CHAIN)]
+    assert all(r.after == HEAD for r in results)
+    assert _schema_diff(url) == []
