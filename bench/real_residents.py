@@ -244,6 +244,9 @@ async def chat_client(model_dir: Path) -> AsyncIterator[Any]:
             outbox_poll_seconds=0.05,
             load_demo=True,
             log_level="WARNING",
+            # 600 new residents from one client address in a few minutes: the per-address
+            # token buckets (an abuse defence) would answer most of them "too fast".
+            rate_limits={"enabled": False},
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):
