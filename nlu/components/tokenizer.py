@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from functools import lru_cache
 from importlib import resources
 
 import jieba
@@ -18,6 +19,14 @@ def domain_terms() -> list[str]:
     """Return the built-in domain vocabulary shipped in ``nlu/resources/domain_terms.txt``."""
     text = resources.files("nlu").joinpath("resources/domain_terms.txt").read_text("utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@lru_cache(maxsize=1)
+def _base_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's packaged prefix dictionary and its total count (never modified: copied)."""
+    base = jieba.Tokenizer()
+    base.initialize()  # jieba caches the prefix dict in the temp dir
+    return base.FREQ, base.total
 
 
 class JiebaTokenizer:
@@ -36,8 +45,13 @@ class JiebaTokenizer:
         self.max_chars = max_chars
         self.user_words = sorted({w.strip() for w in user_words if w and w.strip()})
         self._jieba = jieba.Tokenizer()
-        # Loads the packaged dictionary; jieba caches the prefix dict in the temp dir.
-        self._jieba.initialize()
+        # jieba's packaged dictionary, loaded once per process (about a second) and copied
+        # here (milliseconds): every model a process loads or trains gets its own copy, so
+        # user words stay private to this tokenizer.
+        freq, total = _base_dictionary()
+        self._jieba.FREQ = dict(freq)
+        self._jieba.total = total
+        self._jieba.initialized = True
         for word in self.user_words:
             if " " not in word:
                 self._jieba.add_word(word, freq=_WORD_FREQ)
