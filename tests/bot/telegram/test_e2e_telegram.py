@@ -89,14 +89,17 @@ async def test_resident_and_worker_both_on_telegram_from_report_to_rating(
         await bind(tg, WORKER, "张伟")
         number = await file_noise_report(tg, RESIDENT)
 
-        # the worker's task card: facts, SLA, the five buttons, HTML
+        # the worker's task card: facts, SLA, its buttons, HTML
         card = card_for(tg, WORKER, number)
         assert card.params["parse_mode"] == "HTML"
         for fact in ("噪音扰民", "3幢", "晚上十点还在电钻", "13812345678", "响应时限", "等待接单"):
             assert fact in card.text, fact
         # the deadline is the SLA accept clock's: a normal report, 2 hours
         assert "前（2小时内）" in card.text
-        assert card.titles == ["接单", "进展", "办结", "转派", "移交部门", "联系居民"]
+        # 已回电 / 联系不上 while the call-back promised to the resident is due
+        assert card.titles == [
+            "接单", "已回电", "联系不上", "进展", "办结", "转派", "移交部门", "联系居民",
+        ]  # fmt: skip
 
         # 接单: the query is answered, the card changes in place, the resident is told
         calls = await tg.tap(WORKER, card, "接单")
@@ -104,7 +107,9 @@ async def test_resident_and_worker_both_on_telegram_from_report_to_rating(
         assert "已接单" in answer.params["text"]
         state = card_state(tg, card)
         assert "状态</b>：已接单" in state["text"]
-        assert state["buttons"] == ["进展", "办结", "转派", "移交部门", "联系居民"]
+        assert state["buttons"] == [
+            "已回电", "联系不上", "进展", "办结", "转派", "移交部门", "联系居民",
+        ]  # fmt: skip
         assert "张伟接单" in last_with(calls, RESIDENT.id).text
 
         # a progress note with a photo, written as a reply to the card
