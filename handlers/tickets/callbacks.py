@@ -17,9 +17,9 @@ from handlers.lifecycle import Actor, Move, next_status
 from handlers.notices import LOCAL_TZ, task_buttons, worker_notice
 from handlers.ports import Clock
 from handlers.privacy import mask_text
-from handlers.sla import duration_text, escalation_targets
+from handlers.sla import duration_text
 from handlers.tickets.common import Snapshot, load_snapshot
-from handlers.tickets.escalation import who_text
+from handlers.tickets.escalation import supervisors_of, who_text
 from handlers.tickets.moves import Moves
 from handlers.tickets.notify import Notifications
 from storage.interfaces import UnitOfWork
@@ -74,15 +74,7 @@ class Callbacks:
         """Nobody recorded a call-back in time: the next rung up is told (same status)."""
         next_status(ticket.status, Move.CALLBACK_ESCALATE)
         snap = snapshot or await load_snapshot(uow)
-        exclude = frozenset({ticket.assignee_id}) if ticket.assignee_id else frozenset()
-        reached, targets = escalation_targets(
-            level,
-            grid_id=ticket.grid_id,
-            community_id=ticket.community_id,
-            grids=snap.grids,
-            workers=snap.workers,
-            exclude=exclude,
-        )
+        reached, targets = supervisors_of(ticket, level, snap)
         target_text = duration_text(clock.target_seconds)
         await self.moves.apply(
             uow,

@@ -35,6 +35,20 @@ def who_text(level: int, targets: Sequence[WorkerRef], locale: str = "zh") -> st
     return t("who.grid_leader", locale, name="、".join(w.name for w in targets[:3]))
 
 
+def supervisors_of(ticket: Ticket, level: int, snap: Snapshot) -> tuple[int, list[WorkerRef]]:
+    """Who a ticket escalates to at ``level`` (up when nobody is there), never its assignee."""
+    exclude = frozenset({ticket.assignee_id}) if ticket.assignee_id else frozenset()
+    reached, targets = escalation_targets(
+        level,
+        grid_id=ticket.grid_id,
+        community_id=ticket.community_id,
+        grids=snap.grids,
+        workers=snap.workers,
+        exclude=exclude,
+    )
+    return reached, list(targets)
+
+
 class Escalation:
     """Escalations, reminders, overdue notices and closing unrated tickets.
 
@@ -74,15 +88,7 @@ class Escalation:
         """
         next_status(ticket.status, Move.ESCALATE)
         snap = snapshot or await load_snapshot(uow)
-        exclude = frozenset({ticket.assignee_id}) if ticket.assignee_id else frozenset()
-        reached, targets = escalation_targets(
-            level,
-            grid_id=ticket.grid_id,
-            community_id=ticket.community_id,
-            grids=snap.grids,
-            workers=snap.workers,
-            exclude=exclude,
-        )
+        reached, targets = supervisors_of(ticket, level, snap)
         if not targets:
             await self.moves.event(
                 uow, ticket, "escalation_failed", actor, note=reason, data={"level": level}
@@ -152,15 +158,7 @@ class Escalation:
         """The resolution deadline passed: supervisors and the worker are told (same status)."""
         next_status(ticket.status, Move.OVERDUE)
         snap = snapshot or await load_snapshot(uow)
-        exclude = frozenset({ticket.assignee_id}) if ticket.assignee_id else frozenset()
-        reached, targets = escalation_targets(
-            level,
-            grid_id=ticket.grid_id,
-            community_id=ticket.community_id,
-            grids=snap.grids,
-            workers=snap.workers,
-            exclude=exclude,
-        )
+        reached, targets = supervisors_of(ticket, level, snap)
         target_text = duration_text(target_seconds)
         await self.moves.apply(
             uow,
