@@ -52,6 +52,7 @@ from storage.models import (
     TicketEvent,
     WorkerBindCode,
 )
+from storage.people_interfaces import PeopleRepository
 from storage.state import SessionStore
 
 
@@ -587,6 +588,8 @@ class UnitOfWork(Protocol):
     def notices(self) -> NoticeRepository: ...
     @property
     def hotspots(self) -> HotspotRepository: ...
+    @property
+    def people(self) -> PeopleRepository: ...
 
     async def commit(self) -> None: ...
 

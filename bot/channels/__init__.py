@@ -8,7 +8,7 @@ so channels may import the container.
 
 from __future__ import annotations
 
-from bot.channels import cli, telegram, web, wechat, wecom
+from bot.channels import cli, sms, telegram, web, wechat, wecom
 from bot.channels.base import Channel
 
 CHANNELS: tuple[Channel, ...] = (
@@ -17,4 +17,5 @@ CHANNELS: tuple[Channel, ...] = (
     telegram.CHANNEL,
     wechat.CHANNEL,
     wecom.CHANNEL,  # notifications only (grid workers)
+    sms.CHANNEL,  # notifications only (residents who reported by phone / at the counter)
 )
