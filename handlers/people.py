@@ -90,6 +90,7 @@ def masked_phone(phone: str) -> str:
 
 _WHO = re.compile(r"(网格员|网格长|楼栋长|楼长|单元长|志愿者)")
 _ASK = re.compile(r"(是谁|叫什么|谁是|电话|手机|号码|联系方式|怎么联系|如何联系|找谁|哪位)")
+_NOT_A_QUESTION = re.compile(r"(不|没|投诉|太慢|态度|骂|差劲)")
 _MINE = re.compile(
     r"^\s*(我的|我们的?|我家的?|本楼的?)?(网格员|网格长|楼栋长|楼长|单元长)[?？。!！\s]*$"
 )
@@ -102,7 +103,18 @@ def asks_for_people(text: str) -> bool:
         return False
     if _MINE.match(text):
         return True
+    if _NOT_A_QUESTION.search(text):  # "网格员电话打不通" is a complaint, not a question
+        return False
     return bool(_WHO.search(text) and _ASK.search(text))
+
+
+_BUILDING = re.compile(r"([A-Za-z]区)?\s*([0-9０-９一二三四五六七八九十百两]+)\s*(号楼|幢|栋|号)")
+
+
+def building_mention(text: str) -> str | None:
+    """ "6幢的楼栋长是谁" → "6幢" (to resolve against the registry), else None."""
+    match = _BUILDING.search(text)
+    return match.group(0).strip() if match else None
 
 
 @dataclass(frozen=True, slots=True)

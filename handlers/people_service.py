@@ -35,6 +35,7 @@ from handlers.notices import task_buttons
 from handlers.people import (
     HelperRole,
     Person,
+    building_mention,
     code_hash,
     code_text,
     new_link_code,
@@ -629,8 +630,9 @@ class PeopleService:
         workers = [w for w in await uow.registry.workers(building.community_id) if w.active]
         people: list[Person] = []
         for role in ("grid_worker", "grid_leader"):
-            # the nearest grid (a micro-grid before its parent) that has someone in the role
-            for gid in grid_ids:
+            # the nearest grid (a micro-grid before its parent) that has someone in the role;
+            # a leader without a grid leads the whole community
+            for gid in (*grid_ids, None):
                 found = [w for w in workers if w.grid_id == gid and w.role == role]
                 if found:
                     people += [Person(role, w.name, w.phone) for w in found]
@@ -649,7 +651,12 @@ class PeopleService:
         """The answer to "我的网格员" / "我们楼栋长是谁": the building named in the message,
         else the resident's home."""
         locale = resident.locale
-        named = resolve_building(text, list(buildings), community_id=resident.community_id)
+        mention = building_mention(text)
+        named = (
+            resolve_building(mention, list(buildings), community_id=resident.community_id)
+            if mention
+            else []
+        )
         building_id = named[0].id if len(named) == 1 else resident.building_id
         building = await uow.registry.building(building_id) if building_id else None
         if building is None:
