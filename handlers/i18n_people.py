@@ -47,6 +47,12 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "这条请求不是发给您的，或已失效。",
         "en": "This request was not meant for you, or it is no longer valid.",
     },
+    "push.helper_reopened": {
+        "zh": "您反映的问题（工单 {number}）经{role}现场查看仍未恢复，已重新打开，"
+        "网格员会继续处理。",
+        "en": "The {role} checked on site: the problem of ticket {number} is not fixed yet. "
+        "It is reopened and the grid worker will continue.",
+    },
     "worker.helper.fixed": {
         "zh": "【{role}确认】{name}确认：{place} {what}已恢复（工单 {number}）。",
         "en": "[{role} confirms] {name}: the {what} at {place} works again (ticket {number}).",

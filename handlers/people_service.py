@@ -19,7 +19,7 @@ sequenceDiagram
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +31,7 @@ from handlers.helper_reach import SMS, by_rank, send_to_helper
 from handlers.i18n import t
 from handlers.lifecycle import Actor, Move, is_open
 from handlers.messages import Button, Outbound
-from handlers.notices import task_buttons
+from handlers.notices import resident_update, task_buttons
 from handlers.people import (
     HelperRole,
     Person,
@@ -46,7 +46,7 @@ from handlers.people import (
 )
 from handlers.permissions import Action, CommunityTarget, Subject, communities_for
 from handlers.ports import Clock
-from handlers.ticket_service import TicketService
+from handlers.ticket_service import TicketService, facts_of
 from handlers.tickets.access import grid_tree
 from nlu.pii import phone_digits
 from storage.interfaces import Store, UnitOfWork
@@ -523,7 +523,16 @@ class PeopleService:
             # the fix did not hold: back to the worker, like a resident's low rating but
             # without the escalation (the neighbour checked, nobody missed a deadline yet)
             await self.tickets.apply(uow, ticket, Move.REOPEN, actor, note=said)
-            await self.tickets.push_resident(uow, ticket, "reopened", reporter=True)
+            await self.tickets.push_resident(uow, ticket, "reopened", reporter=False)
+            reporter_locale = await self.tickets.reporter_locale(uow, ticket)
+            text = t(
+                "push.helper_reopened",
+                reporter_locale,
+                number=ticket.number,
+                role=role_label(helper.role, reporter_locale),
+            )
+            update = resident_update("reopened", facts_of(ticket), reporter_locale)
+            await self.tickets.notifications.push_reporter(uow, ticket, replace(update, text=text))
             if ticket.assignee_id:
                 prefix = t("worker.helper.not_fixed", "zh", what=what, **values)
                 await self.tickets.push_task(uow, ticket.assignee_id, ticket, prefix=prefix)

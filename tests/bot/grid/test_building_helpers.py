@@ -103,7 +103,10 @@ async def test_not_fixed_reopens_the_ticket_for_the_worker_and_helpers_can_respo
                 f"【楼栋长反馈未恢复】张桂兰反馈：6幢 公共设施仍未恢复，工单 {number} 已重新打开"
             )
             resident = await app.inbox("r-b")
-            assert number in resident[0]["text"] and "重新打开" in resident[0]["text"]
+            assert resident[0]["text"] == (
+                f"您反映的问题（工单 {number}）经楼栋长现场查看仍未恢复，已重新打开，"
+                "网格员会继续处理。"
+            )
             detail = (await client.get(f"/api/v1/tickets/{number}")).json()
             assert detail["status"] == "reopened"
             assert detail["events"][-1]["kind"] == "helper_not_fixed" or any(
