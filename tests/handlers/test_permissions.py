@@ -27,41 +27,45 @@ from handlers.permissions import (
 )
 from storage.models import GridWorker
 
-# o own · g own grid · c own community · x other community · * tied to no community · - never
+# o own · g own grid · c own community · s own street · x other community
+# * tied to no community · - never
 SPEC = """
-action            resident worker leader staff department admin public
-view              o        o      og     ogc   o          ogcx* -
-handle            -        o      og     ogc   -          ogcx* -
-note              -        o      og     ogc   -          ogcx* -
-recategorize      -        o      og     ogc   -          ogcx* -
-escalate          -        o      og     ogc   -          ogcx* -
-department_reply  -        o      og     ogc   o          ogcx* -
-reassign          -        -      og     ogc   -          ogcx* -
-close             -        -      og     ogc   -          ogcx* -
-cancel            -        -      og     ogc   -          ogcx* -
-merge             -        -      og     ogc   -          ogcx* -
-supervise         -        -      og     ogc   -          ogcx* -
-rate              o        -      -      -     -          -     -
-supplement        o        -      -      -     -          -     -
-read_public       ogcx*    ogcx*  ogcx*  ogcx* ogcx*      ogcx* ogcx*
-manage_registry   -        -      -      c     -          ogcx* -
-bind_identity     -        -      -      c     -          ogcx* -
-review            -        -      -      c     -          ogcx* -
-answer            -        -      -      c     -          ogcx* -
-publish_notice    -        -      g      gc    -          ogcx* -
-teach             -        -      -      *     -          ogcx* -
-create_community  -        -      -      -     -          ogcx* -
-import_training   -        -      -      -     -          ogcx* -
-activate_model    -        -      -      -     -          ogcx* -
-manage_accounts   -        -      -      -     -          ogcx* -
-read_audit        -        -      -      -     -          ogcx* -
-manage_deliveries -        -      -      -     -          ogcx* -
+action            resident worker leader staff  street department admin  public
+view              o        o      og     ogc    os     o          ogcsx* -
+handle            -        o      og     ogc    os     -          ogcsx* -
+note              -        o      og     ogc    os     -          ogcsx* -
+recategorize      -        o      og     ogc    os     -          ogcsx* -
+escalate          -        o      og     ogc    os     -          ogcsx* -
+department_reply  -        o      og     ogc    os     o          ogcsx* -
+reassign          -        -      og     ogc    os     -          ogcsx* -
+close             -        -      og     ogc    os     -          ogcsx* -
+cancel            -        -      og     ogc    os     -          ogcsx* -
+merge             -        -      og     ogc    os     -          ogcsx* -
+supervise         -        -      og     ogc    os     -          ogcsx* -
+send_back         -        -      -      -      os     -          ogcsx* -
+forward_city      -        -      -      -      os     -          ogcsx* -
+rate              o        -      -      -      -      -          -      -
+supplement        o        -      -      -      -      -          -      -
+read_public       ogcsx*   ogcsx* ogcsx* ogcsx* ogcsx* ogcsx*     ogcsx* ogcsx*
+manage_registry   -        -      -      c      -      -          ogcsx* -
+bind_identity     -        -      -      c      -      -          ogcsx* -
+review            -        -      -      c      -      -          ogcsx* -
+answer            -        -      -      c      -      -          ogcsx* -
+publish_notice    -        -      g      gc     s      -          ogcsx* -
+teach             -        -      -      *      -      -          ogcsx* -
+create_community  -        -      -      -      -      -          ogcsx* -
+import_training   -        -      -      -      -      -          ogcsx* -
+activate_model    -        -      -      -      -      -          ogcsx* -
+manage_accounts   -        -      -      -      -      -          ogcsx* -
+read_audit        -        -      -      -      -      -          ogcsx* -
+manage_deliveries -        -      -      -      -      -          ogcsx* -
 """
 ROLES = {
     "resident": Role.RESIDENT,
     "worker": Role.GRID_WORKER,
     "leader": Role.GRID_LEADER,
     "staff": Role.COMMUNITY_STAFF,
+    "street": Role.STREET_STAFF,
     "department": Role.DEPARTMENT,
     "admin": Role.ADMIN,
     "public": Role.PUBLIC,
@@ -70,6 +74,7 @@ LETTERS = {
     "o": Scope.OWN,
     "g": Scope.OWN_GRID,
     "c": Scope.OWN_COMMUNITY,
+    "s": Scope.OWN_STREET,
     "x": Scope.OTHER_COMMUNITY,
     "*": Scope.GLOBAL,
 }

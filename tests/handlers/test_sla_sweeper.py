@@ -68,12 +68,16 @@ async def test_the_accept_deadline_escalates_to_the_grid_leader_then_community_s
     staff = await outbox_texts(sql_store, "staff-liu")
     assert len(staff) == 1 and number in staff[0]
 
+    # next rung: the street; this community has no street staff, so the timeline says so
+    d.clock.advance(minutes=10)
+    assert (await d.sweeper.run_once()).fired == 1
     d.clock.advance(hours=1)
     assert (await d.sweeper.run_once()).fired == 0  # the top of the ladder: no more accept clocks
     events = await events_of(sql_store, number)
     escalations = [e for e in events if e.kind == "escalate"]
     assert [e.data["level"] for e in escalations] == [1, 2]
     assert all(e.actor_type == "system" and e.note == "超过10分钟未接单" for e in escalations)
+    assert events[-1].kind == "escalation_failed" and events[-1].data == {"level": 3}
     assert events[-1].to_status == "escalated"
 
 
