@@ -227,6 +227,7 @@ def ticket_json(ticket: Ticket, names: Names, *, now: datetime, targets: Targets
             targets=targets,
         ),
         "rating": ticket.rating,
+        "tier": ticket.tier,
         "channel": ticket.channel,
         "channel_label": channel_label(ticket.channel),
         "created_at": _iso(ticket.created_at),

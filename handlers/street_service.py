@@ -252,6 +252,12 @@ class StreetDesk:
             }
             return [s for s in streets if s.id in mine]
 
+    async def payload(self, order_id: int) -> dict[str, Any] | None:
+        """The work order of a hand-off, as it goes to 12345."""
+        async with self.store.unit() as uow:
+            order = await uow.streets.order(order_id)
+            return dict(order.payload) if order is not None else None
+
     async def acknowledged(self, order_id: int, order_no: str) -> bool:
         """12345 accepted a work order we sent (the notifier calls this); False if unknown."""
         async with self.store.unit() as uow:
