@@ -14,6 +14,7 @@ from handlers.permissions import (
     PlaceTarget,
     Role,
     Scope,
+    StreetTarget,
     Subject,
     TicketTarget,
     TicketVisibility,
@@ -269,3 +270,54 @@ def test_a_subtree_is_the_grid_and_everything_below_it() -> None:
     assert set(subtree(10, GRIDS)) == {10, 11}
     assert subtree(11, GRIDS) == (11,)
     assert subtree(12, {**GRIDS, 13: 12, 14: 13}) == (12, 13, 14)
+
+
+# --- the street level: street staff of street 7 (communities 1 and 2), not of community 3 ------
+
+STREET = Subject(Role.STREET_STAFF, street_id=7, street_communities=frozenset({1, 2}), worker_id=70)
+
+
+@pytest.mark.parametrize(
+    ("target", "scope"),
+    [
+        (IN_MICRO, S.OWN_STREET),
+        (ELSEWHERE, S.OWN_STREET),
+        (TicketTarget(3, None), S.OTHER_COMMUNITY),
+        (TicketTarget(3, None, assignee_id=70), S.OWN),
+        (NOWHERE, S.OTHER_COMMUNITY),
+        (CommunityTarget(2), S.OWN_STREET),
+        (CommunityTarget(3), S.OTHER_COMMUNITY),
+        (PlaceTarget(1, 12), S.OWN_STREET),
+        (StreetTarget(7), S.OWN_STREET),
+        (StreetTarget(8), S.OTHER_COMMUNITY),
+        (None, S.GLOBAL),
+    ],
+)
+def test_street_staff_reach_every_community_of_their_street_and_no_other(
+    target: TicketTarget | CommunityTarget | PlaceTarget | StreetTarget | None, scope: Scope
+) -> None:
+    assert scope_of(STREET, target, GRIDS) == scope
+
+
+def test_only_the_street_sends_back_and_forwards_to_12345() -> None:
+    assert may(STREET, Action.SEND_BACK, IN_MICRO, GRIDS)
+    assert may(STREET, Action.FORWARD_CITY, ELSEWHERE, GRIDS)
+    assert not may(STREET, Action.FORWARD_CITY, TicketTarget(3, None), GRIDS)
+    assert not may(STAFF, Action.SEND_BACK, IN_MICRO, GRIDS)
+    assert may(STAFF, Action.ESCALATE, IN_MICRO, GRIDS)  # the community refers up
+    assert may(STREET, Action.PUBLISH_NOTICE, StreetTarget(7), GRIDS)
+    assert not may(STAFF, Action.PUBLISH_NOTICE, StreetTarget(7), GRIDS)
+    assert not may(STREET, Action.MANAGE_REGISTRY, CommunityTarget(1), GRIDS)
+
+
+def test_street_staff_list_the_tickets_of_their_street() -> None:
+    assert visible_tickets(STREET, GRIDS) == TicketVisibility((1, 2))
+    assert communities_for(STREET, Action.VIEW) == (1, 2)
+    assert communities_for(STREET, Action.MANAGE_REGISTRY) == ()
+
+
+def test_a_street_staff_worker_without_a_street_is_a_plain_worker() -> None:
+    zhou = GridWorker(id=70, name="周敏", role="street_staff", community_id=1, street_id=7)
+    assert Subject.of_worker(zhou, (1, 2)) == STREET
+    lost = GridWorker(id=71, name="x", role="street_staff", community_id=1)
+    assert Subject.of_worker(lost).role == Role.GRID_WORKER
