@@ -52,6 +52,7 @@ from storage.models import (
     TicketEvent,
     WorkerBindCode,
 )
+from storage.people_interfaces import PeopleRepository
 from storage.state import SessionStore
 from storage.street_interfaces import StreetRepository
 
@@ -590,6 +591,8 @@ class UnitOfWork(Protocol):
     def hotspots(self) -> HotspotRepository: ...
     @property
     def streets(self) -> StreetRepository: ...
+    @property
+    def people(self) -> PeopleRepository: ...
 
     async def commit(self) -> None: ...
 

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from storage.model_types import UTCDateTime, _json, _json_list, _ts, utcnow
 from storage.models_grid import Handoff, HandoffMessage, Hotspot, Notice, NoticeOptOut
+from storage.models_people import BuildingHelper, HelperBuilding, LinkCode, TicketHelper
 from storage.models_street import CityOrder, Street
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "Building",
+    "BuildingHelper",
     "ChannelIdentity",
     "CityOrder",
     "Community",
@@ -27,8 +29,10 @@ __all__ = [
     "GridWorker",
     "Handoff",
     "HandoffMessage",
+    "HelperBuilding",
     "Hotspot",
     "InboundMessage",
+    "LinkCode",
     "Mailbox",
     "NluActivation",
     "NluExample",
@@ -50,6 +54,7 @@ __all__ = [
     "TicketCounter",
     "TicketEvent",
     "TicketFollower",
+    "TicketHelper",
     "TicketParty",
     "UTCDateTime",
     "WorkerBindCode",

@@ -44,6 +44,7 @@ from storage.models import (
     TicketParty,
     WorkerBindCode,
 )
+from storage.models_people import BuildingHelper, HelperBuilding, LinkCode, TicketHelper
 
 
 class SqlRegistry:
@@ -172,6 +173,10 @@ class SqlRegistry:
     async def delete_all(self) -> None:
         """Remove every row (demo reset). Order respects foreign keys."""
         for table in (
+            TicketHelper,
+            LinkCode,
+            HelperBuilding,
+            BuildingHelper,
             TaskCard,
             WorkerBindCode,
             TicketClock,
