@@ -38,24 +38,14 @@ async def send_to_helper(
     *,
     now: datetime,
     ticket_id: int | None = None,
-    notice_id: int | None = None,
 ) -> bool:
     """Queue a message to the helper's chat; False when they have linked none."""
     identity = await chat_of(uow, helper.resident_id)
     if identity is None:
         return False
-    if notice_id is not None:
-        await uow.notices.enqueue(
-            notice_id, identity.channel, identity.user_id, outbound_to_dict(message), now=now
-        )
-    else:
-        await uow.outbox.enqueue(
-            identity.channel,
-            identity.user_id,
-            outbound_to_dict(message),
-            now=now,
-            ticket_id=ticket_id,
-        )
+    await uow.outbox.enqueue(
+        identity.channel, identity.user_id, outbound_to_dict(message), now=now, ticket_id=ticket_id
+    )
     uow.queued += 1
     return True
 

@@ -272,7 +272,8 @@ class NoticeService:
                 notice=message.text,
             )
             note = Outbound(text=text, kind=message.kind, data=message.data)
-            sent = await send_to_helper(uow, helper, note, now=now, notice_id=notice.id)
+            # not counted with the notice's own deliveries (recipients / sent): see ``helpers``
+            sent = await send_to_helper(uow, helper, note, now=now)
             if sent and helper.resident_id is not None:
                 reached.add(helper.resident_id)
         return reached
