@@ -15,6 +15,7 @@ from storage.models import (
     DepartmentContact,
     Grid,
     GridWorker,
+    Street,
 )
 
 COMMUNITY = "阳光花园社区"
@@ -69,8 +70,13 @@ async def load_demo(store: Store, *, reset: bool = False) -> bool:
             await uow.registry.delete_all()
         elif await uow.registry.communities():
             return False
+        street = await uow.streets.by_name("西溪街道") or await uow.streets.save(
+            Street(name="西溪街道", district="西湖区", hotline="0571-88880001")
+        )
         community = await uow.registry.add(
-            Community(name=COMMUNITY, street="西溪街道", hotline="0571-88880000")
+            Community(
+                name=COMMUNITY, street=street.name, street_id=street.id, hotline="0571-88880000"
+            )
         )
         grids: dict[str, Grid] = {}
         for name in ("第一网格", "第二网格", "第三网格"):

@@ -54,6 +54,7 @@ from storage.models import (
 )
 from storage.people_interfaces import PeopleRepository
 from storage.state import SessionStore
+from storage.street_interfaces import StreetRepository
 
 
 class RegistryRepository(Protocol):
@@ -588,6 +589,8 @@ class UnitOfWork(Protocol):
     def notices(self) -> NoticeRepository: ...
     @property
     def hotspots(self) -> HotspotRepository: ...
+    @property
+    def streets(self) -> StreetRepository: ...
     @property
     def people(self) -> PeopleRepository: ...
 

@@ -31,6 +31,7 @@ def install(app: FastAPI) -> None:
         routes_people,
         routes_registry,
         routes_review,
+        routes_street,
         routes_tickets,
         routes_training,
     )
@@ -50,6 +51,7 @@ def install(app: FastAPI) -> None:
         routes_deliveries,
         routes_notices,
         routes_hotspots,
+        routes_street,
         routes_helpers,
     ):
         app.include_router(module.router)

@@ -14,7 +14,7 @@ from alembic import op
 import storage.models
 
 revision: str = '0013_people'
-down_revision: str | None = '0011_example_community'
+down_revision: str | None = '0012_street'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
