@@ -132,6 +132,23 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Linked! {name}, you are the {role} of {place}; requests to confirm or pass on "
         "will come here.",
     },
+    "link.phone_asked": {
+        "zh": "如果 {phone} 有在电话或窗口登记的工单，绑定码会以短信发到该手机（30分钟内有效）。"
+        "收到后在这里发送“绑定 绑定码”即可。",
+        "en": "If {phone} has reports taken by phone or at the counter, a code is texted to it "
+        "(valid 30 minutes). Then send “bind <code>” here.",
+    },
+    "link.phone_code": {
+        "zh": "您的绑定码 {code}：在“民呼”对话中发送“绑定 {code}”，即可在微信/网页接收工单进展"
+        "（30分钟内有效）。如非本人操作，请忽略。",
+        "en": "Your code {code}: send “bind {code}” to Minhu to get your ticket updates there "
+        "(valid 30 minutes). If this was not you, ignore it.",
+    },
+    "link.phone_off": {
+        "zh": "短信验证暂未开通。请使用电话/窗口登记时回执上的绑定码，或联系社区工作人员。",
+        "en": "Text-message checks are not available. Use the code on your receipt, or ask the "
+        "community office.",
+    },
     "link.bad": {
         "zh": "绑定码不对或已过期。请核对回执或短信上的8位绑定码，或请社区工作人员重新生成。",
         "en": "That code is wrong or expired. Check the 8-digit code on your receipt or text "

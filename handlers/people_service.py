@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.address import BuildingRef, resolve_building
+from handlers.codec import outbound_to_dict
 from handlers.errors import Conflict, InvalidInput, NotFound
 from handlers.flows import category_label
 from handlers.guards import require, ticket_for
@@ -38,6 +39,7 @@ from handlers.people import (
     building_mention,
     code_hash,
     code_text,
+    masked_phone,
     new_link_code,
     parse_helpers_csv,
     person_line,
@@ -171,10 +173,13 @@ class PeopleService:
         clock: Clock,
         tickets: TicketService,
         on_outbox: Callable[[], None] | None = None,
+        *,
+        sms: bool = False,
     ) -> None:
         self.store = store
         self.clock = clock
         self.tickets = tickets
+        self.sms = sms
         self._kick = on_outbox or (lambda: None)
         tickets.moves.after.append(self._after_move)
 
@@ -681,6 +686,34 @@ class PeopleService:
             ),
             kind="people",
         )
+
+    async def ask_phone_code(self, uow: UnitOfWork, resident: Resident, phone: str) -> Outbound:
+        """ "绑定手机 139…": text a one-time code to that phone if staff filed reports for it,
+        so the writer proves the phone is theirs. The answer is the same whether or not the
+        number is known (it must not tell who reported), and one code per 10 minutes."""
+        locale = resident.locale
+        if not self.sms:
+            return Outbound(text=t("link.phone_off", locale))
+        now = self.clock.now()
+        identity = await uow.registry.identity(SMS, phone)
+        owner = identity.resident_id if identity else None
+        if owner is not None and owner != resident.id:
+            recent = await uow.people.codes_since(owner, now - timedelta(minutes=10))
+            if not recent:
+                code = new_link_code()
+                await uow.people.add_code(
+                    LinkCode(
+                        code_hash=code_hash(code),
+                        kind="resident",
+                        resident_id=owner,
+                        created_at=now,
+                        expires_at=now + timedelta(minutes=30),
+                    )
+                )
+                text = t("link.phone_code", "zh", code=code_text(code))
+                await uow.outbox.enqueue(SMS, phone, outbound_to_dict(Outbound(text=text)), now=now)
+                uow.queued += 1
+        return Outbound(text=t("link.phone_asked", locale, phone=masked_phone(phone)))
 
     async def link(
         self, uow: UnitOfWork, resident: Resident, channel: str, user_id: str, code: str

@@ -134,7 +134,9 @@ class MinhuService:
         )
         self.rates = rates
         self.notices = NoticeService(store, clock, self._on_outbox)
-        self.people = PeopleService(store, clock, self.tickets, self._on_outbox)
+        self.people = PeopleService(
+            store, clock, self.tickets, self._on_outbox, sms=self.config.sms
+        )
         self.desk_reports = DeskReports(
             store, clock, self.tickets, sms=self.config.sms, on_outbox=self._on_outbox
         )
