@@ -461,9 +461,11 @@ class PeopleService:
                 kind="helper_request",
                 data={"number": ticket.number},
             )
-        row.status, row.asked_at = "asked", now
+        sent = await send_to_helper(uow, helper, message, now=now, ticket_id=ticket.id)
+        # no linked chat: the worker is given the phone to call instead
+        row.status, row.asked_at = ("asked" if sent else "no_chat"), now
         await uow.people.save_asked(row)
-        return await send_to_helper(uow, helper, message, now=now, ticket_id=ticket.id)
+        return sent
 
     async def _after_move(self, uow: UnitOfWork, ticket: Ticket, move: Move, actor: Actor) -> None:
         """A resolved ticket asks the helpers waiting to verify it."""
