@@ -38,6 +38,7 @@ __all__ = [
     "Notice",
     "NoticeOptOut",
     "Outbox",
+    "QrScene",
     "Resident",
     "ReviewDecision",
     "SessionEntry",
@@ -76,7 +77,16 @@ class Grid(SQLModel, table=True):
 
 
 class Building(SQLModel, table=True):
-    __table_args__ = (sa.UniqueConstraint("community_id", "name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("community_id", "name"),
+        sa.Index(
+            "ux_building_code",
+            "code",
+            unique=True,
+            postgresql_where=sa.text("code <> ''"),
+            sqlite_where=sa.text("code <> ''"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
@@ -85,6 +95,19 @@ class Building(SQLModel, table=True):
     aliases: list[str] = _json_list()  # 3号楼, 三幢, 3栋 ...
     latitude: float | None = None
     longitude: float | None = None
+    # printed on its stairwell QR code (WeChat scene_str): derived from the community's and
+    # the building's names when created, kept when renamed, so rebuilding the registry (or
+    # `minhu demo --reset`) gives the same building the same code
+    code: str = Field(default="", max_length=64)
+
+
+class QrScene(SQLModel, table=True):
+    """A numeric QR scene printed before codes were stable (scene = the building's id then),
+    mapped to the code of the building it was printed for. Survives registry rebuilds."""
+
+    scene_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    building_code: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class GridWorker(SQLModel, table=True):
