@@ -168,9 +168,13 @@ class OutboxRepository(Protocol):
 
     async def release(self, item_id: int, token: str) -> None: ...
     async def mark_dead(
-        self, item_id: int, token: str, *, error: str, status: str = "dead"
+        self, item_id: int, token: str, *, error: str, status: str = "dead", reason: str = "refused"
     ) -> None:
-        """Stop trying: ``dead``, or ``rerouted`` when another channel carries it."""
+        """Stop trying: ``dead``, or ``rerouted`` when another channel carries it.
+
+        ``reason`` (of a dead item): ``gave_up`` or ``window`` (sent again when the recipient
+        writes), ``unreachable`` or ``refused`` (permanent: never sent again by itself).
+        """
         ...
 
     async def get(self, item_id: int) -> Outbox | None: ...

@@ -293,6 +293,10 @@ class Outbox(SQLModel, table=True):
     # what this item delivers, e.g. ``reply:<inbound id>:<n>``: queued at most once
     dedupe_key: str | None = Field(default=None, max_length=160, unique=True, index=True)
     notice_id: int | None = Field(default=None, index=True)  # a Notice it delivers
+    # why a dead item died: gave_up (retried until the horizon) and window (could only go
+    # once they write) are sent again when the recipient writes; unreachable (blocked,
+    # invalid id) and refused (the platform said no for good) never are
+    dead_reason: str = Field(default="", max_length=20)
 
 
 class SessionEntry(SQLModel, table=True):

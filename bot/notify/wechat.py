@@ -122,7 +122,9 @@ class WeChatNotifier:
                     return await self._template_send(openid, message, template)
                 if e.errcode == WINDOW_CLOSED:
                     detail = f"{e.errcode} {e.errmsg}; no template message configured"
-                    return DeliveryResult(ok=False, unreachable=True, detail=detail[:300])
+                    return DeliveryResult(
+                        ok=False, unreachable=True, until_they_write=True, detail=detail[:300]
+                    )
                 return self._failure(e, openid)
             except WeChatError as e:
                 return self._failure(e, openid)
@@ -131,6 +133,7 @@ class WeChatNotifier:
         return DeliveryResult(
             ok=False,
             unreachable=True,
+            until_they_write=True,  # writing again opens the window
             detail="48-hour window closed and no template message configured",
         )
 

@@ -1,4 +1,5 @@
-"""stable stairwell QR codes: building.code and the map of old numeric scenes (issue 12)
+"""stable stairwell QR codes (building.code, the map of old numeric scenes); why a dead letter
+died (outbox.dead_reason) (issue 12)
 
 Existing buildings get their code, and the numeric scene each one's printed code carries
 (scene = the building's id, as `minhu wechat qrcodes` printed them so far) is recorded, so
@@ -34,6 +35,19 @@ def _code(community: str, building: str) -> str:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                'dead_reason',
+                sqlmodel.sql.sqltypes.AutoString(length=20),
+                nullable=False,
+                server_default='',
+            )
+        )
+    # dead before reasons were kept: brought back when the recipient writes, as until now
+    op.execute("UPDATE outbox SET dead_reason = 'gave_up' WHERE status = 'dead'")
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.alter_column('dead_reason', server_default=None)
     op.create_table(
         'qrscene',
         sa.Column('scene_id', sa.Integer(), autoincrement=False, nullable=False),
@@ -85,3 +99,5 @@ def downgrade() -> None:
         batch_op.drop_index('ux_building_code', postgresql_where=_CODE, sqlite_where=_CODE)
         batch_op.drop_column('code')
     op.drop_table('qrscene')
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_column('dead_reason')
