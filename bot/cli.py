@@ -77,7 +77,7 @@ def serve(
     from bot.logs import configure_logging
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     from bot.doctor import config_findings, report
 
     findings = config_findings(settings)
@@ -95,6 +95,10 @@ def serve(
             raise fail(f"无法启动 / cannot start: {e}", 2) from e
     if workers > 1:
         # each worker process builds its own app from the same environment (bot.app:app_from_env)
+        # and counts into files that a scrape of any of them adds up (bot/metrics.py)
+        from bot.metrics import prepare_multiprocess
+
+        prepare_multiprocess(settings.data_dir)
         uvicorn.run(
             "bot.app:app_from_env",
             factory=True,

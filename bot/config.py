@@ -294,6 +294,11 @@ class Settings(BaseSettings):
     # /api/v1/demo and client-chosen web chat ids, so never set it on a real deployment.
     demo_in_prod: bool = False
     log_level: str = "INFO"
+    # "json": one JSON object per line (request id, masked); "text" for a terminal; "auto":
+    # json in prod, text elsewhere
+    log_format: Literal["auto", "json", "text"] = "auto"
+    # Prometheus's bearer token for GET /metrics; unset: /metrics is open outside prod only
+    metrics_token: SecretStr | None = None
     rasa: RasaSettings | None = None
     wechat: WeChatSettings | None = None
     wecom: WeComSettings | None = None
@@ -310,6 +315,11 @@ class Settings(BaseSettings):
     @property
     def models_path(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def log_json(self) -> bool:
+        """One JSON object per log line (``MINHU_LOG_FORMAT``; auto: in prod)."""
+        return self.log_format == "json" or (self.log_format == "auto" and self.env == "prod")
 
     @property
     def demo_enabled(self) -> bool:

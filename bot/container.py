@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.config import Settings
+from bot.metrics import CountedHealth, PrometheusMetrics
 from bot.nlu_runtime import ActiveInterpreter, ModelRepository
 from bot.outbox import OutboxDispatcher
 from bot.sla import lifecycle_config, sweep_forever
@@ -132,6 +133,7 @@ async def build(
     if settings.redis_url is not None:
         # Redis down must not refuse messages: locks, state and claims go to PostgreSQL meanwhile
         sessions = ResilientSessionStore(sessions, SqlSessionStore(database))
+        sessions.health = CountedHealth()  # its counts also go to /metrics
     try:
         await sessions.connect()
     except Exception:
@@ -196,6 +198,7 @@ async def build(
         ),
         on_outbox=dispatcher.kick,
         rates=rate_limits(settings, limiter),
+        metrics=PrometheusMetrics(),
     )
     sweeper = SlaSweeper(
         store,
