@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -111,13 +112,15 @@ class CountedHealth(StoreHealth):
         super().__setattr__(name, value)
 
 
-def prepare_multiprocess(data_dir: Path) -> Path:
+def prepare_multiprocess() -> Path:
     """Before forking workers: an empty ``PROMETHEUS_MULTIPROC_DIR`` they all write to.
 
     Stale files of an earlier run would add old counts, so the directory is emptied; an
     operator's own ``PROMETHEUS_MULTIPROC_DIR`` is used (and emptied) the same way.
     """
-    path = Path(os.environ.get(MULTIPROC_ENV) or data_dir / "prometheus")
+    given = os.environ.get(MULTIPROC_ENV)
+    # never a directory shared with another replica (their files would mix): a fresh one
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="minhu-prometheus-"))
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.glob("*.db"):
         stale.unlink()

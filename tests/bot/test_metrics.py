@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,3 +82,29 @@ async def test_metrics_are_open_in_dev_without_a_token(start_app: Any) -> None:
     async with start_app() as app:
         response = await app.client.get("/metrics")
         assert response.status_code == 200 and "minhu_outbox_items" in response.text
+
+
+def test_counts_of_worker_processes_add_up_in_multiprocess_mode(tmp_path: Path) -> None:
+    """What `minhu serve --workers N` relies on: any worker's scrape sums all of them."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    count = (
+        "from bot.metrics import PrometheusMetrics; "
+        "PrometheusMetrics().message('web', 'handled', 0.2)"
+    )
+    for _ in range(2):  # two worker processes, one message each
+        subprocess.run([sys.executable, "-c", count], env=env, check=True, timeout=60)
+    scrape = (
+        "import sys; from bot.metrics import exposition; from storage.observability import "
+        "Snapshot; sys.stdout.write(exposition(Snapshot({}, 0.0, {}, {}, 0)).decode())"
+    )
+    text = subprocess.run(
+        [sys.executable, "-c", scrape],
+        env=env,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert value(text, "minhu_messages_total", channel="web", outcome="handled") == 2
+    assert value(text, "minhu_reply_seconds_count", channel="web") == 2
+    assert value(text, "minhu_outbox_items", status="dead") == 0  # the database part is there
