@@ -130,6 +130,18 @@ class TelegramSettings(BaseModel):
         return value
 
 
+class City12345Settings(BaseModel):
+    """The city's 12345 hotline: where the street's hand-offs are POSTed, and the shared secret
+    both directions are signed with (HMAC-SHA256). On iff ``MINHU_CITY12345__URL`` is set;
+    without it a hand-off is recorded and waits for export (JSON/CSV) and manual entry."""
+
+    url: str = Field(min_length=1, max_length=500)
+    secret: SecretStr
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    # a callback whose timestamp is further off than this is refused (replays)
+    callback_window_seconds: int = Field(default=300, ge=10)
+
+
 # --- ticket lifecycle (issue 7): SLA clocks, duplicates, Open311 ------------------------------
 
 
@@ -326,6 +338,7 @@ class Settings(BaseSettings):
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
+    city12345: City12345Settings | None = None  # the street level's hand-off to 12345
 
     @property
     def models_path(self) -> Path:
@@ -384,6 +397,8 @@ class Settings(BaseSettings):
                     problems.append(f"MINHU_WECHAT__{name.upper()}")
         if self.wecom is not None and _is_placeholder(self.wecom.secret):
             problems.append("MINHU_WECOM__SECRET")
+        if self.city12345 is not None and _is_placeholder(self.city12345.secret):
+            problems.append("MINHU_CITY12345__SECRET")
         if self.telegram is not None:
             for name in ("token", "webhook_secret"):
                 if _is_placeholder(getattr(self.telegram, name)):

@@ -7,7 +7,15 @@ from typing import Any
 
 from nlu.numbers import to_chinese
 from storage.interfaces import Store
-from storage.models import Building, Community, Department, DepartmentContact, Grid, GridWorker
+from storage.models import (
+    Building,
+    Community,
+    Department,
+    DepartmentContact,
+    Grid,
+    GridWorker,
+    Street,
+)
 
 COMMUNITY = "阳光花园社区"
 
@@ -54,8 +62,13 @@ async def load_demo(store: Store, *, reset: bool = False) -> bool:
             await uow.registry.delete_all()
         elif await uow.registry.communities():
             return False
+        street = await uow.streets.by_name("西溪街道") or await uow.streets.save(
+            Street(name="西溪街道", district="西湖区", hotline="0571-88880001")
+        )
         community = await uow.registry.add(
-            Community(name=COMMUNITY, street="西溪街道", hotline="0571-88880000")
+            Community(
+                name=COMMUNITY, street=street.name, street_id=street.id, hotline="0571-88880000"
+            )
         )
         grids: dict[str, Grid] = {}
         for name in ("第一网格", "第二网格", "第三网格"):

@@ -38,6 +38,7 @@ from handlers.permissions import (
     Action,
     CommunityTarget,
     PlaceTarget,
+    StreetTarget,
     Subject,
     Target,
     descends,
@@ -285,12 +286,14 @@ class NoticeService:
         communities = [c for c in await uow.registry.communities() if c.street == scope.street]
         if not communities:
             raise NoticeError(f"没有属于“{scope.street}”的社区")
+        street = await uow.streets.by_name(scope.street)
         return Place(
             scope,
             scope.street,
             None,
             scope.street,
-            None,
+            # street staff publish to their own street; with no street row only admins may
+            StreetTarget(street.id if street else None),
             community_ids=tuple(c.id for c in communities if c.id is not None),
         )
 

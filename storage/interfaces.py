@@ -53,6 +53,7 @@ from storage.models import (
     WorkerBindCode,
 )
 from storage.state import SessionStore
+from storage.street_interfaces import StreetRepository
 
 
 class RegistryRepository(Protocol):
@@ -596,6 +597,8 @@ class UnitOfWork(Protocol):
     def notices(self) -> NoticeRepository: ...
     @property
     def hotspots(self) -> HotspotRepository: ...
+    @property
+    def streets(self) -> StreetRepository: ...
 
     async def commit(self) -> None: ...
 

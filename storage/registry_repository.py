@@ -23,6 +23,7 @@ from storage.models import (
     AuditLog,
     Building,
     ChannelIdentity,
+    CityOrder,
     Community,
     Department,
     DepartmentContact,
@@ -33,6 +34,7 @@ from storage.models import (
     Outbox,
     Resident,
     ReviewDecision,
+    Street,
     TaskCard,
     Ticket,
     TicketClock,
@@ -186,6 +188,7 @@ class SqlRegistry:
             Outbox,
             TicketEvent,
             Attachment,
+            CityOrder,  # the street level's 12345 hand-offs point at tickets
             Ticket,
             TicketCounter,
             InboundMessage,
@@ -199,3 +202,4 @@ class SqlRegistry:
         await self.s.execute(sa.delete(Grid).where(col(Grid.parent_id).is_not(None)))
         await self.s.execute(sa.delete(Grid))
         await self.s.execute(sa.delete(Community))
+        await self.s.execute(sa.delete(Street))

@@ -28,6 +28,7 @@ from storage.objects import ObjectStore
 from storage.registry_repository import SqlRegistry
 from storage.reliability import SqlRecovery
 from storage.sql_common import OPEN_STATUSES
+from storage.street_repository import SqlStreets
 from storage.ticket_repositories import SqlDepartments, SqlFollowers, SqlTicketFinder, SqlTickets
 
 __all__ = [
@@ -75,6 +76,7 @@ class SqlUnitOfWork:
         self.handoffs = SqlHandoffs(session)
         self.notices = SqlNotices(session)  # the whole grid (storage/grid_repositories.py)
         self.hotspots = SqlHotspots(session)
+        self.streets = SqlStreets(session)  # the street level (storage/street_repository.py)
         self.queued = 0
 
     async def commit(self) -> None:

@@ -30,6 +30,7 @@ def install(app: FastAPI) -> None:
         routes_people,
         routes_registry,
         routes_review,
+        routes_street,
         routes_tickets,
         routes_training,
     )
@@ -49,6 +50,7 @@ def install(app: FastAPI) -> None:
         routes_deliveries,
         routes_notices,
         routes_hotspots,
+        routes_street,
     ):
         app.include_router(module.router)
     app.add_exception_handler(AdminProblem, problem_response)  # type: ignore[arg-type]

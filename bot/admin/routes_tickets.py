@@ -52,6 +52,10 @@ class TicketOut(BaseModel):
     assignee: Ref | None
     overdue: str | None = Field(description="accept | resolve when past its target")
     rating: int | None
+    tier: str = Field(
+        default="",
+        description="above the community: '' (the community), street (上报街道), city (12345)",
+    )
     channel: str
     channel_label: str = Field(examples=["微信公众号"])
     created_at: str | None
@@ -233,7 +237,7 @@ async def api_department(
 async def api_escalate(
     request: Request, c: Dep, p: ApiUser, number: str, body: EscalateIn
 ) -> DoneOut:
-    """Escalate one rung up: grid worker → grid leader → community staff."""
+    """Escalate one rung up: grid worker → grid leader → community staff → street staff."""
     return await _more(request, c, p, number, body)
 
 

@@ -175,6 +175,7 @@ NAV: tuple[tuple[str, str, Action], ...] = (
     ("/admin/review", "待审核", Action.REVIEW),
     ("/admin/notices", "通知", Action.PUBLISH_NOTICE),
     ("/admin/hotspots", "热点", Action.SUPERVISE),
+    ("/admin/streets", "街道与12345", Action.SUPERVISE),
     ("/admin/intents", "意图与例句", Action.TEACH),
     ("/admin/nlu", "训练与模型", Action.TEACH),
     ("/admin/registry", "网格与人员", Action.MANAGE_REGISTRY),

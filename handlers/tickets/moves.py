@@ -56,7 +56,7 @@ class Moves:
         ticket.updated_at = now
         if move == Move.ACCEPT:
             ticket.accepted_at = ticket.accepted_at or now
-        elif move == Move.RESOLVE:
+        elif move in (Move.RESOLVE, Move.CITY_RESOLVE):
             ticket.resolved_at = now
         elif move in (Move.RATE, Move.CLOSE, Move.CANCEL, Move.MERGE):
             ticket.closed_at = now

@@ -29,6 +29,7 @@ CHAIN = (
     "0008_grid",
     "0009_console",
     "0011_example_community",
+    "0012_street",
     "0016_objects",
 )
 HEAD = CHAIN[-1]

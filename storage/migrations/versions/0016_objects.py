@@ -5,7 +5,7 @@ Existing rows keep their bytes in ``attachment.content`` (served from there mean
 column; a migration cannot reach the object store, whose settings live in the app's env.
 
 Revision ID: 0016_objects
-Revises: 0011_example_community
+Revises: 0012_street
 Create Date: 2026-12-07 17:30:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0016_objects'
-down_revision: str | None = '0011_example_community'
+down_revision: str | None = '0012_street'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
