@@ -32,6 +32,7 @@ CHAIN = (
     "0012_street",
     "0013_people",
     "0014_jobs",
+    "0016_objects",
 )
 HEAD = CHAIN[-1]
 
