@@ -243,6 +243,9 @@ class AdminSettings(BaseModel):
     # a candidate model whose held-out macro-F1 is lower than the active one's by more than
     # this is refused unless forced with a reason
     activation_tolerance: float = Field(default=0.005, ge=0)
+    # …and so is one whose new or changed intents score an F1 below this on their held-out
+    # examples (0 turns the check off)
+    intent_f1_floor: float = Field(default=0.5, ge=0, le=1)
     max_upload_bytes: int = Field(default=1024 * 1024, ge=1024)  # CSV / YAML imports
     # the map draws buildings offline; with a tile server ("https://host/{z}/{x}/{y}.png")
     # its tiles are drawn underneath

@@ -138,7 +138,11 @@ async def build(
         await database.dispose()
         raise
     store = SqlStore(database)
-    models = ModelRepository(settings.models_path, tolerance=settings.admin.activation_tolerance)
+    models = ModelRepository(
+        settings.models_path,
+        tolerance=settings.admin.activation_tolerance,
+        floor=settings.admin.intent_f1_floor,
+    )
     interpreter: Interpreter
     if settings.rasa is not None:
         from bot.rasa_backend import RasaHttpInterpreter

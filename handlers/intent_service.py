@@ -177,6 +177,55 @@ async def seed(
     return intents, examples
 
 
+async def import_data(
+    store: Store,
+    clock: Clock,
+    data: nlu.TrainingData,
+    *,
+    replace: bool,
+    actor: Principal | None,
+    by: str,
+    ip: str = "",
+) -> dict[str, int]:
+    """Merge training data into the database, or replace it all; all or nothing, audited.
+
+    The caller checks who may do it (the console: ``import_training``; the CLI: whoever can
+    reach the database).
+
+    Returns:
+        {"intents": new intents, "examples": new examples}.
+
+    Raises:
+        InvalidInput: a bad intent name or example, or a replacement that drops an intent
+            the dialogue relies on.
+        Conflict: the data changed underneath (nothing was written).
+    """
+    now = clock.now()
+    async with store.unit() as uow:
+        if replace:
+            missing = [name for name in (*FLOWS, *CONVERSATION_INTENTS) if name not in data.intents]
+            if missing:
+                raise InvalidInput(
+                    "替换导入会删除对话流程依赖的意图：" + "、".join(sorted(missing)),
+                )
+            await uow.nlu_data.clear()
+        try:
+            intents, examples = await _write(uow, data, source="import", by=by, now=now)
+        except DuplicateError as e:
+            raise Conflict(f"导入失败，未做任何改动：{e}") from e
+        await audit_service.record(
+            uow,
+            actor,
+            "nlu.import",
+            now=now,
+            summary=f"{'替换' if replace else '合并'}导入：新意图 {intents}，新例句 {examples}",
+            after={"intents": intents, "examples": examples, "replace": replace},
+            ip=ip,
+            username=by if actor is None else "",
+        )
+    return {"intents": intents, "examples": examples}
+
+
 class IntentDesk:
     """Intents, examples and tables on behalf of a console account.
 
@@ -216,31 +265,9 @@ class IntentDesk:
             raise InvalidInput(f"不是有效的 Rasa NLU YAML：{e}") from e
         if not data.examples and not (data.synonyms or data.lookups or data.regexes):
             raise InvalidInput("文件里没有意图例句或词表")
-        now = self.clock.now()
-        async with self.store.unit() as uow:
-            if replace:
-                missing = [
-                    name for name in (*FLOWS, *CONVERSATION_INTENTS) if name not in data.intents
-                ]
-                if missing:
-                    raise InvalidInput(
-                        "替换导入会删除对话流程依赖的意图：" + "、".join(sorted(missing)),
-                    )
-                await uow.nlu_data.clear()
-            try:
-                intents, examples = await _write(uow, data, source="import", by=p.username, now=now)
-            except DuplicateError as e:
-                raise Conflict(f"导入失败，未做任何改动：{e}") from e
-            await audit_service.record(
-                uow,
-                p,
-                "nlu.import",
-                now=now,
-                summary=f"{'替换' if replace else '合并'}导入：新意图 {intents}，新例句 {examples}",
-                after={"intents": intents, "examples": examples, "replace": replace},
-                ip=ip,
-            )
-        return {"intents": intents, "examples": examples}
+        return await import_data(
+            self.store, self.clock, data, replace=replace, actor=p, by=p.username, ip=ip
+        )
 
     async def list_intents(self, p: Principal) -> tuple[list[IntentSummary], list[str]]:
         """Intents with example counts, last F1 and warnings; plus warnings about the whole data."""

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from bot.admin.errors import BadInput
-from bot.admin.intents import desk
+from bot.admin.intents import desk, last_evaluation
 from bot.admin.routes_registry import LimitedBody, read_limited
 from bot.admin.web import ApiUser, Dep, FormUser, PageUser, build_model, client_ip, redirect, render
 from handlers.training_data import (
@@ -184,7 +184,8 @@ def _yaml(text: str) -> Response:
 @router.get("/admin/intents", include_in_schema=False)
 async def intents_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
     rows, overall = await desk(c).list_intents(p)
-    return render(request, "intents.html", p, intents=rows, overall=overall)
+    _, f1_set = await last_evaluation(c)
+    return render(request, "intents.html", p, intents=rows, overall=overall, f1_set=f1_set)
 
 
 @router.post("/admin/intents", include_in_schema=False)
@@ -253,7 +254,8 @@ async def import_page(
 async def intent_page(request: Request, c: Dep, p: PageUser, name: str) -> HTMLResponse:
     detail = await desk(c).intent_detail(p, name)
     rows, _ = await desk(c).list_intents(p)
-    return render(request, "intent.html", p, i=detail, names=[r.name for r in rows])
+    _, f1_set = await last_evaluation(c)
+    return render(request, "intent.html", p, i=detail, names=[r.name for r in rows], f1_set=f1_set)
 
 
 @router.post("/admin/intents/{name}/examples", include_in_schema=False)
