@@ -486,7 +486,8 @@ def _domain_for(data: nlu.TrainingData) -> nlu.Domain:
                 "influence_conversation": False,
                 "mappings": [mapping],
             }
-    return nlu.Domain(intents=list(data.intents), entities=list(entities), slots=slots)
+    intents = list(dict.fromkeys(i.split("/", 1)[0] for i in data.intents))  # faq/ask_x → faq
+    return nlu.Domain(intents=intents, entities=list(entities), slots=slots)
 
 
 @nlu_app.command("export")
@@ -520,9 +521,18 @@ def nlu_export(
             err=True,
         )
     if domain is not None:
-        domain.parent.mkdir(parents=True, exist_ok=True)
-        domain.write_text(nlu.dump_domain_yaml(_domain_for(training)), "utf-8")
-        typer.echo(f"wrote {domain}", err=True)
+        ours = _domain_for(training)
+        if domain.is_file():
+            try:
+                merged = nlu.merge_domain_yaml(domain.read_text("utf-8"), ours)
+            except (OSError, nlu.NLUError) as e:
+                raise fail(f"cannot merge into {domain}: {e}", 2) from e
+            domain.write_text(merged, "utf-8")
+            typer.echo(f"merged our intents, entities and slots into {domain}", err=True)
+        else:
+            domain.parent.mkdir(parents=True, exist_ok=True)
+            domain.write_text(nlu.dump_domain_yaml(ours), "utf-8")
+            typer.echo(f"wrote {domain}", err=True)
 
 
 @nlu_app.command("import")
@@ -557,6 +567,7 @@ def nlu_import(
     from handlers.errors import Refused
     from handlers.intent_service import import_data
     from handlers.ports import SystemClock
+    from handlers.training_data import base_intent, import_notes
 
     settings = load_settings()
     imported = _load_data(file)
@@ -567,9 +578,12 @@ def nlu_import(
             declared = nlu.parse_domain_yaml(domain.read_text("utf-8"))
         except (OSError, nlu.NLUError) as e:
             raise fail(f"cannot read domain {domain}: {e}", 2) from e
-        missing = [i for i in imported.intents if i not in declared.intents]
+        # a retrieval intent (faq/ask_x) is declared by its base intent (faq)
+        missing = [i for i in imported.intents if base_intent(i) not in declared.intents]
         if missing:
             raise fail(f"intents not declared in {domain}: {', '.join(missing)}", 2)
+    for note in import_notes(imported):
+        typer.echo(f"注意 / note: {note}", err=True)
     if into is not None:
         target = into / f"{Path(name or file.name).stem}.yml"
         if target.exists() and not replace:

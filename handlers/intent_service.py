@@ -34,6 +34,7 @@ from handlers.training_data import (
     entities_json,
     example_of,
     flow_info,
+    import_notes,
     new_table_row,
     parse_markup,
     table_items,
@@ -77,6 +78,7 @@ async def _write(
                 "intent_id": intent.id or 0,
                 "text": example.text,
                 "entities": entities_json(example),
+                "meta": dict(example.metadata) if example.metadata else None,
                 "source": source,
                 "created_by": by,
                 "created_at": now,
@@ -117,7 +119,7 @@ async def training_data(uow: UnitOfWork, p: Principal | None = None) -> nlu.Trai
     for row in await uow.nlu_data.all_examples():
         if p is not None and not sees_example(p, row.community_id):
             continue
-        data.examples.append(example_of(row.text, row.intent, row.entities))
+        data.examples.append(example_of(row.text, row.intent, row.entities, row.meta))
     for kind, target in (
         ("synonym", data.synonyms),
         ("lookup", data.lookups),
@@ -256,8 +258,11 @@ class IntentDesk:
 
     async def import_yaml(
         self, p: Principal, text: str, *, replace: bool, ip: str = ""
-    ) -> dict[str, int]:
-        """Import Rasa NLU YAML: merge into the data, or replace it all. All or nothing."""
+    ) -> dict[str, Any]:
+        """Import Rasa NLU YAML: merge into the data, or replace it all. All or nothing.
+
+        Returns the new intents and examples and ``notes``: what is kept but not used
+        (entity roles/groups, retrieval intents' responses)."""
         require(p.subject, Action.IMPORT_TRAINING)
         try:
             data = nlu.parse_rasa_yaml(text)
@@ -265,9 +270,10 @@ class IntentDesk:
             raise InvalidInput(f"不是有效的 Rasa NLU YAML：{e}") from e
         if not data.examples and not (data.synonyms or data.lookups or data.regexes):
             raise InvalidInput("文件里没有意图例句或词表")
-        return await import_data(
+        result = await import_data(
             self.store, self.clock, data, replace=replace, actor=p, by=p.username, ip=ip
         )
+        return {**result, "notes": import_notes(data)}
 
     async def list_intents(self, p: Principal) -> tuple[list[IntentSummary], list[str]]:
         """Intents with example counts, last F1 and warnings; plus warnings about the whole data."""

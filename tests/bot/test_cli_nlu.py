@@ -253,3 +253,60 @@ def test_train_refuses_a_new_intent_below_the_floor_unless_forced(env: Path, tra
     assert code == 1 and "report_misc" in err
     code, out, _ = invoke("activate", candidate, "--force", "--reason", "试用一天")
     assert code == 0 and f"activated {candidate}" in out
+
+
+PROJECT = Path(__file__).resolve().parents[1] / "data" / "rasa_project"
+
+
+def test_a_rasa_project_comes_in_whole_and_goes_out_whole(env: Path) -> None:
+    import shutil
+
+    import yaml
+
+    project = env / "project"
+    shutil.copytree(PROJECT, project)
+    code, out, err = invoke(
+        "import", str(project / "data" / "nlu.yml"), "--domain", str(project / "domain.yml")
+    )
+    assert code == 0, err
+    assert "4 new intents" in out  # greet is ours already; both faq/… intents are kept
+    assert "will not predict roles or groups" in err  # said at import, not discovered later
+    assert "faq/ask_hours" in err and "date entity wins over the built-in time extractor" in err
+
+    code, exported, _ = invoke("export")
+    data = nlu.parse_rasa_yaml(exported)
+    source = nlu.parse_rasa_yaml((PROJECT / "data" / "nlu.yml").read_text("utf-8"))
+    theirs = {(e.intent, e.text): e for e in source.examples}
+    back = {(e.intent, e.text): e for e in data.examples if (e.intent, e.text) in theirs}
+    assert back.keys() == theirs.keys()
+    for key, example in theirs.items():
+        assert back[key].entities == example.entities, key  # roles, several on one span
+        assert back[key].metadata == example.metadata, key
+    assert data.lookups["date"] == ["明天", "后天", "周五", "下周一"]
+
+    code, _, err = invoke(
+        "export", "--out", str(env / "nlu.yml"), "--domain", str(project / "domain.yml")
+    )
+    assert code == 0 and "merged our intents" in err
+    domain = nlu.parse_domain_yaml((project / "domain.yml").read_text("utf-8"))
+    assert domain.intents[:4] == ["greet", "book_visit", "transfer_household", "faq"]
+    assert "report_elevator" in domain.intents and "faq/ask_hours" not in domain.intents
+    assert domain.slots["building"]["type"] == "float"  # the project's slot, not ours
+    assert domain.entity_properties["city"] == {"roles": ["from", "to"]}
+    assert {"building", "phone", "city", "place", "date"} <= set(domain.entities)
+    doc = yaml.safe_load((project / "domain.yml").read_text("utf-8"))
+    assert "utter_faq/ask_documents" in doc["responses"]
+    assert doc["session_config"]["carry_over_slots_to_new_session"] is True
+
+
+def test_import_with_a_domain_refuses_a_retrieval_intent_whose_base_is_undeclared(
+    env: Path,
+) -> None:
+    domain = env / "domain.yml"
+    domain.write_text('version: "3.1"\nintents:\n  - greet\n', "utf-8")
+    faq = env / "faq.yml"
+    faq.write_text(
+        'version: "3.1"\nnlu:\n- intent: faq/ask_hours\n  examples: |\n    - 几点上班\n', "utf-8"
+    )
+    code, _, err = invoke("import", str(faq), "--domain", str(domain))
+    assert code == 2 and "faq/ask_hours" in err

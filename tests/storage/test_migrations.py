@@ -29,6 +29,7 @@ CHAIN = (
     "0008_grid",
     "0009_console",
     "0011_example_community",
+    "0017_training_home",
 )
 HEAD = CHAIN[-1]
 
