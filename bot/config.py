@@ -288,6 +288,8 @@ class Settings(BaseSettings):
     secret_key_file: Path | None = None
     conversation_ttl_seconds: int = Field(default=1800, ge=60)
     max_text: int = Field(default=2000, ge=100)
+    # typed messages in a row the bot cannot make sense of before a person takes over
+    stuck_handoff_after: int = Field(default=3, ge=2, le=20)
     lock_timeout_seconds: float = Field(default=15.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_send_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -187,7 +187,9 @@ async def build(
         interpreter=interpreter,
         clock=clock,
         config=ServiceConfig(
-            dialogue=DialogueConfig(max_text=settings.max_text),
+            dialogue=DialogueConfig(
+                max_text=settings.max_text, stuck_handoff_after=settings.stuck_handoff_after
+            ),
             conversation_ttl_seconds=settings.conversation_ttl_seconds,
             max_text=settings.max_text,
             lock_timeout_seconds=settings.lock_timeout_seconds,
