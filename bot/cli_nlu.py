@@ -108,12 +108,18 @@ def _load_config(config: Path | None) -> nlu.PipelineConfig | None:
 
 
 def _repo(settings: Settings) -> Any:
+    from bot.container import object_store
     from bot.nlu_runtime import ModelRepository
+    from storage.objects import S3ObjectStore
 
+    shared = object_store(settings) if settings.s3 is not None else None
+    if isinstance(shared, S3ObjectStore):
+        shared.ensure_bucket()  # the one-shot migrate job trains into a fresh MinIO
     return ModelRepository(
         settings.models_path,
         tolerance=settings.admin.activation_tolerance,
         floor=settings.admin.intent_f1_floor,
+        shared=shared,
     )
 
 

@@ -1,7 +1,7 @@
 """training examples keep a Rasa project's example metadata (issue 16)
 
 Revision ID: 0017_training_home
-Revises: 0011_example_community
+Revises: 0016_objects
 Create Date: 2026-12-07 17:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0017_training_home'
-down_revision: str | None = '0011_example_community'
+down_revision: str | None = '0016_objects'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
