@@ -245,3 +245,39 @@ def test_a_sure_reading_starts_its_form_at_once(
     turn = step(DialogueState(), inbound(text), parse(text, ranking), CTX, CFG)
     assert turn.state.stage == Stage.FILLING
     assert turn.state.flow == flow
+
+
+@pytest.mark.parametrize(
+    ("ranking", "buttons"),
+    [
+        # 其他问题 among the likeliest: it and the three likeliest specific categories
+        (
+            [
+                ("report_other", 0.6),
+                ("report_property", 0.1),
+                ("report_noise", 0.05),
+                ("inform", 0.04),
+                ("report_sanitation", 0.03),
+                ("report_parking", 0.02),
+            ],
+            ["report_other", "report_property", "report_noise", "report_sanitation"],
+        ),
+        # 其他问题 further down: the three likeliest specific ones, then 都不是 (→ 其他问题)
+        (
+            [
+                ("report_property", 0.5),
+                ("report_parking", 0.2),
+                ("report_noise", 0.1),
+                ("report_other", 0.05),
+            ],
+            ["report_property", "report_parking", "report_noise", "report_other"],
+        ),
+    ],
+)
+def test_asking_back_offers_three_specific_categories_and_the_catch_all(
+    ranking: list[tuple[str, float]], buttons: list[str]
+) -> None:
+    text = "我们这边的情况比较复杂，好几年了一直没有解决，希望领导重视"
+    turn = step(DialogueState(), inbound(text), parse(text, ranking), CTX, CFG)
+    assert turn.state.stage == Stage.CLARIFYING
+    assert [b.payload for b in turn.replies[-1].buttons] == [f"flow:{b}" for b in buttons]
