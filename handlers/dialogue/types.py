@@ -138,7 +138,7 @@ class DialogueConfig:
     # 其他问题 (the catch-all) is filed at once only when the specific categories together get
     # less than this share of the confidence; else the resident picks among them (buttons,
     # 其他问题 included). Real letters read as 其他问题 were half the wrong filings
-    # (bench/real_residents.py: filed wrong 0.035 -> 0.025 on community-dev's train split).
+    # (bench/real_residents.py --chat: filed wrong 0.037 -> 0.028 on community-dev).
     fallback_share: float = 0.03
     ttl_seconds: int = 1800
     max_retries: int = 2
