@@ -30,8 +30,14 @@ from storage.models import (
     DepartmentContact,
     Grid,
     GridWorker,
+    Handoff,
+    HandoffMessage,
+    Hotspot,
     InboundMessage,
     Mailbox,
+    NluExample,
+    Notice,
+    NoticeOptOut,
     Outbox,
     QrScene,
     Resident,
@@ -210,8 +216,19 @@ class SqlRegistry:
         await self.s.flush()
 
     async def delete_all(self) -> None:
-        """Remove every row (demo reset). Order respects foreign keys."""
+        """Remove every row (demo reset). Order respects foreign keys.
+
+        Training data stays; examples promoted from a community's residents lose that
+        community (they are masked already) since the community itself is gone.
+        """
+        await self.s.execute(sa.update(NluExample).values(community_id=None))
         for table in (
+            # the whole grid's rows point at residents, buildings, communities and staff
+            HandoffMessage,
+            Handoff,
+            NoticeOptOut,
+            Notice,
+            Hotspot,
             TicketHelper,
             LinkCode,
             HelperBuilding,
