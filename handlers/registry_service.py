@@ -45,7 +45,13 @@ class RegistryView:
     def to_json(self) -> dict[str, Any]:
         return {
             "communities": [
-                {"id": c.id, "name": c.name, "street": c.street, "hotline": c.hotline}
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "street": c.street,
+                    "street_id": c.street_id,
+                    "hotline": c.hotline,
+                }
                 for c in self.communities
             ],
             "grids": [
