@@ -208,7 +208,13 @@ class RegistryDesk:
                 allowed = {community_id}
             grids = [g for g in await uow.registry.grids() if g.community_id in allowed]
             buildings = [b for b in await uow.registry.buildings() if b.community_id in allowed]
-            workers = [w for w in await uow.registry.workers() if w.community_id in allowed]
+            # street staff belong to their street (/admin/streets), not to the community
+            # their office is in: the community's registry and CSV leave them out
+            workers = [
+                w
+                for w in await uow.registry.workers()
+                if w.community_id in allowed and w.role != "street_staff"
+            ]
             channels = {
                 w.id or 0: [
                     (i.channel, i.user_id) for i in await uow.registry.worker_identities(w.id or 0)
