@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from storage.model_types import UTCDateTime, _json, _json_list, _ts, utcnow
 from storage.models_grid import Handoff, HandoffMessage, Hotspot, Notice, NoticeOptOut
+from storage.models_people import BuildingHelper, HelperBuilding, LinkCode, TicketHelper
 from storage.models_street import CityOrder, Street
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "Building",
+    "BuildingHelper",
     "ChannelIdentity",
     "CityOrder",
     "Community",
@@ -27,8 +29,10 @@ __all__ = [
     "GridWorker",
     "Handoff",
     "HandoffMessage",
+    "HelperBuilding",
     "Hotspot",
     "InboundMessage",
+    "LinkCode",
     "Mailbox",
     "NluActivation",
     "NluExample",
@@ -40,6 +44,7 @@ __all__ = [
     "Notice",
     "NoticeOptOut",
     "Outbox",
+    "QrScene",
     "Resident",
     "ReviewDecision",
     "SessionEntry",
@@ -50,6 +55,7 @@ __all__ = [
     "TicketCounter",
     "TicketEvent",
     "TicketFollower",
+    "TicketHelper",
     "TicketParty",
     "UTCDateTime",
     "WorkerBindCode",
@@ -80,7 +86,16 @@ class Grid(SQLModel, table=True):
 
 
 class Building(SQLModel, table=True):
-    __table_args__ = (sa.UniqueConstraint("community_id", "name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("community_id", "name"),
+        sa.Index(
+            "ux_building_code",
+            "code",
+            unique=True,
+            postgresql_where=sa.text("code <> ''"),
+            sqlite_where=sa.text("code <> ''"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
@@ -89,6 +104,19 @@ class Building(SQLModel, table=True):
     aliases: list[str] = _json_list()  # 3号楼, 三幢, 3栋 ...
     latitude: float | None = None
     longitude: float | None = None
+    # printed on its stairwell QR code (WeChat scene_str): derived from the community's and
+    # the building's names when created, kept when renamed, so rebuilding the registry (or
+    # `minhu demo --reset`) gives the same building the same code
+    code: str = Field(default="", max_length=64)
+
+
+class QrScene(SQLModel, table=True):
+    """A numeric QR scene printed before codes were stable (scene = the building's id then),
+    mapped to the code of the building it was printed for. Survives registry rebuilds."""
+
+    scene_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    building_code: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class GridWorker(SQLModel, table=True):
@@ -211,7 +239,9 @@ class TicketEvent(SQLModel, table=True):
 
 
 class Attachment(SQLModel, table=True):
-    """A photo or file a resident or worker sent; bytes kept in the database for replicas."""
+    """A photo or file a resident or worker sent. Its bytes are in the object store under
+    ``object_key`` (storage/objects.py), never in the database; ``content`` only holds the
+    bytes of rows stored before 0016 until ``minhu objects move-photos`` moves them."""
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
@@ -221,6 +251,7 @@ class Attachment(SQLModel, table=True):
     size: int = 0
     sha256: str = Field(default="", max_length=64)
     content: bytes = Field(default=b"", sa_type=sa.LargeBinary)
+    object_key: str = Field(default="", max_length=300)
     channel: str = Field(default="", max_length=20)
     uploaded_by: str = Field(default="", max_length=64)  # resident:<id> / worker:<id>
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -278,6 +309,10 @@ class Outbox(SQLModel, table=True):
     # what this item delivers, e.g. ``reply:<inbound id>:<n>``: queued at most once
     dedupe_key: str | None = Field(default=None, max_length=160, unique=True, index=True)
     notice_id: int | None = Field(default=None, index=True)  # a Notice it delivers
+    # why a dead item died: gave_up (retried until the horizon) and window (could only go
+    # once they write) are sent again when the recipient writes; unreachable (blocked,
+    # invalid id) and refused (the platform said no for good) never are
+    dead_reason: str = Field(default="", max_length=20)
 
 
 class SessionEntry(SQLModel, table=True):
@@ -509,6 +544,8 @@ class NluExample(SQLModel, table=True):
     intent_id: int = Field(foreign_key="nluintent.id", index=True)
     text: str = Field(max_length=500)
     entities: list[dict[str, Any]] = _json_list()
+    # a Rasa project's example metadata, kept so an import comes back out whole
+    meta: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     source: str = Field(default="admin", max_length=20)  # seed | admin | import | review
     # the community whose resident said it (review promotions); None for our own examples.
     # Staff see only their own community's resident-derived examples.
