@@ -491,6 +491,7 @@ async def accounts(store: Store, actor: Principal, *, now: datetime) -> list[dic
             "role": u.role,
             "community_id": u.community_id,
             "worker_id": u.worker_id,
+            "street_id": u.street_id,
             "active": u.active,
             "locked": locked_for(u.locked_until, now) is not None,
             "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,

@@ -45,7 +45,13 @@ class RegistryView:
     def to_json(self) -> dict[str, Any]:
         return {
             "communities": [
-                {"id": c.id, "name": c.name, "street": c.street, "hotline": c.hotline}
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "street": c.street,
+                    "street_id": c.street_id,
+                    "hotline": c.hotline,
+                }
                 for c in self.communities
             ],
             "grids": [
@@ -202,7 +208,13 @@ class RegistryDesk:
                 allowed = {community_id}
             grids = [g for g in await uow.registry.grids() if g.community_id in allowed]
             buildings = [b for b in await uow.registry.buildings() if b.community_id in allowed]
-            workers = [w for w in await uow.registry.workers() if w.community_id in allowed]
+            # street staff belong to their street (/admin/streets), not to the community
+            # their office is in: the community's registry and CSV leave them out
+            workers = [
+                w
+                for w in await uow.registry.workers()
+                if w.community_id in allowed and w.role != "street_staff"
+            ]
             channels = {
                 w.id or 0: [
                     (i.channel, i.user_id) for i in await uow.registry.worker_identities(w.id or 0)

@@ -59,6 +59,7 @@ class UserOut(BaseModel):
     role: str
     community_id: int | None
     worker_id: int | None
+    street_id: int | None = None
     active: bool
     locked: bool
     last_login_at: str | None
@@ -303,12 +304,14 @@ async def users_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
     async with c.store.unit() as uow:
         communities = await uow.registry.communities()
         workers = await uow.registry.workers()
+        streets = await uow.streets.all()
     return render(
         request,
         "users.html",
         p,
         users=await _users(c, p),
         communities=communities,
+        streets=streets,
         workers=workers,
         roles=[(r.value, label) for r, label in ROLE_LABELS.items()],
         token=None,
@@ -358,12 +361,14 @@ async def users_update(
         async with c.store.unit() as uow:
             communities = await uow.registry.communities()
             workers = await uow.registry.workers()
+            streets = await uow.streets.all()
         return render(
             request,
             "users.html",
             p,
             users=await _users(c, p),
             communities=communities,
+            streets=streets,
             workers=workers,
             roles=[(r.value, label) for r, label in ROLE_LABELS.items()],
             token={"username": user.username, "secret": secret},

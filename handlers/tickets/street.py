@@ -14,7 +14,7 @@ flowchart LR
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from handlers.city_orders import HistoryItem, Place, work_order
 from handlers.codec import outbound_to_dict
@@ -299,7 +299,3 @@ class StreetLevel:
                 ticket,
             )
         return outcome
-
-
-def staff_names(targets: Sequence[WorkerRef]) -> str:
-    return "、".join(w.name for w in targets)

@@ -158,3 +158,32 @@ def test_buildings_of_an_upgraded_database_keep_the_numeric_qr_codes_printed_for
     scenes = sorted(_execute(url, "SELECT scene_id, building_code FROM qrscene"))
     assert scenes == [(41, codes["3幢"]), (42, codes["综合楼"])]
     assert _schema_diff(url) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_communities_street_text_becomes_street_rows_they_point_at(
+    backend: str, new_url: Callable[[str], str]
+) -> None:
+    url = new_url(backend)
+    upgrade(url, "0011_example_community")
+    for ident, name, street in (
+        (1, "阳光花园社区", "西溪街道"),
+        (2, "文新社区", "西溪街道"),
+        (3, "老小区", ""),
+    ):
+        _execute(
+            url,
+            "INSERT INTO community (id, name, street, hotline, settings, created_at) "
+            "VALUES (:id, :name, :street, '', '{}', '2026-11-01 00:00:00')",
+            id=ident,
+            name=name,
+            street=street,
+        )
+    upgrade(url)
+    [(street_id, street_name)] = _execute(url, "SELECT id, name FROM street")
+    assert street_name == "西溪街道"
+    assert _execute(url, "SELECT id, street, street_id FROM community ORDER BY id") == [
+        (1, "西溪街道", street_id),
+        (2, "西溪街道", street_id),
+        (3, "", None),
+    ]
