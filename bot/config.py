@@ -103,6 +103,21 @@ class WeComSettings(BaseModel):
     timeout_seconds: float = Field(default=5.0, gt=0)
 
 
+class SmsSettings(BaseModel):
+    """Text messages to residents who reported by phone or at the counter, through an
+    SMS gateway speaking Alibaba Cloud's Dysms ``SendSms`` API (RPC style, HMAC-SHA1 signed).
+    On iff ``MINHU_SMS__ACCESS_KEY_ID`` is set."""
+
+    access_key_id: str = Field(min_length=1, max_length=64)
+    access_key_secret: SecretStr
+    sign_name: str = Field(default="民呼", min_length=1, max_length=40)  # 短信签名
+    template_code: str = Field(min_length=1, max_length=40)  # e.g. SMS_123456789
+    template_param: str = Field(default="content", min_length=1, max_length=40)
+    endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    max_chars: int = Field(default=300, ge=20, le=500)
+    timeout_seconds: float = Field(default=5.0, gt=0)
+
+
 class TelegramSettings(BaseModel):
     """A Telegram bot. The channel is on iff ``MINHU_TELEGRAM__TOKEN`` is set.
 
@@ -128,6 +143,18 @@ class TelegramSettings(BaseModel):
         if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", value.get_secret_value()):
             raise ValueError("MINHU_TELEGRAM__TOKEN is not a bot token (<digits>:<secret>)")
         return value
+
+
+class City12345Settings(BaseModel):
+    """The city's 12345 hotline: where the street's hand-offs are POSTed, and the shared secret
+    both directions are signed with (HMAC-SHA256). On iff ``MINHU_CITY12345__URL`` is set;
+    without it a hand-off is recorded and waits for export (JSON/CSV) and manual entry."""
+
+    url: str = Field(min_length=1, max_length=500)
+    secret: SecretStr
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    # a callback whose timestamp is further off than this is refused (replays)
+    callback_window_seconds: int = Field(default=300, ge=10)
 
 
 # --- ticket lifecycle (issue 7): SLA clocks, duplicates, Open311 ------------------------------
@@ -298,6 +325,7 @@ class Settings(BaseSettings):
     wechat: WeChatSettings | None = None
     wecom: WeComSettings | None = None
     telegram: TelegramSettings | None = None
+    sms: SmsSettings | None = None
     sla: SlaSettings = Field(default_factory=SlaSettings)
     hotspots: HotspotSettings = Field(default_factory=HotspotSettings)
     duplicates: DuplicateSettings = Field(default_factory=DuplicateSettings)
@@ -306,6 +334,7 @@ class Settings(BaseSettings):
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
+    city12345: City12345Settings | None = None  # the street level's hand-off to 12345
 
     @property
     def models_path(self) -> Path:
@@ -350,6 +379,10 @@ class Settings(BaseSettings):
                     problems.append(f"MINHU_WECHAT__{name.upper()}")
         if self.wecom is not None and _is_placeholder(self.wecom.secret):
             problems.append("MINHU_WECOM__SECRET")
+        if self.city12345 is not None and _is_placeholder(self.city12345.secret):
+            problems.append("MINHU_CITY12345__SECRET")
+        if self.sms is not None and _is_placeholder(self.sms.access_key_secret):
+            problems.append("MINHU_SMS__ACCESS_KEY_SECRET")
         if self.telegram is not None:
             for name in ("token", "webhook_secret"):
                 if _is_placeholder(getattr(self.telegram, name)):

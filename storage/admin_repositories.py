@@ -501,7 +501,7 @@ class SqlTicketQueries:
         t = table_of(Ticket).c
         columns = (t.id, t.category, t.priority, t.status, t.grid_id, t.rating)
         times = (t.created_at, t.accepted_at, t.resolved_at, t.closed_at)
-        query = _where(sa.select(*columns, *times), f).order_by(t.id)
+        query = _where(sa.select(*columns, *times, t.community_id), f).order_by(t.id)
         return [TicketTiming(*row) for row in (await self.s.execute(query)).all()]
 
     async def recategorised(

@@ -73,3 +73,4 @@ class TicketTiming:
     accepted_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    community_id: int | None = None  # the per-street table groups by it

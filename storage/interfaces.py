@@ -52,7 +52,9 @@ from storage.models import (
     TicketEvent,
     WorkerBindCode,
 )
+from storage.people_interfaces import PeopleRepository
 from storage.state import SessionStore
+from storage.street_interfaces import StreetRepository
 
 
 class RegistryRepository(Protocol):
@@ -600,6 +602,10 @@ class UnitOfWork(Protocol):
     def notices(self) -> NoticeRepository: ...
     @property
     def hotspots(self) -> HotspotRepository: ...
+    @property
+    def streets(self) -> StreetRepository: ...
+    @property
+    def people(self) -> PeopleRepository: ...
 
     async def commit(self) -> None: ...
 

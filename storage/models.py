@@ -10,6 +10,8 @@ from sqlmodel import Field, SQLModel
 
 from storage.model_types import UTCDateTime, _json, _json_list, _ts, utcnow
 from storage.models_grid import Handoff, HandoffMessage, Hotspot, Notice, NoticeOptOut
+from storage.models_people import BuildingHelper, HelperBuilding, LinkCode, TicketHelper
+from storage.models_street import CityOrder, Street
 
 __all__ = [
     "AdminToken",
@@ -17,7 +19,9 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "Building",
+    "BuildingHelper",
     "ChannelIdentity",
+    "CityOrder",
     "Community",
     "Department",
     "DepartmentContact",
@@ -25,8 +29,10 @@ __all__ = [
     "GridWorker",
     "Handoff",
     "HandoffMessage",
+    "HelperBuilding",
     "Hotspot",
     "InboundMessage",
+    "LinkCode",
     "Mailbox",
     "NluActivation",
     "NluExample",
@@ -42,12 +48,14 @@ __all__ = [
     "Resident",
     "ReviewDecision",
     "SessionEntry",
+    "Street",
     "TaskCard",
     "Ticket",
     "TicketClock",
     "TicketCounter",
     "TicketEvent",
     "TicketFollower",
+    "TicketHelper",
     "TicketParty",
     "UTCDateTime",
     "WorkerBindCode",
@@ -58,7 +66,8 @@ __all__ = [
 class Community(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True, max_length=100)
-    street: str = Field(default="", max_length=100)  # 街道 the community belongs to
+    street: str = Field(default="", max_length=100)  # the street's name (kept with street_id)
+    street_id: int | None = Field(default=None, foreign_key="street.id", index=True)
     hotline: str = Field(default="", max_length=40)
     settings: dict[str, Any] = _json()  # working hours etc.
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -115,8 +124,10 @@ class GridWorker(SQLModel, table=True):
     name: str = Field(max_length=50)
     role: str = Field(
         default="grid_worker", max_length=30
-    )  # grid_worker|grid_leader|community_staff
+    )  # grid_worker|grid_leader|community_staff|street_staff
+    # street staff sit in one community of their street (their office) and act street-wide
     community_id: int = Field(foreign_key="community.id", index=True)
+    street_id: int | None = Field(default=None, foreign_key="street.id", index=True)
     grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
     phone: str = Field(default="", max_length=30)
     on_duty: bool = True
@@ -198,6 +209,8 @@ class Ticket(SQLModel, table=True):
     rating: int | None = None
     rating_comment: str = Field(default="", max_length=500)
     reopen_count: int = 0
+    # who holds it above the community: "" (the community), street (上报街道), city (12345)
+    tier: str = Field(default="", max_length=10, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     assigned_at: datetime | None = _ts()
@@ -470,6 +483,7 @@ class AdminUser(SQLModel, table=True):
     role: str = Field(max_length=20)
     community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
     worker_id: int | None = Field(default=None, foreign_key="gridworker.id", index=True)
+    street_id: int | None = Field(default=None, foreign_key="street.id", index=True)
     active: bool = True
     failed_attempts: int = 0
     locked_until: datetime | None = _ts()

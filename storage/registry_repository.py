@@ -24,6 +24,7 @@ from storage.models import (
     AuditLog,
     Building,
     ChannelIdentity,
+    CityOrder,
     Community,
     Department,
     DepartmentContact,
@@ -35,6 +36,7 @@ from storage.models import (
     QrScene,
     Resident,
     ReviewDecision,
+    Street,
     TaskCard,
     Ticket,
     TicketClock,
@@ -44,6 +46,7 @@ from storage.models import (
     TicketParty,
     WorkerBindCode,
 )
+from storage.models_people import BuildingHelper, HelperBuilding, LinkCode, TicketHelper
 
 
 def building_code(community: str, building: str) -> str:
@@ -209,6 +212,10 @@ class SqlRegistry:
     async def delete_all(self) -> None:
         """Remove every row (demo reset). Order respects foreign keys."""
         for table in (
+            TicketHelper,
+            LinkCode,
+            HelperBuilding,
+            BuildingHelper,
             TaskCard,
             WorkerBindCode,
             TicketClock,
@@ -225,6 +232,7 @@ class SqlRegistry:
             Outbox,
             TicketEvent,
             Attachment,
+            CityOrder,  # the street level's 12345 hand-offs point at tickets
             Ticket,
             TicketCounter,
             InboundMessage,
@@ -238,3 +246,4 @@ class SqlRegistry:
         await self.s.execute(sa.delete(Grid).where(col(Grid.parent_id).is_not(None)))
         await self.s.execute(sa.delete(Grid))
         await self.s.execute(sa.delete(Community))
+        await self.s.execute(sa.delete(Street))

@@ -44,6 +44,7 @@ class Snapshot:
 
     grids: dict[int, GridRef]
     workers: list[WorkerRef]
+    street_of: dict[int, int] = field(default_factory=dict)  # community id → street id
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +87,17 @@ async def load_snapshot(uow: UnitOfWork) -> Snapshot:
             on_duty=w.on_duty,
             active=w.active,
             open_tickets=counts.get(w.id, 0),
+            street_id=w.street_id,
         )
         for w in await uow.registry.workers()
         if w.id is not None
     ]
-    return Snapshot(grids, workers)
+    street_of = {
+        c.id: c.street_id
+        for c in await uow.registry.communities()
+        if c.id is not None and c.street_id is not None
+    }
+    return Snapshot(grids, workers, street_of)
 
 
 async def handler_level(uow: UnitOfWork, ticket: Ticket) -> int:

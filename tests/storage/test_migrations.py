@@ -29,6 +29,8 @@ CHAIN = (
     "0008_grid",
     "0009_console",
     "0011_example_community",
+    "0012_street",
+    "0013_people",
     "0014_jobs",
 )
 HEAD = CHAIN[-1]

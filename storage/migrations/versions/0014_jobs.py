@@ -6,7 +6,7 @@ Existing buildings get their code, and the numeric scene each one's printed code
 those stickers keep working after the registry is rebuilt.
 
 Revision ID: 0014_jobs
-Revises: 0011_example_community
+Revises: 0013_people
 Create Date: 2026-12-07 17:05:00
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 import storage.models
 
 revision: str = '0014_jobs'
-down_revision: str | None = '0011_example_community'
+down_revision: str | None = '0013_people'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
