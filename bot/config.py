@@ -270,6 +270,9 @@ class AdminSettings(BaseModel):
     # a candidate model whose held-out macro-F1 is lower than the active one's by more than
     # this is refused unless forced with a reason
     activation_tolerance: float = Field(default=0.005, ge=0)
+    # …and so is one whose new or changed intents score an F1 below this on their held-out
+    # examples (0 turns the check off)
+    intent_f1_floor: float = Field(default=0.5, ge=0, le=1)
     max_upload_bytes: int = Field(default=1024 * 1024, ge=1024)  # CSV / YAML imports
     # the map draws buildings offline; with a tile server ("https://host/{z}/{x}/{y}.png")
     # its tiles are drawn underneath
@@ -288,6 +291,19 @@ class ReliabilitySettings(BaseModel):
     delivery_max_backoff_seconds: float = Field(default=600.0, gt=0)
     # an urgent worker message that failed this often also goes to the worker's next channel
     urgent_fallback_after: int = Field(default=3, ge=1)
+
+
+class S3Settings(BaseModel):
+    """An S3-compatible object store (``MINHU_S3__…``; MinIO in docker/compose.yaml) for
+    photos and trained models, shared by every replica. Unset: the ``<data_dir>/objects``
+    directory holds photos and models stay in the models directory (one machine)."""
+
+    endpoint_url: str | None = None  # http://minio:9000; None: AWS S3 itself
+    bucket: str = Field(default="minhu", min_length=3, max_length=63)
+    access_key: SecretStr
+    secret_key: SecretStr
+    region: str = "us-east-1"
+    timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -312,6 +328,8 @@ class Settings(BaseSettings):
     secret_key_file: Path | None = None
     conversation_ttl_seconds: int = Field(default=1800, ge=60)
     max_text: int = Field(default=2000, ge=100)
+    # typed messages in a row the bot cannot make sense of before a person takes over
+    stuck_handoff_after: int = Field(default=3, ge=2, le=20)
     lock_timeout_seconds: float = Field(default=15.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_send_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -321,7 +339,14 @@ class Settings(BaseSettings):
     # /api/v1/demo and client-chosen web chat ids, so never set it on a real deployment.
     demo_in_prod: bool = False
     log_level: str = "INFO"
+    # "json": one JSON object per line (request id, masked); "text" for a terminal; "auto":
+    # json in prod, text elsewhere
+    log_format: Literal["auto", "json", "text"] = "auto"
+    # Prometheus's bearer token for GET /metrics; unset: /metrics is open outside prod only
+    metrics_token: SecretStr | None = None
+    metrics_token_file: Path | None = None  # a file holding it (a compose secret)
     rasa: RasaSettings | None = None
+    s3: S3Settings | None = None
     wechat: WeChatSettings | None = None
     wecom: WeComSettings | None = None
     telegram: TelegramSettings | None = None
@@ -339,6 +364,11 @@ class Settings(BaseSettings):
     @property
     def models_path(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def log_json(self) -> bool:
+        """One JSON object per log line (``MINHU_LOG_FORMAT``; auto: in prod)."""
+        return self.log_format == "json" or (self.log_format == "auto" and self.env == "prod")
 
     @property
     def demo_enabled(self) -> bool:
@@ -364,6 +394,15 @@ class Settings(BaseSettings):
                 if not key:
                     raise ValueError("MINHU_SECRET_KEY_FILE is empty")
                 data = {**data, "secret_key": key}
+            token_path = data.get("metrics_token_file")
+            if token_path:
+                try:
+                    token = Path(str(token_path)).read_text(encoding="utf-8").strip()
+                except OSError as e:
+                    raise ValueError(f"MINHU_METRICS_TOKEN_FILE cannot be read: {e}") from e
+                if not token:
+                    raise ValueError("MINHU_METRICS_TOKEN_FILE is empty")
+                data = {**data, "metrics_token": token}
         return data
 
     @model_validator(mode="after")

@@ -102,3 +102,26 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+class MessageMetrics(Protocol):
+    """Counts what the message path does (bot/metrics.py exports it to Prometheus)."""
+
+    def message(self, channel: str, outcome: str, seconds: float | None = None) -> None:
+        """One inbound message ended with ``outcome`` (``handled``, ``failed``, ``duplicate``,
+        ``rate_limited``); ``seconds`` from the start of its handling to its replies."""
+        ...
+
+    def parsed(self, seconds: float) -> None:
+        """The NLU parsed one message in ``seconds``."""
+        ...
+
+
+class NoMetrics:
+    """Counts nothing (tests, one-off commands)."""
+
+    def message(self, channel: str, outcome: str, seconds: float | None = None) -> None:
+        return None
+
+    def parsed(self, seconds: float) -> None:
+        return None

@@ -46,7 +46,7 @@ from handlers.i18n import locale_of, t
 from handlers.messages import Inbound, Outbound
 from handlers.notice_service import NoticeService
 from handlers.people_service import PeopleService
-from handlers.ports import Clock, Interpreter
+from handlers.ports import Clock, Interpreter, MessageMetrics, NoMetrics
 from handlers.privacy import mask_id
 from handlers.throttle_service import RateLimits
 from handlers.ticket_service import LifecycleConfig, TicketService
@@ -121,8 +121,10 @@ class MinhuService:
         on_outbox: Callable[[], None] | None = None,
         tickets: TicketService | None = None,
         rates: RateLimits | None = None,
+        metrics: MessageMetrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or NoMetrics()
         self.sessions = sessions
         self.interpreter = interpreter
         self.clock = clock
@@ -156,6 +158,7 @@ class MinhuService:
             wait = await self.rates.allow("message", f"{msg.channel}:{msg.user_id}", msg.origin)
             if wait > 0:
                 seconds = max(1, math.ceil(wait))
+                self.metrics.message(msg.channel, "rate_limited")
                 return [Outbound(text=t("rate.message", self._locale(msg), seconds=seconds))]
         receipt = await self.receive(msg)
         if not receipt.new:
@@ -186,6 +189,8 @@ class MinhuService:
             woke = uow.queued > 0
         if woke:
             self._on_outbox()
+        if not new:  # a platform retry or a replayed message id
+            self.metrics.message(msg.channel, "duplicate")
         return Receipt(row.id, new, row.status, replies)
 
     async def process(self, inbound_id: int, msg: Inbound) -> list[Outbound]:
@@ -215,6 +220,7 @@ class MinhuService:
                     inbound_id,
                 )
                 await self._mark_failed(inbound_id, e)
+                self.metrics.message(msg.channel, "failed", time.perf_counter() - started)
                 return [Outbound(text=t("error_apology", self._locale(msg)))]
             log.warning(
                 "inbound %s done, but its conversation state was not saved: %s: %s",
@@ -225,6 +231,7 @@ class MinhuService:
         replies, parse, queued = committed
         if queued:
             self._on_outbox()
+        self.metrics.message(msg.channel, "handled", time.perf_counter() - started)
         log.info(
             "handled channel=%s user=%s intent=%s conf=%.2f replies=%d in %.1f ms",
             msg.channel,
@@ -324,7 +331,11 @@ class MinhuService:
             )
             msg = replace(msg, text=text[: self.config.max_text])
         # parse before taking a database connection: the pool is not held while NLU runs
-        parse = await self.interpreter.parse(msg.text, registry.hints) if msg.text.strip() else None
+        parse = None
+        if msg.text.strip():
+            parsing = time.perf_counter()
+            parse = await self.interpreter.parse(msg.text, registry.hints)
+            self.metrics.parsed(time.perf_counter() - parsing)
         async with self.store.unit() as uow:
             identity = await uow.registry.identity(msg.channel, msg.user_id)
             department = (

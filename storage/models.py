@@ -239,7 +239,9 @@ class TicketEvent(SQLModel, table=True):
 
 
 class Attachment(SQLModel, table=True):
-    """A photo or file a resident or worker sent; bytes kept in the database for replicas."""
+    """A photo or file a resident or worker sent. Its bytes are in the object store under
+    ``object_key`` (storage/objects.py), never in the database; ``content`` only holds the
+    bytes of rows stored before 0016 until ``minhu objects move-photos`` moves them."""
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
@@ -249,6 +251,7 @@ class Attachment(SQLModel, table=True):
     size: int = 0
     sha256: str = Field(default="", max_length=64)
     content: bytes = Field(default=b"", sa_type=sa.LargeBinary)
+    object_key: str = Field(default="", max_length=300)
     channel: str = Field(default="", max_length=20)
     uploaded_by: str = Field(default="", max_length=64)  # resident:<id> / worker:<id>
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -541,6 +544,8 @@ class NluExample(SQLModel, table=True):
     intent_id: int = Field(foreign_key="nluintent.id", index=True)
     text: str = Field(max_length=500)
     entities: list[dict[str, Any]] = _json_list()
+    # a Rasa project's example metadata, kept so an import comes back out whole
+    meta: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     source: str = Field(default="admin", max_length=20)  # seed | admin | import | review
     # the community whose resident said it (review promotions); None for our own examples.
     # Staff see only their own community's resident-derived examples.

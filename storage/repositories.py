@@ -24,6 +24,7 @@ from storage.errors import StorageError
 from storage.grid_repositories import SqlHotspots, SqlNotices
 from storage.handoff_repository import SqlHandoffs
 from storage.messenger_repositories import SqlBindCodes, SqlTaskCards
+from storage.objects import ObjectStore
 from storage.people_repositories import SqlPeople
 from storage.registry_repository import SqlRegistry
 from storage.reliability import SqlRecovery
@@ -53,14 +54,14 @@ __all__ = [
 class SqlUnitOfWork:
     """One transaction with every repository bound to it."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, objects: ObjectStore | None = None) -> None:
         self.session = session
         self.registry = SqlRegistry(session)
         self.tickets = SqlTickets(session)
         self.outbox = SqlOutbox(session)
         self.mailbox = SqlMailbox(session)
         self.inbound = SqlInbound(session)
-        self.attachments = SqlAttachments(session)
+        self.attachments = SqlAttachments(session, objects)
         self.clocks = SqlClocks(session)
         self.followers = SqlFollowers(session)
         self.departments = SqlDepartments(session)
@@ -90,8 +91,9 @@ class SqlUnitOfWork:
 class SqlStore:
     """Factory of units of work over a Database: `async with store.unit() as uow: ...`."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, objects: ObjectStore | None = None) -> None:
         self.database = database
+        self.objects = objects  # photos' bytes (storage/objects.py); None: no photos here
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[SqlUnitOfWork]:
@@ -101,6 +103,6 @@ class SqlStore:
         """
         try:
             async with self.database.session() as session:
-                yield SqlUnitOfWork(session)
+                yield SqlUnitOfWork(session, self.objects)
         except SQLAlchemyError as e:
             raise StorageError(f"database error: {e}") from e

@@ -174,9 +174,10 @@ class WeChatNotifier:
             return
         async with self.store.unit() as uow:
             item = await uow.attachments.get(int(ref.removeprefix("attachment:")))
-        if item is None:
+            content = await uow.attachments.content(item) if item is not None else b""
+        if item is None or not content:
             return
-        media_id = await self.api.upload_image(item.content, item.mime, item.filename or "photo")
+        media_id = await self.api.upload_image(content, item.mime, item.filename or "photo")
         await self.api.send_custom(
             {"touser": openid, "msgtype": "image", "image": {"media_id": media_id}}
         )

@@ -32,6 +32,8 @@ CHAIN = (
     "0012_street",
     "0013_people",
     "0014_jobs",
+    "0016_objects",
+    "0017_training_home",
 )
 HEAD = CHAIN[-1]
 

@@ -60,7 +60,8 @@ async def test_each_message_kind_gets_the_answer_a_resident_expects(
             rows = await uow.inbound.recent_for_user("wechat", "oPhoto01xxxx")
             ref = rows[0].payload["media"][0]["ref"]
             stored = await uow.attachments.get(int(ref.removeprefix("attachment:")))
-        assert stored is not None and stored.content == JPEG and stored.mime == "image/jpeg"
+            assert stored is not None and await uow.attachments.content(stored) == JPEG
+        assert stored.mime == "image/jpeg" and stored.content == b""  # bytes: object store
         # ... and it is attached to the ticket the resident then files
         await wire.say("oPhoto01xxxx", "5幢楼道里堆满了纸箱杂物")
         for _ in range(6):  # answer the optional questions until the confirmation
