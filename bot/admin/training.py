@@ -231,11 +231,13 @@ def train_in_process(
     data: nlu.TrainingData,
     root: Path,
     tolerance: float,
+    floor: float,
     *,
     progress: Callable[[str, float], None],
 ) -> Outcome:
     """`train_version` in a job process (bot.jobs): the repository is rebuilt from its path."""
-    return train_version(data, ModelRepository(root, tolerance=tolerance), progress=progress)
+    repo = ModelRepository(root, tolerance=tolerance, floor=floor)
+    return train_version(data, repo, progress=progress)
 
 
 def write_artefacts(
@@ -313,9 +315,15 @@ async def run_job(c: Container, job_id: int, data: nlu.TrainingData) -> None:
     repo = repository(c)
     await _update(c, job_id, status="running", stage="split")
     try:
-        # its own process: training in a thread held the GIL and chat p95 went to ~400 ms
+        # its own process: training in a thread held the GIL and chat p95 went to ~400 ms.
+        # With a shared (S3) model store the repository's client cannot cross a process
+        # boundary: then it still trains in a thread
         work = asyncio.ensure_future(
-            run_in_process(train_in_process, data, repo.root, repo.tolerance, progress=progress)
+            run_in_process(
+                train_in_process, data, repo.root, repo.tolerance, repo.floor, progress=progress
+            )
+            if repo.shared is None
+            else asyncio.to_thread(train_version, data, repo, progress=progress)
         )
         while not work.done():
             await asyncio.wait({work}, timeout=0.5)

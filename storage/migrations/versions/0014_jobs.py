@@ -6,7 +6,7 @@ Existing buildings get their code, and the numeric scene each one's printed code
 those stickers keep working after the registry is rebuilt.
 
 Revision ID: 0014_jobs
-Revises: 0011_example_community
+Revises: 0013_people
 Create Date: 2026-12-07 17:05:00
 """
 
