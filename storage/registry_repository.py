@@ -59,19 +59,27 @@ class SqlRegistry:
     async def community_by_name(self, name: str) -> Community | None:
         return (await self.s.exec(select(Community).where(Community.name == name))).first()
 
-    async def grids(self, community_id: int | None = None) -> Sequence[Grid]:
+    async def grids(
+        self, community_id: int | None = None, *, ids: Sequence[int] | None = None
+    ) -> Sequence[Grid]:
         query = select(Grid).order_by(col(Grid.id))
         if community_id is not None:
             query = query.where(Grid.community_id == community_id)
+        if ids is not None:
+            query = query.where(col(Grid.id).in_(sorted(set(ids))))
         return (await self.s.exec(query)).all()
 
     async def grid(self, grid_id: int) -> Grid | None:
         return await self.s.get(Grid, grid_id)
 
-    async def buildings(self, community_id: int | None = None) -> Sequence[Building]:
+    async def buildings(
+        self, community_id: int | None = None, *, ids: Sequence[int] | None = None
+    ) -> Sequence[Building]:
         query = select(Building).order_by(col(Building.id))
         if community_id is not None:
             query = query.where(Building.community_id == community_id)
+        if ids is not None:
+            query = query.where(col(Building.id).in_(sorted(set(ids))))
         return (await self.s.exec(query)).all()
 
     async def building(self, building_id: int) -> Building | None:

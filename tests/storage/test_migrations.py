@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
-from storage.db import MIGRATIONS_DIR, alembic_config, sync_url, upgrade
+from storage.db import MIGRATIONS_DIR, alembic_config, schema_filter, sync_url, upgrade
 from storage.migrations.legacy import LEGACY_REVISIONS
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
@@ -29,6 +29,7 @@ CHAIN = (
     "0008_grid",
     "0009_console",
     "0011_example_community",
+    "0015_city_indexes",
 )
 HEAD = CHAIN[-1]
 
@@ -47,7 +48,10 @@ def _schema_diff(url: str) -> list[object]:
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as connection:
-            return list(compare_metadata(MigrationContext.configure(connection), SQLModel.metadata))
+            context = MigrationContext.configure(
+                connection, opts={"include_object": schema_filter(connection.dialect.name)}
+            )
+            return list(compare_metadata(context, SQLModel.metadata))
     finally:
         engine.dispose()
 
