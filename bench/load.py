@@ -172,7 +172,10 @@ def server(cmd: list[str], env: dict[str, str], port: int, ready: str) -> Iterat
 
 
 def _ms(value: str) -> float:
-    number = re.match(r"[\d.]+", value).group()  # type: ignore[union-attr]
+    match = re.match(r"[\d.]+", value)
+    if match is None:  # wrk prints "-nan" or "0.00us" when no request finished
+        return float("nan")
+    number = match.group()
     unit = value[len(number) :]
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 

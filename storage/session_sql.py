@@ -216,6 +216,22 @@ class SqlSessionStore:
         """Forget an entry written during an outage (Redis holds the newer one now)."""
         await self._delete(kind, key)
 
+    async def entries(self, kinds: tuple[str, ...], *, limit: int) -> set[tuple[str, str]] | None:
+        """The live (kind, key) pairs of ``kinds``; None when there are more than ``limit``."""
+        c = _TABLE.c
+        now = self._now()
+        stmt = (
+            sa.select(c.kind, c.key)
+            .where(c.kind.in_(kinds), sa.or_(c.expires_at.is_(None), c.expires_at > now))
+            .limit(limit + 1)
+        )
+
+        async def go(conn: Any) -> list[Any]:
+            return list((await conn.execute(stmt)).all())
+
+        rows = await self._run("entries", go)
+        return None if len(rows) > limit else {(str(k), str(v)) for k, v in rows}
+
     async def connect(self) -> None:
         await self._db.ping()
 
@@ -232,23 +248,65 @@ class StoreHealth:
     down_since: float | None = None
 
 
+_SHADOW_KINDS = ("state", "kv", "claim")
+
+
 class ResilientSessionStore:
     """Redis first; the database while Redis is unreachable (module docstring).
+
+    While Redis answers, the database is consulted only for keys that have an entry there
+    (written during an outage, by this process or another replica): the set of such keys is
+    read in one query at most every ``shadow_refresh_seconds`` (the table is empty in normal
+    operation), so a healthy message costs no database round trip here. An entry another
+    replica wrote while only *it* could not reach Redis is seen within that interval.
 
     Args:
         primary: the Redis store.
         fallback: the database store.
         retry_seconds: how long to stay on the database after a Redis failure.
+        shadow_refresh_seconds: how often the set of keys written to the database is re-read.
+        shadow_limit: above this many such keys every key is looked up in the database.
     """
 
     def __init__(
-        self, primary: SessionStore, fallback: SqlSessionStore, *, retry_seconds: float = 2.0
+        self,
+        primary: SessionStore,
+        fallback: SqlSessionStore,
+        *,
+        retry_seconds: float = 2.0,
+        shadow_refresh_seconds: float = 1.0,
+        shadow_limit: int = 5000,
     ) -> None:
         self.primary = primary
         self.fallback = fallback
         self.retry_seconds = retry_seconds
+        self.shadow_refresh_seconds = shadow_refresh_seconds
+        self.shadow_limit = shadow_limit
         self.health = StoreHealth()
         self._retry_at = 0.0
+        # None: too many (or unknown) database entries; every key is looked up there
+        self._shadow: set[tuple[str, str]] | None = None
+        self._shadow_read_at = -float("inf")
+
+    async def _shadowed(self, kind: str, key: str) -> bool:
+        """Whether the database may hold a newer entry for this key than Redis."""
+        now = time.monotonic()
+        if now - self._shadow_read_at >= self.shadow_refresh_seconds:
+            self._shadow_read_at = now  # concurrent callers use the current set meanwhile
+            try:
+                self._shadow = await self.fallback.entries(_SHADOW_KINDS, limit=self.shadow_limit)
+            except DatabaseSessionError as e:
+                # nobody can write there while it is down: the last known set still holds
+                log.warning("could not read the database session entries: %s", e)
+        return self._shadow is None or (kind, key) in self._shadow
+
+    def _shadow_add(self, kind: str, key: str) -> None:
+        if self._shadow is not None:
+            self._shadow.add((kind, key))
+
+    def _shadow_drop(self, kind: str, key: str) -> None:
+        if self._shadow is not None:
+            self._shadow.discard((kind, key))
 
     @property
     def degraded(self) -> bool:
@@ -324,7 +382,7 @@ class ResilientSessionStore:
 
     async def load(self, key: str) -> dict[str, Any] | None:
         async def primary() -> dict[str, Any] | None:
-            newer = await self.fallback.load(key)
+            newer = await self.fallback.load(key) if await self._shadowed("state", key) else None
             return newer if newer is not None else await self.primary.load(key)
 
         return await self._either("load", primary, lambda: self.fallback.load(key))
@@ -332,33 +390,45 @@ class ResilientSessionStore:
     async def save(self, key: str, state: Mapping[str, Any], *, ttl_seconds: int) -> None:
         async def primary() -> None:
             await self.primary.save(key, state, ttl_seconds=ttl_seconds)
-            await self.fallback.discard("state", key)
+            if await self._shadowed("state", key):
+                await self.fallback.discard("state", key)
+                self._shadow_drop("state", key)
 
-        await self._either(
-            "save", primary, lambda: self.fallback.save(key, state, ttl_seconds=ttl_seconds)
-        )
+        async def fallback() -> None:
+            await self.fallback.save(key, state, ttl_seconds=ttl_seconds)
+            self._shadow_add("state", key)
+
+        await self._either("save", primary, fallback)
 
     async def delete(self, key: str) -> None:
         async def primary() -> None:
             await self.primary.delete(key)
-            await self.fallback.delete(key)
+            if await self._shadowed("state", key):
+                await self.fallback.delete(key)
+                self._shadow_drop("state", key)
 
         await self._either("delete", primary, lambda: self.fallback.delete(key))
 
     async def claim(self, key: str, *, ttl_seconds: int) -> bool:
         async def primary() -> bool:
             # a claim won on the database during the outage still stands
-            if await self.fallback._get("claim", key) is not None:
+            if (
+                await self._shadowed("claim", key)
+                and await self.fallback._get("claim", key) is not None
+            ):
                 return False
             return await self.primary.claim(key, ttl_seconds=ttl_seconds)
 
-        return await self._either(
-            "claim", primary, lambda: self.fallback.claim(key, ttl_seconds=ttl_seconds)
-        )
+        async def fallback() -> bool:
+            won = await self.fallback.claim(key, ttl_seconds=ttl_seconds)
+            self._shadow_add("claim", key)
+            return won
+
+        return await self._either("claim", primary, fallback)
 
     async def get_value(self, key: str) -> str | None:
         async def primary() -> str | None:
-            newer = await self.fallback.get_value(key)
+            newer = await self.fallback.get_value(key) if await self._shadowed("kv", key) else None
             return newer if newer is not None else await self.primary.get_value(key)
 
         return await self._either("get", primary, lambda: self.fallback.get_value(key))
@@ -366,13 +436,15 @@ class ResilientSessionStore:
     async def set_value(self, key: str, value: str, *, ttl_seconds: int | None = None) -> None:
         async def primary() -> None:
             await self.primary.set_value(key, value, ttl_seconds=ttl_seconds)
-            await self.fallback.discard("kv", key)
+            if await self._shadowed("kv", key):
+                await self.fallback.discard("kv", key)
+                self._shadow_drop("kv", key)
 
-        await self._either(
-            "set",
-            primary,
-            lambda: self.fallback.set_value(key, value, ttl_seconds=ttl_seconds),
-        )
+        async def fallback() -> None:
+            await self.fallback.set_value(key, value, ttl_seconds=ttl_seconds)
+            self._shadow_add("kv", key)
+
+        await self._either("set", primary, fallback)
 
     async def connect(self) -> None:
         """Start even when Redis is down (warned and counted); the database must answer."""

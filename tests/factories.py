@@ -75,13 +75,13 @@ def make_settings(
     overrides.setdefault("env", "test")
     # scripted conversations send faster than any person; tests of the limits turn them on
     overrides.setdefault("rate_limits", {"enabled": False})
+    overrides.setdefault("outbox_poll_seconds", 0.05)
+    overrides.setdefault("model_watch_seconds", 0.2)
     return Settings(
         data_dir=tmp,
         model_dir=models,
         database_url=database_url or f"sqlite:///{tmp / 'minhu.db'}",
         redis_url=redis_url,
         redis_prefix=redis_prefix,
-        outbox_poll_seconds=0.05,
-        model_watch_seconds=0.2,
         **overrides,
     )

@@ -100,3 +100,46 @@ async def test_a_lock_whose_release_fails_does_not_fail_the_committed_turn(
     async with store.lock("conv", timeout=1):  # the database lease while Redis is down
         await store.save("conv", {"n": 1}, ttl_seconds=60)
     assert await store.load("conv") == {"n": 1}
+
+
+async def test_another_replicas_outage_entries_win_once_the_key_set_is_reread(
+    tmp_path: Path,
+) -> None:
+    """Replica B could not reach Redis and wrote to the database; replica A sees it."""
+    database = Database(f"sqlite:///{tmp_path / 's.db'}")
+    async with database.engine.begin() as conn:
+        await conn.run_sync(SessionEntry.__table__.create)  # type: ignore[attr-defined]
+    redis = Flaky()
+    a = ResilientSessionStore(redis, SqlSessionStore(database), shadow_refresh_seconds=0.0)
+    b_redis = Flaky()
+    b = ResilientSessionStore(b_redis, SqlSessionStore(database), retry_seconds=60.0)
+    await a.save("conv", {"step": "before"}, ttl_seconds=60)
+    b_redis.down = True
+    await b.save("conv", {"step": "during"}, ttl_seconds=60)
+    assert await a.load("conv") == {"step": "during"}
+    await a.save("conv", {"step": "after"}, ttl_seconds=60)
+    assert await a.load("conv") == {"step": "after"}
+    await database.dispose()
+
+
+async def test_a_healthy_store_reads_the_database_at_most_once_per_refresh(
+    stores: tuple[Flaky, ResilientSessionStore],
+) -> None:
+    """With Redis up and no outage entries, a turn costs no database round trip here."""
+    _, store = stores
+    store.shadow_refresh_seconds = 3600.0
+    calls: list[str] = []
+    real_run = store.fallback._run
+
+    async def counting(what: str, fn: Any) -> Any:
+        calls.append(what)
+        return await real_run(what, fn)
+
+    store.fallback._run = counting  # type: ignore[method-assign]
+    for n in range(20):
+        assert await store.claim(f"msg:{n}", ttl_seconds=60)
+        await store.save("conv", {"n": n}, ttl_seconds=60)
+        assert await store.load("conv") == {"n": n}
+        await store.set_value("k", str(n))
+        assert await store.get_value("k") == str(n)
+    assert calls == ["entries"]

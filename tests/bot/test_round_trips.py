@@ -1,0 +1,77 @@
+"""Database round trips per message: the webhook's throughput is bounded by them (issue 13).
+
+Counted, not timed: every SQL statement the engine sends while one message is handled, with
+Redis up. A regression here (say, a fallback store consulted on every call) multiplies the
+latency of every resident's message under load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture(params=["services"])
+def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return {
+        "database_url": request.getfixturevalue("fresh_postgres_url")(),
+        "redis_url": request.getfixturevalue("redis_url"),
+        "redis_prefix": request.getfixturevalue("redis_prefix"),
+    }
+
+
+@contextmanager
+def counting(engine: Any) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split())[:110])
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+QUIET = {  # the background loops (outbox, SLA sweeper, recovery, model watch) stay asleep
+    "outbox_poll_seconds": 3600,
+    "model_watch_seconds": 3600,
+    "sla": {"enabled": False},
+    "reliability": {"recovery_every_seconds": 3600},
+}
+
+
+async def test_a_known_residents_chat_message_costs_a_handful_of_statements(
+    start_app: Any,
+) -> None:
+    async with start_app(load_demo=True, **QUIET) as app:
+        engine = app.container.database.engine
+        await app.say("r-trips", "你好")  # first contact creates the resident
+        with counting(engine) as statements:
+            replies = await app.say("r-trips", "谢谢")
+        assert replies
+        # the inbound insert, identity and department look-ups, the resident, an open handoff,
+        # open/followed tickets, active notices, re-sending waiting deliveries, the final
+        # update: 15 today. Before the session-store fix every Redis call also ran a database
+        # transaction (about 25).
+        assert len(statements) <= 15, "\n".join(statements)
+
+
+async def test_a_healthy_session_store_adds_no_statement(start_app: Any) -> None:
+    async with start_app(load_demo=True) as app:
+        store = app.container.sessions
+        engine = app.container.database.engine
+        await store.load("warm-up")  # the one read of the outage-written keys
+        with counting(engine) as statements:
+            for n in range(10):
+                assert await store.claim(f"trip:{n}", ttl_seconds=60)
+                await store.save(f"trip-conv:{n}", {"n": n}, ttl_seconds=60)
+                assert await store.load(f"trip-conv:{n}") == {"n": n}
+        assert statements == []
