@@ -70,6 +70,11 @@ class RegistryRepository(Protocol):
         ...
 
     async def grid(self, grid_id: int) -> Grid | None: ...
+    async def fingerprint(self) -> str | None:
+        """A digest of the communities and buildings, computed by the database: it changes
+        when any of them does. None when the database cannot compute one (SQLite)."""
+        ...
+
     async def buildings(
         self, community_id: int | None = None, *, ids: Sequence[int] | None = None
     ) -> Sequence[Building]:

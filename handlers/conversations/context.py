@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from handlers.address import BuildingIndex, BuildingRef
 from handlers.flows import category_label
@@ -23,6 +23,7 @@ class Registry:
     buildings: BuildingIndex
     hints: Hints
     loaded: float
+    fingerprint: str | None = None  # the database's digest of what was loaded
 
 
 class RegistryCache:
@@ -48,10 +49,16 @@ class RegistryCache:
         if cached is not None and time.monotonic() - cached.loaded < self.ttl_seconds:
             return cached
         async with self.store.unit() as uow:
+            fingerprint = await uow.registry.fingerprint()
+            if cached is not None and fingerprint is not None and fingerprint == cached.fingerprint:
+                # nothing changed since the last load: keep the index, skip the reload
+                self._cached = replace(cached, loaded=time.monotonic())
+                return self._cached
             communities = await uow.registry.communities()
             rows = await uow.registry.buildings()
         # indexing a city's buildings takes a few hundred ms: not on the event loop
-        self._cached = await asyncio.to_thread(_registry, communities, rows)
+        found = await asyncio.to_thread(_registry, communities, rows)
+        self._cached = replace(found, fingerprint=fingerprint)
         return self._cached
 
 
