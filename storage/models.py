@@ -166,6 +166,7 @@ class Ticket(SQLModel, table=True):
             sqlite_where=_OPEN_TICKET,
         ),
         sa.Index("ix_ticket_community_created", "community_id", "created_at"),
+        sa.Index("ix_ticket_category_created", "category", "created_at"),  # Open311
         # the console's ILIKE '%…%' search: trigram GIN indexes on PostgreSQL only (SQLite,
         # the embedded default, scans); pg_trgm comes with migration 0015_city_indexes
         *(

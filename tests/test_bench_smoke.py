@@ -17,7 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CITY_FIGURES = [
-    "registry load",
+    "registry load + index",
+    "registry unchanged (digest)",
     "building match, own community",
     "building match, '<小区>3幢'",
     "no community: '3幢' (choices)",

@@ -35,6 +35,8 @@ def upgrade() -> None:
             sqlite_where=_OPEN,
         )
         batch_op.create_index('ix_ticket_community_created', ['community_id', 'created_at'])
+        # Open311 requests.json: a service's requests in a date range, newest first
+        batch_op.create_index('ix_ticket_category_created', ['category', 'created_at'])
     if op.get_bind().dialect.name == 'postgresql':
         # ILIKE '%…%' over millions of tickets: trigram GIN indexes (pg_trgm is a trusted
         # extension: the database owner may create it). SQLite scans, as the embedded default.
@@ -68,5 +70,6 @@ def downgrade() -> None:
         for column in SEARCHED:
             op.execute(f'DROP INDEX IF EXISTS ix_ticket_{column}_trgm')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.drop_index('ix_ticket_category_created')
         batch_op.drop_index('ix_ticket_community_created')
         batch_op.drop_index('ix_ticket_open_assignee')
