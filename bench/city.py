@@ -393,11 +393,15 @@ class Figure:
         )
 
 
+HEADER = f"{'figure':<34} {'n':>5} {'p50 ms':>9} {'p99 ms':>9} {'target':>8} verdict"
+
+
 async def timed(figure: Figure, runs: int, action: Callable[[int], Awaitable[Any]]) -> None:
     for i in range(runs):
         started = time.perf_counter()
         await action(i)
         figure.samples.append((time.perf_counter() - started) * 1000)
+    print(f"  … {figure.name}: p50 {statistics.median(figure.samples):.1f} ms", flush=True)
 
 
 async def measure(url: str, scale: Scale, runs: int, now: datetime) -> list[Figure]:
@@ -697,7 +701,7 @@ def main() -> None:
             with psycopg.connect(admin_url, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
     say("")
-    say(f"{'figure':<34} {'n':>5} {'p50 ms':>9} {'p99 ms':>9} {'target':>8} verdict")
+    say(HEADER)
     for figure in figures:
         say(figure.line())
     say(f"load average after: {_load()}")
