@@ -1,8 +1,8 @@
 """City-scale data: generate a whole city into its own PostgreSQL database and time the queries
 a city's load puts on it, printing p50/p99 per figure against its target.
 
-    python bench/city.py                     # the full city (see README "Performance" for time)
-    python bench/city.py --scale 0.002       # the CI smoke: a few seconds
+    python bench/city.py                     # the full city: 23.5 min to generate here (README)
+    python bench/city.py --scale 0.002       # a few seconds (the CI smoke runs 0.0005)
     python bench/city.py --scale 0.1 --keep  # keep the database (minhu_city) for EXPLAIN work
 
 Full scale (``--scale 1``): 40 streets, 400 communities, 3,600 grids, 40,000 buildings,
