@@ -20,6 +20,8 @@ from bot.channels.web import STATIC
 from bot.config import Settings
 from bot.container import Container, build, start_background
 from bot.demo import load_demo
+from bot.logs import REQUEST_ID, request_id_from
+from bot.metrics_route import router as metrics_router
 from handlers.ports import Clock
 from storage.errors import StorageError
 from storage.session_sql import ResilientSessionStore
@@ -57,6 +59,33 @@ class ArrivalStamp:
         await self.app(scope, receive, send)
 
 
+class RequestId:
+    """Outermost middleware: the request id of the logs (bot/logs.py), from ``X-Request-ID``
+    or fresh, and returned in the response's ``X-Request-ID``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        rid = request_id_from(given.decode("latin-1"))
+        token = REQUEST_ID.set(rid)
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+
 async def readiness(container: Container, wait: float = 2.0) -> dict[str, str]:
     """Each dependency's state: ``ok``, ``not configured`` or ``error: <kind>``."""
     checks: dict[str, str] = {}
@@ -86,7 +115,7 @@ def app_from_env() -> FastAPI:
     from bot.logs import configure_logging
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     return create_app(settings)
 
 
@@ -127,7 +156,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redoc_url=None,
     )
     app.state.settings = settings
-    app.add_middleware(ArrivalStamp)
+    app.add_middleware(RequestId)  # every log line of a request carries its id
+    app.add_middleware(ArrivalStamp)  # added last: outermost
 
     for channel in CHANNELS:
         if channel.enabled(settings):
@@ -139,6 +169,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
         app.include_router(open311_router())
     admin.install(app)  # the console (/admin) and its JSON API
+    app.include_router(metrics_router())  # GET /metrics (bot/metrics.py)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:

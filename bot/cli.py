@@ -37,6 +37,7 @@ def privacy_purge(
     ] = None,
 ) -> None:
     """Anonymise inbound messages, sent messages and photos older than N days (default 180)."""
+    from bot.container import object_store
     from handlers.ports import SystemClock
     from handlers.retention_service import purge
     from storage.db import Database
@@ -51,12 +52,51 @@ def privacy_purge(
         database = Database(settings.database_url)
         try:
             await database.migrate()
-            done = await purge(SqlStore(database), now=SystemClock().now(), days=keep)
+            store = SqlStore(database, object_store(settings))  # purged photos' bytes too
+            done = await purge(store, now=SystemClock().now(), days=keep)
             return done.text()
         finally:
             await database.dispose()
 
     typer.echo(asyncio.run(main()))
+
+
+objects_app = typer.Typer(help="Photos and models in the object store.", no_args_is_help=True)
+app.add_typer(objects_app, name="objects")
+
+
+@objects_app.command("move-photos")
+def objects_move_photos(
+    batch: Annotated[int, typer.Option(min=1, max=1000, help="photos per transaction")] = 100,
+) -> None:
+    """Move photos stored in the database (before migration 0016) to the object store."""
+    from bot.container import object_store
+    from storage.db import Database
+    from storage.objects import S3ObjectStore
+    from storage.repositories import SqlStore
+
+    settings = load_settings()
+    objects = object_store(settings)
+
+    async def main() -> int:
+        if isinstance(objects, S3ObjectStore):
+            await asyncio.to_thread(objects.ensure_bucket)
+        database = Database(settings.database_url)
+        moved = 0
+        try:
+            await database.migrate()
+            store = SqlStore(database, objects)
+            while True:  # one transaction per batch: an interruption loses nothing
+                async with store.unit() as uow:
+                    n = await uow.attachments.move_to_objects(limit=batch)
+                moved += n
+                if n < batch:
+                    return moved
+        finally:
+            await database.dispose()
+
+    moved = asyncio.run(main())
+    typer.echo(f"已移动 {moved} 张照片到 {objects.location} / moved {moved} photos")
 
 
 # --- service -------------------------------------------------------------------------------
@@ -77,7 +117,7 @@ def serve(
     from bot.logs import configure_logging
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     from bot.doctor import config_findings, report
 
     findings = config_findings(settings)
@@ -87,14 +127,20 @@ def serve(
         raise fail("生产环境配置不安全，拒绝启动（见 minhu doctor）/ unsafe prod configuration", 2)
     if settings.rasa is None:
         # A missing or damaged NLU model is a plain message here, not a startup traceback.
+        from bot.container import object_store
         from bot.nlu_runtime import preflight
 
         try:
-            preflight(settings.models_path)
+            shared = object_store(settings) if settings.s3 is not None else None
+            preflight(settings.models_path, shared)
         except Exception as e:
             raise fail(f"无法启动 / cannot start: {e}", 2) from e
     if workers > 1:
         # each worker process builds its own app from the same environment (bot.app:app_from_env)
+        # and counts into files that a scrape of any of them adds up (bot/metrics.py)
+        from bot.metrics import prepare_multiprocess
+
+        prepare_multiprocess()
         uvicorn.run(
             "bot.app:app_from_env",
             factory=True,

@@ -126,7 +126,7 @@ def poll() -> None:
     from bot.notify.telegram import CHANNEL as NAME
 
     settings, _ = _settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
 
     async def main() -> None:
         container = await build(settings, channels=CHANNELS)

@@ -103,6 +103,21 @@ class WeComSettings(BaseModel):
     timeout_seconds: float = Field(default=5.0, gt=0)
 
 
+class SmsSettings(BaseModel):
+    """Text messages to residents who reported by phone or at the counter, through an
+    SMS gateway speaking Alibaba Cloud's Dysms ``SendSms`` API (RPC style, HMAC-SHA1 signed).
+    On iff ``MINHU_SMS__ACCESS_KEY_ID`` is set."""
+
+    access_key_id: str = Field(min_length=1, max_length=64)
+    access_key_secret: SecretStr
+    sign_name: str = Field(default="民呼", min_length=1, max_length=40)  # 短信签名
+    template_code: str = Field(min_length=1, max_length=40)  # e.g. SMS_123456789
+    template_param: str = Field(default="content", min_length=1, max_length=40)
+    endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    max_chars: int = Field(default=300, ge=20, le=500)
+    timeout_seconds: float = Field(default=5.0, gt=0)
+
+
 class TelegramSettings(BaseModel):
     """A Telegram bot. The channel is on iff ``MINHU_TELEGRAM__TOKEN`` is set.
 
@@ -128,6 +143,18 @@ class TelegramSettings(BaseModel):
         if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", value.get_secret_value()):
             raise ValueError("MINHU_TELEGRAM__TOKEN is not a bot token (<digits>:<secret>)")
         return value
+
+
+class City12345Settings(BaseModel):
+    """The city's 12345 hotline: where the street's hand-offs are POSTed, and the shared secret
+    both directions are signed with (HMAC-SHA256). On iff ``MINHU_CITY12345__URL`` is set;
+    without it a hand-off is recorded and waits for export (JSON/CSV) and manual entry."""
+
+    url: str = Field(min_length=1, max_length=500)
+    secret: SecretStr
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    # a callback whose timestamp is further off than this is refused (replays)
+    callback_window_seconds: int = Field(default=300, ge=10)
 
 
 # --- ticket lifecycle (issue 7): SLA clocks, duplicates, Open311 ------------------------------
@@ -243,6 +270,9 @@ class AdminSettings(BaseModel):
     # a candidate model whose held-out macro-F1 is lower than the active one's by more than
     # this is refused unless forced with a reason
     activation_tolerance: float = Field(default=0.005, ge=0)
+    # …and so is one whose new or changed intents score an F1 below this on their held-out
+    # examples (0 turns the check off)
+    intent_f1_floor: float = Field(default=0.5, ge=0, le=1)
     max_upload_bytes: int = Field(default=1024 * 1024, ge=1024)  # CSV / YAML imports
     # the map draws buildings offline; with a tile server ("https://host/{z}/{x}/{y}.png")
     # its tiles are drawn underneath
@@ -261,6 +291,19 @@ class ReliabilitySettings(BaseModel):
     delivery_max_backoff_seconds: float = Field(default=600.0, gt=0)
     # an urgent worker message that failed this often also goes to the worker's next channel
     urgent_fallback_after: int = Field(default=3, ge=1)
+
+
+class S3Settings(BaseModel):
+    """An S3-compatible object store (``MINHU_S3__…``; MinIO in docker/compose.yaml) for
+    photos and trained models, shared by every replica. Unset: the ``<data_dir>/objects``
+    directory holds photos and models stay in the models directory (one machine)."""
+
+    endpoint_url: str | None = None  # http://minio:9000; None: AWS S3 itself
+    bucket: str = Field(default="minhu", min_length=3, max_length=63)
+    access_key: SecretStr
+    secret_key: SecretStr
+    region: str = "us-east-1"
+    timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -285,6 +328,8 @@ class Settings(BaseSettings):
     secret_key_file: Path | None = None
     conversation_ttl_seconds: int = Field(default=1800, ge=60)
     max_text: int = Field(default=2000, ge=100)
+    # typed messages in a row the bot cannot make sense of before a person takes over
+    stuck_handoff_after: int = Field(default=3, ge=2, le=20)
     lock_timeout_seconds: float = Field(default=15.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_send_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -294,10 +339,18 @@ class Settings(BaseSettings):
     # /api/v1/demo and client-chosen web chat ids, so never set it on a real deployment.
     demo_in_prod: bool = False
     log_level: str = "INFO"
+    # "json": one JSON object per line (request id, masked); "text" for a terminal; "auto":
+    # json in prod, text elsewhere
+    log_format: Literal["auto", "json", "text"] = "auto"
+    # Prometheus's bearer token for GET /metrics; unset: /metrics is open outside prod only
+    metrics_token: SecretStr | None = None
+    metrics_token_file: Path | None = None  # a file holding it (a compose secret)
     rasa: RasaSettings | None = None
+    s3: S3Settings | None = None
     wechat: WeChatSettings | None = None
     wecom: WeComSettings | None = None
     telegram: TelegramSettings | None = None
+    sms: SmsSettings | None = None
     sla: SlaSettings = Field(default_factory=SlaSettings)
     hotspots: HotspotSettings = Field(default_factory=HotspotSettings)
     duplicates: DuplicateSettings = Field(default_factory=DuplicateSettings)
@@ -306,10 +359,16 @@ class Settings(BaseSettings):
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
+    city12345: City12345Settings | None = None  # the street level's hand-off to 12345
 
     @property
     def models_path(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def log_json(self) -> bool:
+        """One JSON object per log line (``MINHU_LOG_FORMAT``; auto: in prod)."""
+        return self.log_format == "json" or (self.log_format == "auto" and self.env == "prod")
 
     @property
     def demo_enabled(self) -> bool:
@@ -335,6 +394,15 @@ class Settings(BaseSettings):
                 if not key:
                     raise ValueError("MINHU_SECRET_KEY_FILE is empty")
                 data = {**data, "secret_key": key}
+            token_path = data.get("metrics_token_file")
+            if token_path:
+                try:
+                    token = Path(str(token_path)).read_text(encoding="utf-8").strip()
+                except OSError as e:
+                    raise ValueError(f"MINHU_METRICS_TOKEN_FILE cannot be read: {e}") from e
+                if not token:
+                    raise ValueError("MINHU_METRICS_TOKEN_FILE is empty")
+                data = {**data, "metrics_token": token}
         return data
 
     @model_validator(mode="after")
@@ -350,6 +418,10 @@ class Settings(BaseSettings):
                     problems.append(f"MINHU_WECHAT__{name.upper()}")
         if self.wecom is not None and _is_placeholder(self.wecom.secret):
             problems.append("MINHU_WECOM__SECRET")
+        if self.city12345 is not None and _is_placeholder(self.city12345.secret):
+            problems.append("MINHU_CITY12345__SECRET")
+        if self.sms is not None and _is_placeholder(self.sms.access_key_secret):
+            problems.append("MINHU_SMS__ACCESS_KEY_SECRET")
         if self.telegram is not None:
             for name in ("token", "webhook_secret"):
                 if _is_placeholder(getattr(self.telegram, name)):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.config import Settings
+from bot.metrics import CountedHealth, PrometheusMetrics
 from bot.nlu_runtime import ActiveInterpreter, ModelRepository
 from bot.outbox import OutboxDispatcher
 from bot.sla import lifecycle_config, sweep_forever
@@ -20,6 +21,7 @@ from handlers.throttle_service import Rate, RateLimits
 from storage.db import Database
 from storage.interfaces import SessionStore, Store
 from storage.limits import Limiter, MemoryLimiter, make_limiter
+from storage.objects import FilesystemObjectStore, ObjectStore, S3ObjectStore
 from storage.repositories import SqlStore
 from storage.session_sql import ResilientSessionStore, SqlSessionStore
 from storage.state import make_session_store
@@ -132,13 +134,34 @@ async def build(
     if settings.redis_url is not None:
         # Redis down must not refuse messages: locks, state and claims go to PostgreSQL meanwhile
         sessions = ResilientSessionStore(sessions, SqlSessionStore(database))
+        sessions.health = CountedHealth()  # its counts also go to /metrics
     try:
         await sessions.connect()
     except Exception:
         await database.dispose()
         raise
-    store = SqlStore(database)
-    models = ModelRepository(settings.models_path, tolerance=settings.admin.activation_tolerance)
+    objects = object_store(settings)
+    if isinstance(objects, S3ObjectStore):
+        try:
+            await asyncio.to_thread(objects.ensure_bucket)
+        except Exception:
+            await sessions.close()
+            await database.dispose()
+            raise
+    store = SqlStore(database, objects)
+    models = ModelRepository(
+        settings.models_path,
+        tolerance=settings.admin.activation_tolerance,
+        floor=settings.admin.intent_f1_floor,
+        shared=objects if settings.s3 is not None else None,  # every replica, one version
+    )
+    if models.shared is not None:
+        try:
+            await asyncio.to_thread(models.adopt_local)
+        except Exception:
+            await sessions.close()
+            await database.dispose()
+            raise
     interpreter: Interpreter
     if settings.rasa is not None:
         from bot.rasa_backend import RasaHttpInterpreter
@@ -183,7 +206,9 @@ async def build(
         interpreter=interpreter,
         clock=clock,
         config=ServiceConfig(
-            dialogue=DialogueConfig(max_text=settings.max_text),
+            dialogue=DialogueConfig(
+                max_text=settings.max_text, stuck_handoff_after=settings.stuck_handoff_after
+            ),
             conversation_ttl_seconds=settings.conversation_ttl_seconds,
             max_text=settings.max_text,
             lock_timeout_seconds=settings.lock_timeout_seconds,
@@ -193,9 +218,11 @@ async def build(
                 max_attempts=settings.reliability.recovery_max_attempts,
                 base_backoff_seconds=settings.reliability.recovery_backoff_seconds,
             ),
+            sms=settings.sms is not None,
         ),
         on_outbox=dispatcher.kick,
         rates=rate_limits(settings, limiter),
+        metrics=PrometheusMetrics(),
     )
     sweeper = SlaSweeper(
         store,
@@ -224,6 +251,20 @@ async def build(
                 container.notifiers[channel.name] = notifier
     dispatcher.notifiers.update(container.notifiers)
     return container
+
+
+def object_store(settings: Settings) -> ObjectStore:
+    """Where photos' bytes go: the S3 bucket when configured, else ``<data_dir>/objects``."""
+    if settings.s3 is None:
+        return FilesystemObjectStore(settings.data_dir / "objects")
+    return S3ObjectStore(
+        endpoint_url=settings.s3.endpoint_url,
+        bucket=settings.s3.bucket,
+        access_key=settings.s3.access_key.get_secret_value(),
+        secret_key=settings.s3.secret_key.get_secret_value(),
+        region=settings.s3.region,
+        timeout=settings.s3.timeout_seconds,
+    )
 
 
 async def start_background(container: Container) -> None:

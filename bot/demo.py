@@ -7,7 +7,16 @@ from typing import Any
 
 from nlu.numbers import to_chinese
 from storage.interfaces import Store
-from storage.models import Building, Community, Department, DepartmentContact, Grid, GridWorker
+from storage.models import (
+    Building,
+    BuildingHelper,
+    Community,
+    Department,
+    DepartmentContact,
+    Grid,
+    GridWorker,
+    Street,
+)
 
 COMMUNITY = "阳光花园社区"
 
@@ -37,6 +46,13 @@ DEPARTMENTS: tuple[tuple[str, str, tuple[str, ...], str, str, bool], ...] = (
     ("施工方", "contractor", ("施工单位", "施工队"), "dept-shigong", "", False),
 )
 
+# building heads and volunteers (issue 14): name, role, buildings, unit, phone, web user id
+# (their web chat is linked, so asks and pass-on notes reach them in the demo)
+HELPERS: tuple[tuple[str, str, tuple[int, ...], str, str, str], ...] = (
+    ("张桂兰", "building_head", (6,), "", "13900000016", "head-zhang"),
+    ("周建国", "party_volunteer", (5, 6), "", "13900000056", "volunteer-zhou"),
+)
+
 # grid name → building numbers; 第一网格 is split into two micro-grids
 GRID_BUILDINGS: dict[str, tuple[int, ...]] = {
     "第一网格": (),
@@ -54,8 +70,13 @@ async def load_demo(store: Store, *, reset: bool = False) -> bool:
             await uow.registry.delete_all()
         elif await uow.registry.communities():
             return False
+        street = await uow.streets.by_name("西溪街道") or await uow.streets.save(
+            Street(name="西溪街道", district="西湖区", hotline="0571-88880001")
+        )
         community = await uow.registry.add(
-            Community(name=COMMUNITY, street="西溪街道", hotline="0571-88880000")
+            Community(
+                name=COMMUNITY, street=street.name, street_id=street.id, hotline="0571-88880000"
+            )
         )
         grids: dict[str, Grid] = {}
         for name in ("第一网格", "第二网格", "第三网格"):
@@ -107,6 +128,20 @@ async def load_demo(store: Store, *, reset: bool = False) -> bool:
                 DepartmentContact(
                     department_id=department.id or 0, channel="web", user_id=web_id, name="值班"
                 )
+            )
+        buildings = {b.name: b.id or 0 for b in await uow.registry.buildings(community.id)}
+        for name, role, numbers, unit, phone, web_id in HELPERS:
+            resident, _ = await uow.registry.ensure_resident("web", web_id)
+            await uow.people.add_helper(
+                BuildingHelper(
+                    community_id=community.id or 0,
+                    name=name,
+                    role=role,
+                    unit=unit,
+                    phone=phone,
+                    resident_id=resident.id,
+                ),
+                [buildings[f"{n}幢"] for n in numbers],
             )
     return True
 

@@ -77,6 +77,15 @@ def config_findings(settings: Settings) -> list[Finding]:
                 " / public URL is not https: cookies are not Secure",
             )
         )
+    if settings.metrics_token is None:
+        found.append(
+            Finding(
+                "warning",
+                "metrics",
+                "未设置 MINHU_METRICS_TOKEN：/metrics 在生产环境不提供，Prometheus 无法抓取"
+                " / no metrics token: /metrics is off in prod",
+            )
+        )
     return found
 
 

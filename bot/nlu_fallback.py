@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
+from bot.metrics import NLU_ANSWERS, NLU_FALLBACK
 from bot.rasa_backend import RasaBackendError, RasaHttpInterpreter
 from handlers.ports import Interpreter
 from nlu.types import Hints, Parse, Thresholds
@@ -59,8 +60,11 @@ class FallbackInterpreter:
                 self._failed(str(e))
             else:
                 self._failures = 0
+                NLU_ANSWERS.labels("rasa").inc()
                 return parse
         self.fallbacks += 1
+        NLU_FALLBACK.inc()
+        NLU_ANSWERS.labels("local").inc()
         return await self.local.parse(text, hints)
 
     def _failed(self, reason: str) -> None:

@@ -9,6 +9,13 @@ Layout under the models directory::
 Every process polls ACTIVE (a cheap read) and swaps a newly activated version in without a
 restart; several processes sharing the directory all follow.
 
+Replicas on several machines share an object store instead (``MINHU_S3__…``): a saved
+version is uploaded under ``models/<version>/`` (its ``version.json`` last, so a version
+is listed only once complete), the pointer is the object ``models/ACTIVE`` and each
+activation is one object under ``models/history/``. The directory is then each replica's
+cache: a version is downloaded the first time it is loaded, so an activation on one
+replica is what every replica loads within ``MINHU_MODEL_WATCH_SECONDS``.
+
 The Python API for the CLI and the admin console (all blocking: call them from async code
 through ``asyncio.to_thread``)::
 
@@ -37,6 +44,7 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +56,8 @@ from bot.nlu_compare import Comparison, compare, comparison_examples, comparison
 from handlers.ports import Clock
 from nlu.model import Progress
 from nlu.types import Hints, Parse, Thresholds
+from storage.errors import StorageError
+from storage.objects import ObjectMissingError, ObjectStore
 
 log = logging.getLogger("minhu.nlu")
 
@@ -64,10 +74,12 @@ __all__ = [
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
 _SUMMARY_FILE = "version.json"
+_PREFIX = "models/"  # where versions, ACTIVE and history live in the object store
 
 
 class ActivationRefused(nlu.NLUError):
-    """A candidate scores worse than the active model (activate it with ``force``)."""
+    """A candidate scores worse than the active model, or a new or changed intent scores below
+    the floor (activate it with ``force``)."""
 
     def __init__(self, message: str, comparison: Comparison | None) -> None:
         super().__init__(message)
@@ -140,9 +152,19 @@ class TrainOutcome:
 class ModelRepository:
     """Model versions in a directory, with an atomically replaced ACTIVE pointer."""
 
-    def __init__(self, root: Path, *, tolerance: float = 0.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        tolerance: float = 0.0,
+        floor: float = 0.0,
+        shared: ObjectStore | None = None,
+    ) -> None:
         self.root = root
         self.tolerance = tolerance
+        #: F1 a new or changed intent must reach on the candidate's held-out examples
+        self.floor = floor
+        self.shared = shared  # the object store every replica reads (None: the directory)
 
     @property
     def pointer(self) -> Path:
@@ -158,7 +180,8 @@ class ModelRepository:
         """A fresh version name from the local time (``v20261122-093000``, ``-2`` …)."""
         base = now.astimezone(LOCAL_TZ).strftime("v%Y%m%d-%H%M%S")
         version, n = base, 1
-        while (self.root / version).exists():
+        taken = self._shared_versions() if self.shared is not None else set()
+        while (self.root / version).exists() or version in taken:
             n += 1
             version = f"{base}-{n}"
         return version
@@ -191,10 +214,17 @@ class ModelRepository:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        if self.shared is not None:
+            self._upload(model.version)
         return target
 
     def active_version(self) -> str | None:
         """The active version's name, or None when nothing was activated."""
+        if self.shared is not None:
+            try:
+                return self.shared.get(f"{_PREFIX}ACTIVE").decode("utf-8").strip() or None
+            except ObjectMissingError:
+                return None
         try:
             value = self.pointer.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
@@ -214,10 +244,13 @@ class ModelRepository:
             )
         if not _VERSION.match(name):
             raise nlu.ModelLoadError(f"invalid model version name {name!r} in {self.pointer}")
+        self._fetch(name)
         return nlu.load_model(self.root / name)
 
     def versions(self) -> list[ModelVersion]:
         """Stored versions, oldest first, with their held-out evaluation."""
+        for name in sorted(self._shared_versions()):
+            self._fetch(name)
         if not self.root.is_dir():
             return []
         active = self.active_version()
@@ -251,10 +284,16 @@ class ModelRepository:
 
     def history(self) -> list[Activation]:
         """Every activation and rollback, oldest first."""
-        try:
-            lines = self.history_file.read_text("utf-8").splitlines()
-        except FileNotFoundError:
-            return []
+        if self.shared is not None:
+            lines = [
+                self.shared.get(key).decode("utf-8")
+                for key in self.shared.keys(f"{_PREFIX}history/")
+            ]
+        else:
+            try:
+                lines = self.history_file.read_text("utf-8").splitlines()
+            except FileNotFoundError:
+                return []
         out: list[Activation] = []
         for line in lines:
             try:
@@ -320,7 +359,13 @@ class ModelRepository:
         if other is None:
             raise nlu.ModelLoadError("no active model to compare with")
         gate, active = self._gate(candidate), self._gate(other)
-        return compare(gate, active, comparison_examples(gate, active), tolerance=self.tolerance)
+        return compare(
+            gate,
+            active,
+            comparison_examples(gate, active),
+            tolerance=self.tolerance,
+            floor=self.floor,
+        )
 
     def activate(
         self,
@@ -334,12 +379,14 @@ class ModelRepository:
 
         The version is loaded first (a damaged model is never activated). When another
         version is active, the two versions' gates are scored on the candidate's held-out
-        examples that neither gate was trained on; a candidate that scores worse is refused
-        unless ``force``.
+        examples that neither gate was trained on; a candidate that scores worse, or one of
+        whose new or changed intents scores below ``floor`` on its own held-out examples, is
+        refused unless ``force``.
 
         Raises:
             ModelLoadError: the version is missing or damaged.
-            ActivationRefused: it scores worse than the active model and ``force`` is false.
+            ActivationRefused: it scores worse than the active model, or a new/changed intent
+                is below the floor, and ``force`` is false.
         """
         if force and not (reason and reason.strip()):
             raise nlu.NLUError("a forced activation needs a reason")
@@ -354,8 +401,10 @@ class ModelRepository:
                 log.warning("active model %s is unreadable (%s); not comparing", current, e)
             else:
                 examples = comparison_examples(gate, active)
-                comparison = compare(gate, active, examples, tolerance=self.tolerance)
-                if comparison.worse and not force:
+                comparison = compare(
+                    gate, active, examples, tolerance=self.tolerance, floor=self.floor
+                )
+                if comparison.refused and not force:
                     raise ActivationRefused(
                         f"not activated: {comparison.describe()}. Activate anyway with "
                         f"force and a reason (minhu nlu activate {version} --force "
@@ -397,6 +446,7 @@ class ModelRepository:
     def _gate(self, version: str) -> nlu.NLUModel:
         if not _VERSION.match(version):
             raise nlu.ModelLoadError(f"invalid model version name {version!r}")
+        self._fetch(version)
         return nlu.load_gate(self.root / version)
 
     def _previous(self, current: str | None) -> str | None:
@@ -405,14 +455,19 @@ class ModelRepository:
         for entry in reversed(self.history()):
             if entry.action == "activate" and entry.version == current:
                 previous = entry.previous
-                if previous and previous != current and (self.root / previous).is_dir():
+                if previous and previous != current and self._has(previous):
                     return previous
                 return None
         return None
 
     def _point_to(self, version: str) -> None:
-        if not (self.root / version).is_dir():
+        if not self._has(version):
             raise nlu.ModelLoadError(f"no model version {version!r} in {self.root}")
+        if self.shared is not None:
+            if version not in self._shared_versions():
+                self._upload(version)  # trained here before the store was configured
+            self.shared.put(f"{_PREFIX}ACTIVE", version.encode("utf-8"), "text/plain")
+            return
         fd, tmp = tempfile.mkstemp(prefix=".active-", dir=self.root)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(version + "\n")
@@ -438,6 +493,12 @@ class ModelRepository:
             comparison=comparison.to_dict() if comparison else None,
         )
         line = json.dumps(entry.to_dict(), ensure_ascii=False) + "\n"
+        if self.shared is not None:
+            # one object per entry: two replicas activating at once never overwrite a line
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+            key = f"{_PREFIX}history/{stamp}-{uuid.uuid4().hex[:8]}.json"
+            self.shared.put(key, line.encode("utf-8"), "application/json")
+            return entry
         # One write() on an O_APPEND file: concurrent writers never interleave a line.
         fd = os.open(self.history_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
@@ -445,6 +506,74 @@ class ModelRepository:
         finally:
             os.close(fd)
         return entry
+
+    # ------------------------------------------------------------------ the shared store
+
+    def adopt_local(self) -> str | None:
+        """With an empty object store, publish the directory's active version (a deployment
+        that trained models before ``MINHU_S3__…`` was set); returns it, or None."""
+        if self.shared is None or self.active_version() is not None:
+            return None
+        try:
+            local = self.pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        if not local or not _VERSION.match(local) or not (self.root / local).is_dir():
+            return None
+        self._point_to(local)  # uploads it first
+        log.info("NLU model %s published to %s", local, self.shared.location)
+        return local
+
+    def _has(self, version: str) -> bool:
+        if (self.root / version).is_dir():
+            return True
+        return self.shared is not None and version in self._shared_versions()
+
+    def _shared_versions(self) -> set[str]:
+        """Complete versions in the object store (their version.json is uploaded last)."""
+        if self.shared is None:
+            return set()
+        names = set()
+        for key in self.shared.keys(_PREFIX):
+            parts = key.removeprefix(_PREFIX).split("/")
+            if len(parts) == 2 and parts[1] == _SUMMARY_FILE and _VERSION.match(parts[0]):
+                names.add(parts[0])
+        return names
+
+    def _upload(self, version: str) -> None:
+        if self.shared is None:
+            return
+        folder = self.root / version
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        # version.json last: a replica lists a version only once all its files are there
+        files.sort(key=lambda p: p.relative_to(folder).as_posix() == _SUMMARY_FILE)
+        for path in files:
+            key = f"{_PREFIX}{version}/{path.relative_to(folder).as_posix()}"
+            self.shared.put(key, path.read_bytes())
+
+    def _fetch(self, version: str) -> None:
+        """Download a version into the local cache unless it is there (atomic rename)."""
+        if self.shared is None or (self.root / version).is_dir() or not _VERSION.match(version):
+            return
+        prefix = f"{_PREFIX}{version}/"
+        keys = self.shared.keys(prefix)
+        if f"{prefix}{_SUMMARY_FILE}" not in keys:
+            raise nlu.ModelLoadError(f"no model version {version!r} in {self.shared.location}")
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".fetching-", dir=self.root))
+        try:
+            for key in keys:
+                target = tmp / key.removeprefix(prefix)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(self.shared.get(key))
+            tmp.rename(self.root / version)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not (self.root / version).is_dir():  # else another process fetched it first
+                raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def _summary(model: nlu.NLUModel) -> dict[str, Any]:
@@ -492,7 +621,7 @@ def _read_summary(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     return None, None
 
 
-def preflight(models_path: Path) -> str:
+def preflight(models_path: Path, shared: ObjectStore | None = None) -> str:
     """Load the active model once to prove it is usable (a clear error before serving).
 
     Returns:
@@ -501,7 +630,7 @@ def preflight(models_path: Path) -> str:
     Raises:
         ModelLoadError: nothing active, or the active model is missing or damaged.
     """
-    return ModelRepository(models_path).load().version
+    return ModelRepository(models_path, shared=shared).load().version
 
 
 class ActiveInterpreter:
@@ -540,12 +669,12 @@ class ActiveInterpreter:
         A version that fails to load is logged once and skipped until the pointer changes;
         the current model keeps serving.
         """
-        version = repo.active_version()
+        version = await asyncio.to_thread(repo.active_version)  # an S3 read with a store
         if not version or version in (self._loaded, self._failed):
             return False
         try:
             model = await asyncio.to_thread(repo.load, version)
-        except nlu.NLUError as e:
+        except (nlu.NLUError, StorageError) as e:
             self._failed = version
             log.error("cannot swap in NLU model %s (%s); keeping %s", version, e, self.version)
             return False

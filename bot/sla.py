@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 
 from bot.config import Settings
+from bot.metrics import SLA_SWEPT
 from handlers.duplicates import DuplicatePolicy
 from handlers.hotspots import HotspotPolicy, Rule
 from handlers.open311 import Open311Policy
@@ -93,7 +94,10 @@ async def sweep_forever(sweeper: SlaSweeper, poll_seconds: float) -> None:
     """Sweep, sleep, repeat; an error is logged and the next sweep tries again."""
     while True:
         try:
-            await sweeper.run_once()
+            done = await sweeper.run_once()
+            for result in ("fired", "skipped", "lost", "failed"):
+                if count := getattr(done, result):
+                    SLA_SWEPT.labels(result).inc(count)
         except asyncio.CancelledError:
             raise
         except Exception:

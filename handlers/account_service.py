@@ -65,7 +65,9 @@ async def verify_password(password: str, hashed: str) -> tuple[bool, str | None]
         return False, None
 
 
-def principal_of(user: AdminUser, *, via: str, csrf: str = "") -> Principal:
+def principal_of(
+    user: AdminUser, *, via: str, csrf: str = "", street_communities: tuple[int, ...] = ()
+) -> Principal:
     return Principal(
         user_id=user.id or 0,
         username=user.username,
@@ -73,9 +75,19 @@ def principal_of(user: AdminUser, *, via: str, csrf: str = "") -> Principal:
         role=Role(user.role),
         community_id=user.community_id,
         worker_id=user.worker_id,
+        street_id=user.street_id,
+        street_communities=street_communities,
         via=via,
         csrf=csrf,
     )
+
+
+async def street_communities(uow: UnitOfWork, user: AdminUser) -> tuple[int, ...]:
+    """The communities a street staff account sees (read at every request: a community
+    moved to another street leaves their view at once)."""
+    if user.role != Role.STREET_STAFF or user.street_id is None:
+        return ()
+    return tuple(c.id for c in await uow.streets.communities(user.street_id) if c.id is not None)
 
 
 async def validate_new_user(
@@ -86,10 +98,11 @@ async def validate_new_user(
     community_id: int | None,
     worker_id: int | None,
 ) -> tuple[Role, int | None, int | None]:
-    """Check a new account's fields; returns (role, community_id, worker_id) as stored."""
+    """Check a new account's fields; returns (role, community_id, worker_id) as stored
+    (a street staff account has neither: ``create_user`` checks its ``street_id``)."""
     check_username(username)
     parsed = parse_role(role)
-    if parsed == Role.ADMIN:
+    if parsed in (Role.ADMIN, Role.STREET_STAFF):
         return parsed, None, None
     if parsed == Role.GRID_WORKER:
         if worker_id is None:
@@ -116,6 +129,7 @@ async def create_user(
     display_name: str = "",
     community_id: int | None = None,
     worker_id: int | None = None,
+    street_id: int | None = None,
     actor: Principal | None = None,
     ip: str = "",
 ) -> AdminUser:
@@ -131,6 +145,13 @@ async def create_user(
     parsed, community_id, worker_id = await validate_new_user(
         uow, username=username, role=role, community_id=community_id, worker_id=worker_id
     )
+    if parsed == Role.STREET_STAFF:
+        if street_id is None:
+            raise InvalidInput("街道工作人员账号需要指定所属街道 (street_id)")
+        if await uow.streets.get(street_id) is None:
+            raise InvalidInput(f"没有编号为 {street_id} 的街道")
+    else:
+        street_id = None
     if await uow.admin.user_by_name(username) is not None:
         raise Conflict(f"用户名 {username} 已存在")
     user = AdminUser(
@@ -140,6 +161,7 @@ async def create_user(
         role=parsed.value,
         community_id=community_id,
         worker_id=worker_id,
+        street_id=street_id,
         created_at=now,
     )
     try:
@@ -291,7 +313,10 @@ async def authenticate(store: Store, secret: str, *, kind: str, now: datetime) -
             token.last_used_at = now
             await uow.admin.save_token(token)
         return principal_of(
-            user, via="token" if kind == "api" else "session", csrf=token.csrf_token
+            user,
+            via="token" if kind == "api" else "session",
+            csrf=token.csrf_token,
+            street_communities=await street_communities(uow, user),
         )
 
 

@@ -1,9 +1,10 @@
 """Console accounts (pure): roles, the signed-in principal, the rules a new account and a
 password must meet.
 
-A console account has one of three roles. What each may do is the permission model's
+A console account has one of four roles. What each may do is the permission model's
 (``handlers.permissions``): an account acts as the subject its role and links make it —
-``admin`` everywhere; ``community_staff`` in their community; ``grid_worker`` (an account
+``admin`` everywhere; ``community_staff`` in their community; ``street_staff`` in every
+community of their street; ``grid_worker`` (an account
 linked to a registry worker) on the tickets assigned to that worker.
 """
 
@@ -30,12 +31,14 @@ class Role(StrEnum):
 
     ADMIN = "admin"
     COMMUNITY_STAFF = "community_staff"
+    STREET_STAFF = "street_staff"
     GRID_WORKER = "grid_worker"
 
 
 ROLE_LABELS = {
     Role.ADMIN: "管理员",
     Role.COMMUNITY_STAFF: "社区工作人员",
+    Role.STREET_STAFF: "街道工作人员",
     Role.GRID_WORKER: "网格员",
 }
 
@@ -50,6 +53,8 @@ class Principal:
     role: Role
     community_id: int | None = None
     worker_id: int | None = None
+    street_id: int | None = None  # street staff: their street ...
+    street_communities: tuple[int, ...] = ()  # ... and its communities (read at sign-in)
     via: str = "session"  # session | token
     csrf: str = ""
 
@@ -68,6 +73,12 @@ class Principal:
             return Subject(PermissionRole.ADMIN)
         if self.role == Role.COMMUNITY_STAFF:
             return Subject(PermissionRole.COMMUNITY_STAFF, self.community_id)
+        if self.role == Role.STREET_STAFF:
+            return Subject(
+                PermissionRole.STREET_STAFF,
+                street_id=self.street_id,
+                street_communities=frozenset(self.street_communities),
+            )
         return Subject(PermissionRole.GRID_WORKER, self.community_id, worker_id=self.worker_id)
 
 
@@ -98,7 +109,9 @@ def parse_role(role: str) -> Role:
     try:
         return Role(role)
     except ValueError as e:
-        raise InvalidInput(f"未知角色 {role!r}，可选：admin、community_staff、grid_worker") from e
+        raise InvalidInput(
+            f"未知角色 {role!r}，可选：admin、community_staff、street_staff、grid_worker"
+        ) from e
 
 
 @dataclass(frozen=True, slots=True)

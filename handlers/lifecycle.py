@@ -97,6 +97,12 @@ class Move(StrEnum):
     CALLBACK = "callback"  # the worker called the resident back (or could not reach them)
     CALLBACK_ESCALATE = "callback_overdue"  # SLA: no call-back in time, supervisors told
     WITHDRAW = "withdraw"  # the resident withdrew their own report before it was resolved
+    # the street level (issue 14)
+    REFER_STREET = "refer_street"  # the community refers the ticket up to the street
+    SEND_BACK = "send_back"  # the street returns it to the community with an instruction
+    FORWARD_CITY = "forward_city"  # the street hands it to the city's 12345 hotline
+    CITY_REPLY = "city_reply"  # 12345 answered (the work order stays open there)
+    CITY_RESOLVE = "city_resolve"  # 12345 closed its work order: resolved, the resident rates
 
 
 S, M = Status, Move
@@ -134,6 +140,11 @@ TRANSITIONS: dict[tuple[Status, Move], Status] = {
     **{(s, M.CALLBACK): s for s in OPEN},
     **{(s, M.CALLBACK_ESCALATE): s for s in OPEN},
     **{(s, M.WITHDRAW): S.CANCELLED for s in OPEN},
+    **{(s, M.REFER_STREET): s for s in OPEN},
+    **{(s, M.SEND_BACK): s for s in OPEN},
+    **{(s, M.FORWARD_CITY): s for s in OPEN},
+    **{(s, M.CITY_REPLY): s for s in OPEN},
+    **{(s, M.CITY_RESOLVE): S.RESOLVED for s in OPEN},
 }
 
 # moves after which the status is what it was (shown in the README's table)
@@ -149,6 +160,10 @@ SAME_STATUS = frozenset(
         M.OVERDUE,
         M.CALLBACK,
         M.CALLBACK_ESCALATE,
+        M.REFER_STREET,
+        M.SEND_BACK,
+        M.FORWARD_CITY,
+        M.CITY_REPLY,
     }
 )
 
@@ -184,9 +199,17 @@ def is_waiting(status: str) -> bool:
 # --- who acts -------------------------------------------------------------------------------
 
 
-# the escalation ladder: grid worker → grid leader → community staff
-LEVELS: dict[str, int] = {Role.GRID_WORKER: 0, Role.GRID_LEADER: 1, Role.COMMUNITY_STAFF: 2}
-TOP_LEVEL = 2
+# the escalation ladder: grid worker → grid leader → community staff → street staff; beyond
+# the street a ticket leaves the ladder for the city's 12345 hotline (by hand, FORWARD_CITY)
+LEVELS: dict[str, int] = {
+    Role.GRID_WORKER: 0,
+    Role.GRID_LEADER: 1,
+    Role.COMMUNITY_STAFF: 2,
+    Role.STREET_STAFF: 3,
+}
+COMMUNITY_LEVEL = 2
+STREET_LEVEL = 3
+TOP_LEVEL = STREET_LEVEL
 
 
 def role_level(role: str | None) -> int:

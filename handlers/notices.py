@@ -214,6 +214,10 @@ _UPDATES: dict[str, tuple[str, str | None]] = {
     "reopened": ("push.reopened.follower", "push.reopened.follower"),
     "callback_unreachable": ("push.callback_unreachable", None),
     "withdrawn": ("push.withdrawn.follower", None),
+    "street_referred": ("push.street_referred", None),
+    "city_forwarded": ("push.city_forwarded", None),
+    "city_reply": ("push.city_reply", None),
+    "city_resolved": ("push.city_resolved", None),
 }
 
 
@@ -247,7 +251,7 @@ def _update(
     fields.update(values)
     fields.update(number=facts.number, category=category_label(facts.category, locale))
     text = t(key, locale, **fields)
-    if kind == "resolved" and not follower:
+    if kind in ("resolved", "city_resolved") and not follower:
         return Outbound(
             text=text,
             buttons=rating_buttons(facts.number, locale),

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.accounts import Principal
+from handlers.flows import category_label
 from handlers.guards import require_some
 from handlers.lifecycle import OPEN, Status, is_open
 from handlers.overdue import Targets, overdue_kind
@@ -30,7 +31,7 @@ from handlers.ports import Clock
 from handlers.staff_ticket_service import load_names
 from storage.admin_types import TicketFilter
 from storage.interfaces import Store
-from storage.models import Building, Ticket
+from storage.models import Building, Hotspot, Ticket
 
 LIMIT = 20_000
 WIDTH, HEIGHT, PAD = 800, 560, 48
@@ -280,6 +281,10 @@ class PerformanceDesk:
                 for b in await uow.registry.buildings()
                 if scope is None or b.community_id in scope
             ]
+            found = await uow.hotspots.listed(
+                community_ids=list(scope) if scope is not None else None,
+                since=now - timedelta(days=HOTSPOT_LAYER_DAYS),
+            )
         points, box = project(buildings)
         marks = []
         for b in buildings:
@@ -318,10 +323,52 @@ class PerformanceDesk:
             "width": WIDTH,
             "height": HEIGHT,
             "buildings": marks,
+            "hotspots": hotspot_layer(found, buildings, points),
+            "hotspot_days": HOTSPOT_LAYER_DAYS,
             "missing": missing,
             "tiles": tiles(box, self.tile_url),
             "days": days,
         }
+
+
+HOTSPOT_LAYER_DAYS = 7  # the map shows the hotspots the hotspot page lists
+
+
+def hotspot_layer(
+    hotspots: Sequence[Hotspot],
+    buildings: Sequence[Building],
+    points: dict[int, tuple[float, float]],
+) -> list[dict[str, Any]]:
+    """Hotspots (``handlers.hotspots``) placed on the map: a building's at the building, a
+    grid's at the middle of its drawn buildings; one without a drawable place is left out."""
+    out = []
+    for h in hotspots:
+        if h.building_id is not None and h.building_id in points:
+            x, y = points[h.building_id]
+        else:
+            spots = [
+                points[b.id]
+                for b in buildings
+                if b.id in points and h.grid_id is not None and b.grid_id == h.grid_id
+            ]
+            if not spots:
+                continue
+            x = sum(p[0] for p in spots) / len(spots)
+            y = sum(p[1] for p in spots) / len(spots)
+        out.append(
+            {
+                "id": h.id,
+                "x": round(x, 1),
+                "y": round(y, 1),
+                "rule": h.rule,
+                "place": h.place,
+                "category": h.category,
+                "label": category_label(h.category),
+                "count": h.count,
+                "numbers": list(h.numbers),
+            }
+        )
+    return out
 
 
 PARTY_LIMIT = 500  # tickets per department looked at for its figures

@@ -10,6 +10,8 @@ takes two steps:
    - ``own_grid``: in their grid or below it (a leader with no grid leads the whole
      community; community staff have no grid, so their whole community is their area);
    - ``own_community``: elsewhere in their community;
+   - ``own_street``: in a community of the subject's street (street staff: every community
+     of their street; they belong to no community of their own);
    - ``other_community``: in another community (or in none);
    - ``global``: tied to no community (accounts, the audit log, the shared training data,
      the active model, creating a community).
@@ -19,43 +21,48 @@ takes two steps:
 ``may(subject, action, target, grids)`` is the two together. The table (also in the README's
 security section; ``tests/handlers/test_permissions.py`` spells out every cell):
 
-=================  ========  ======  ======  =====  ==========  =====  ======
-action             resident  worker  leader  staff  department  admin  public
-=================  ========  ======  ======  =====  ==========  =====  ======
-view               o         o       og      ogc    o           all    —
-handle             —         o       og      ogc    —           all    —
-note               —         o       og      ogc    —           all    —
-recategorize       —         o       og      ogc    —           all    —
-escalate           —         o       og      ogc    —           all    —
-department_reply   —         o       og      ogc    o           all    —
-reassign           —         —       og      ogc    —           all    —
-close / cancel     —         —       og      ogc    —           all    —
-merge              —         —       og      ogc    —           all    —
-supervise          —         —       og      ogc    —           all    —
-rate / supplement  o         —       —       —      —           —      —
-read_public        all       all     all     all    all         all    all
-manage_registry    —         —       —       c      —           all    —
-bind_identity      —         —       —       c      —           all    —
-review             —         —       —       c      —           all    —
-answer             —         —       —       c      —           all    —
-publish_notice     —         —       g       gc     —           all    —
-teach              —         —       —       *      —           all    —
-create_community,  —         —       —       —      —           all    —
+=================  ========  ======  ======  =====  ======  ==========  =====  ======
+action             resident  worker  leader  staff  street  department  admin  public
+=================  ========  ======  ======  =====  ======  ==========  =====  ======
+view               o         o       og      ogc    os      o           all    —
+handle             —         o       og      ogc    os      —           all    —
+note               —         o       og      ogc    os      —           all    —
+recategorize       —         o       og      ogc    os      —           all    —
+escalate           —         o       og      ogc    os      —           all    —
+department_reply   —         o       og      ogc    os      o           all    —
+reassign           —         —       og      ogc    os      —           all    —
+close / cancel     —         —       og      ogc    os      —           all    —
+merge              —         —       og      ogc    os      —           all    —
+supervise          —         —       og      ogc    os      —           all    —
+send_back          —         —       —       —      os      —           all    —
+forward_city       —         —       —       —      os      —           all    —
+rate / supplement  o         —       —       —      —       —           —      —
+read_public        all       all     all     all    all     all         all    all
+manage_registry    —         —       —       c      —       —           all    —
+bind_identity      —         —       —       c      —       —           all    —
+review             —         —       —       c      —       —           all    —
+answer             —         —       —       c      —       —           all    —
+publish_notice     —         —       g       gc     s       —           all    —
+teach              —         —       —       *      —       —           all    —
+create_community,  —         —       —       —      —       —           all    —
 import_training,
 activate_model,
 manage_accounts,
 read_audit,
 manage_deliveries
-=================  ========  ======  ======  =====  ==========  =====  ======
+=================  ========  ======  ======  =====  ======  ==========  =====  ======
 
-(o own, g own grid, c own community, x other community, * global; "all" = ogcx*.)
+(o own, g own grid, c own community, s own street, x other community, * global;
+"all" = ogcsx*.) ``send_back`` (退回社区) and ``forward_city`` (转12345) are the street's: a
+ticket the community referred up goes back down with an instruction, or on to the city.
 ``handle`` is a worker's work on a task: accept, progress, resolve, transfer, read the
 resident's phone, hand to or add a department. ``bind_identity`` is judged at the community
 of the person whose chat account would become a worker's: a resident of another community
 cannot be bound by staff.
 ``publish_notice`` is judged at the place the notice goes to (``PlaceTarget``): a building or
 grid lies in the subject's grid (``g``) or elsewhere in their community (``c``); a whole
-community is a ``CommunityTarget``; a street-wide notice is tied to no community (``*``).
+community is a ``CommunityTarget``; a street-wide notice is a ``StreetTarget`` (``s`` for
+street staff of that street; nobody else but an admin).
 """
 
 from __future__ import annotations
@@ -74,6 +81,7 @@ class Role(StrEnum):
     GRID_WORKER = "grid_worker"
     GRID_LEADER = "grid_leader"
     COMMUNITY_STAFF = "community_staff"
+    STREET_STAFF = "street_staff"  # 街道: every community of their street (issue 14)
     DEPARTMENT = "department"
     ADMIN = "admin"
     PUBLIC = "public"  # anyone reading the Open311 feed
@@ -92,6 +100,8 @@ class Action(StrEnum):
     CANCEL = "cancel"
     MERGE = "merge"
     SUPERVISE = "supervise"
+    SEND_BACK = "send_back"  # the street returns a referred ticket to the community (退回社区)
+    FORWARD_CITY = "forward_city"  # the street hands a ticket to the city's 12345 hotline
     RATE = "rate"
     SUPPLEMENT = "supplement"
     READ_PUBLIC = "read_public"
@@ -115,6 +125,7 @@ class Scope(StrEnum):
     OWN = "own"
     OWN_GRID = "own_grid"
     OWN_COMMUNITY = "own_community"
+    OWN_STREET = "own_street"
     OTHER_COMMUNITY = "other_community"
     GLOBAL = "global"
 
@@ -124,6 +135,7 @@ _NONE: frozenset[Scope] = frozenset()
 _OWN = frozenset({S.OWN})
 _GRID = frozenset({S.OWN, S.OWN_GRID})
 _COMMUNITY = frozenset({S.OWN, S.OWN_GRID, S.OWN_COMMUNITY})
+_STREET = frozenset({S.OWN, S.OWN_STREET})
 _EVERYWHERE = frozenset(Scope)
 
 # what supervisors (leaders in their grid, staff in their community) do to tickets
@@ -170,6 +182,11 @@ POLICY: dict[Role, dict[Action, frozenset[Scope]]] = {
         A.TEACH: frozenset({S.GLOBAL}),
         A.READ_PUBLIC: _EVERYWHERE,
     },
+    Role.STREET_STAFF: {
+        **_rules(_STREET, (*_SUPERVISION, A.SEND_BACK, A.FORWARD_CITY)),
+        A.PUBLISH_NOTICE: frozenset({S.OWN_STREET}),
+        A.READ_PUBLIC: _EVERYWHERE,
+    },
     Role.DEPARTMENT: {
         **_rules(_OWN, (A.VIEW, A.DEPARTMENT_REPLY)),
         A.READ_PUBLIC: _EVERYWHERE,
@@ -182,7 +199,8 @@ POLICY: dict[Role, dict[Action, frozenset[Scope]]] = {
 @dataclass(frozen=True, slots=True)
 class Subject:
     """Who asks. ``grid_id`` is a leader's (or worker's) grid; ``None`` with a community
-    means the whole community is their area."""
+    means the whole community is their area. Street staff have no community: their area is
+    ``street_communities``, the communities of street ``street_id``."""
 
     role: Role
     community_id: int | None = None
@@ -190,14 +208,30 @@ class Subject:
     worker_id: int | None = None
     resident_id: int | None = None
     department_id: int | None = None
+    street_id: int | None = None
+    street_communities: frozenset[int] = frozenset()
 
     @classmethod
-    def of_worker(cls, worker: GridWorker) -> Subject:
-        """A registry worker acting in the chat (their registry role counts)."""
+    def of_worker(cls, worker: GridWorker, street_communities: Iterable[int] = ()) -> Subject:
+        """A registry worker acting in the chat (their registry role counts).
+
+        ``street_communities``: for street staff, the communities of their street.
+        """
         try:
             role = Role(worker.role)
         except ValueError:
             role = Role.GRID_WORKER  # an unknown role gets the least a worker may do
+        if role == Role.STREET_STAFF:
+            if worker.street_id is None:
+                return cls(Role.GRID_WORKER, worker.community_id, worker_id=worker.id)
+            return cls(
+                role,
+                None,
+                None,
+                worker_id=worker.id,
+                street_id=worker.street_id,
+                street_communities=frozenset(street_communities),
+            )
         if role not in (Role.GRID_WORKER, Role.GRID_LEADER, Role.COMMUNITY_STAFF):
             role = Role.GRID_WORKER
         return cls(role, worker.community_id, worker.grid_id, worker_id=worker.id)
@@ -244,6 +278,13 @@ class CommunityTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class StreetTarget:
+    """A whole street (a street-wide notice)."""
+
+    street_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class PlaceTarget:
     """A place in a community: a building or a grid (the grid it lies in)."""
 
@@ -251,7 +292,9 @@ class PlaceTarget:
     grid_id: int | None
 
 
-Target = TicketTarget | CommunityTarget | PlaceTarget | None  # None: tied to no community
+Target = (
+    TicketTarget | CommunityTarget | PlaceTarget | StreetTarget | None
+)  # None: tied to no community
 
 
 def allowed(role: Role, action: Action, scope: Scope) -> bool:
@@ -280,9 +323,11 @@ def area_of(
     subject: Subject, community_id: int | None, grid_id: int | None, grids: GridTree
 ) -> Scope:
     """Where a place (community, grid) lies for the subject, whoever's ticket it is."""
-    if subject.community_id is None or community_id != subject.community_id:
-        return S.OTHER_COMMUNITY
-    return S.OWN_GRID if in_area(subject, grid_id, grids) else S.OWN_COMMUNITY
+    if subject.community_id is not None and community_id == subject.community_id:
+        return S.OWN_GRID if in_area(subject, grid_id, grids) else S.OWN_COMMUNITY
+    if community_id is not None and community_id in subject.street_communities:
+        return S.OWN_STREET
+    return S.OTHER_COMMUNITY
 
 
 def is_own(subject: Subject, ticket: TicketTarget) -> bool:
@@ -300,9 +345,15 @@ def scope_of(subject: Subject, target: Target, grids: GridTree) -> Scope:
         return S.GLOBAL
     if isinstance(target, PlaceTarget):
         return area_of(subject, target.community_id, target.grid_id, grids)
+    if isinstance(target, StreetTarget):
+        if subject.street_id is not None and target.street_id == subject.street_id:
+            return S.OWN_STREET
+        return S.OTHER_COMMUNITY
     if isinstance(target, CommunityTarget):
         if subject.community_id is not None and target.community_id == subject.community_id:
             return S.OWN_COMMUNITY
+        if target.community_id is not None and target.community_id in subject.street_communities:
+            return S.OWN_STREET
         return S.OTHER_COMMUNITY
     if is_own(subject, target):
         return S.OWN
@@ -327,6 +378,8 @@ def communities_for(subject: Subject, action: Action) -> tuple[int, ...] | None:
         return None
     if allowed(subject.role, action, S.OWN_COMMUNITY) and subject.community_id is not None:
         return (subject.community_id,)
+    if allowed(subject.role, action, S.OWN_STREET):
+        return tuple(sorted(subject.street_communities))
     return ()
 
 
@@ -345,6 +398,8 @@ def visible_tickets(subject: Subject, grids: GridTree) -> TicketVisibility:
     role = subject.role
     if allowed(role, A.VIEW, S.OTHER_COMMUNITY):
         return TicketVisibility(None)
+    if allowed(role, A.VIEW, S.OWN_STREET):
+        return TicketVisibility(tuple(sorted(subject.street_communities)))
     own_community = (subject.community_id,) if subject.community_id is not None else ()
     if allowed(role, A.VIEW, S.OWN_COMMUNITY):
         return TicketVisibility(own_community)

@@ -56,6 +56,8 @@ class DeliveryResult:
             unsubscribed): stop trying and fall back to another channel.
         detail: a short description for the log / outbox row (never contains secrets).
         platform_message_id: id of the sent message, when the platform returns one.
+        until_they_write: with ``unreachable``: only until the user writes again (WeChat's
+            48-hour window closed); the item is sent again then, unlike a block.
     """
 
     ok: bool
@@ -64,6 +66,7 @@ class DeliveryResult:
     unreachable: bool = False
     detail: str = ""
     platform_message_id: str | None = None
+    until_they_write: bool = False
 
 
 class Notifier(Protocol):
@@ -99,3 +102,26 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+class MessageMetrics(Protocol):
+    """Counts what the message path does (bot/metrics.py exports it to Prometheus)."""
+
+    def message(self, channel: str, outcome: str, seconds: float | None = None) -> None:
+        """One inbound message ended with ``outcome`` (``handled``, ``failed``, ``duplicate``,
+        ``rate_limited``); ``seconds`` from the start of its handling to its replies."""
+        ...
+
+    def parsed(self, seconds: float) -> None:
+        """The NLU parsed one message in ``seconds``."""
+        ...
+
+
+class NoMetrics:
+    """Counts nothing (tests, one-off commands)."""
+
+    def message(self, channel: str, outcome: str, seconds: float | None = None) -> None:
+        return None
+
+    def parsed(self, seconds: float) -> None:
+        return None

@@ -26,6 +26,7 @@ from handlers.registry_rules import (
     WorkerPatch,
     name_clash,
 )
+from handlers.street_registry import assign_street
 from storage.errors import DuplicateError
 from storage.interfaces import Store, UnitOfWork
 from storage.models import Building, Community, Grid, GridWorker
@@ -243,7 +244,7 @@ class RegistryDesk:
                 require(p.subject, Action.CREATE_COMMUNITY)
                 if await uow.registry.community_by_name(body.name.strip()) is not None:
                     raise Conflict(f"社区“{body.name}”已存在")
-                row = Community(name=body.name.strip(), street=body.street, hotline=body.hotline)
+                row = Community(name=body.name.strip(), hotline=body.hotline)
                 before: dict[str, Any] = {}
             else:
                 row = await _community(uow, p, community_id)
@@ -251,7 +252,8 @@ class RegistryDesk:
                 if other is not None and other.id != community_id:
                     raise Conflict(f"社区“{body.name}”已存在")
                 before = {"name": row.name, "street": row.street, "hotline": row.hotline}
-                row.name, row.street, row.hotline = body.name.strip(), body.street, body.hotline
+                row.name, row.hotline = body.name.strip(), body.hotline
+            await assign_street(uow, row, body.street)  # the street row, created when new
             await _add(uow, row, f"社区“{body.name}”已存在")
             await self._audit_save(
                 uow,

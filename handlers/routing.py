@@ -11,6 +11,7 @@ class Role(StrEnum):
     GRID_WORKER = "grid_worker"
     GRID_LEADER = "grid_leader"
     COMMUNITY_STAFF = "community_staff"
+    STREET_STAFF = "street_staff"  # 街道: the rung above the community (issue 14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class WorkerRef:
     on_duty: bool = True
     active: bool = True
     open_tickets: int = 0
+    street_id: int | None = None  # street staff: their street
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,11 +40,13 @@ from handlers.conversations.context import RegistryCache
 from handlers.conversations.department import DepartmentConversation
 from handlers.conversations.resident import ResidentConversation
 from handlers.conversations.worker import WorkerConversation
+from handlers.desk_report_service import DeskReports
 from handlers.dialogue import DialogueConfig, DialogueState
 from handlers.i18n import locale_of, t
 from handlers.messages import Inbound, Outbound
 from handlers.notice_service import NoticeService
-from handlers.ports import Clock, Interpreter
+from handlers.people_service import PeopleService
+from handlers.ports import Clock, Interpreter, MessageMetrics, NoMetrics
 from handlers.privacy import mask_id
 from handlers.throttle_service import RateLimits
 from handlers.ticket_service import LifecycleConfig, TicketService
@@ -68,6 +70,7 @@ class ServiceConfig:
     registry_cache_seconds: float = 5.0
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     recovery: RecoveryPolicy = field(default_factory=lambda: RecoveryPolicy())
+    sms: bool = False  # text messages can be sent (residents who reported by phone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,8 @@ class MinhuService:
         on_outbox: called after a commit that queued pushed messages (wakes the dispatcher).
         tickets: the ticket operations (built from the above when not given).
 
-    Staff operations (the admin console, the APIs) go to ``tickets`` and ``notices`` directly.
+    Staff operations (the admin console, the APIs) go to ``tickets``, ``notices``, ``people``
+    (building heads and volunteers) and ``desk_reports`` (phone and counter reports) directly.
     """
 
     def __init__(
@@ -117,8 +121,10 @@ class MinhuService:
         on_outbox: Callable[[], None] | None = None,
         tickets: TicketService | None = None,
         rates: RateLimits | None = None,
+        metrics: MessageMetrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or NoMetrics()
         self.sessions = sessions
         self.interpreter = interpreter
         self.clock = clock
@@ -130,8 +136,14 @@ class MinhuService:
         )
         self.rates = rates
         self.notices = NoticeService(store, clock, self._on_outbox)
-        self._residents = ResidentConversation(self.tickets, clock, rates, self.notices)
-        self._workers = WorkerConversation(self.tickets, self.notices)
+        self.people = PeopleService(store, clock, self.tickets, self._on_outbox)
+        self.desk_reports = DeskReports(
+            store, clock, self.tickets, sms=self.config.sms, on_outbox=self._on_outbox
+        )
+        self._residents = ResidentConversation(
+            self.tickets, clock, rates, self.notices, people=self.people
+        )
+        self._workers = WorkerConversation(self.tickets, self.notices, people=self.people)
         self._departments = DepartmentConversation(self.tickets)
 
     # --- entry points ---------------------------------------------------------------------
@@ -146,6 +158,7 @@ class MinhuService:
             wait = await self.rates.allow("message", f"{msg.channel}:{msg.user_id}", msg.origin)
             if wait > 0:
                 seconds = max(1, math.ceil(wait))
+                self.metrics.message(msg.channel, "rate_limited")
                 return [Outbound(text=t("rate.message", self._locale(msg), seconds=seconds))]
         receipt = await self.receive(msg)
         if not receipt.new:
@@ -176,6 +189,8 @@ class MinhuService:
             woke = uow.queued > 0
         if woke:
             self._on_outbox()
+        if not new:  # a platform retry or a replayed message id
+            self.metrics.message(msg.channel, "duplicate")
         return Receipt(row.id, new, row.status, replies)
 
     async def process(self, inbound_id: int, msg: Inbound) -> list[Outbound]:
@@ -205,6 +220,7 @@ class MinhuService:
                     inbound_id,
                 )
                 await self._mark_failed(inbound_id, e)
+                self.metrics.message(msg.channel, "failed", time.perf_counter() - started)
                 return [Outbound(text=t("error_apology", self._locale(msg)))]
             log.warning(
                 "inbound %s done, but its conversation state was not saved: %s: %s",
@@ -215,6 +231,7 @@ class MinhuService:
         replies, parse, queued = committed
         if queued:
             self._on_outbox()
+        self.metrics.message(msg.channel, "handled", time.perf_counter() - started)
         log.info(
             "handled channel=%s user=%s intent=%s conf=%.2f replies=%d in %.1f ms",
             msg.channel,
@@ -314,7 +331,11 @@ class MinhuService:
             )
             msg = replace(msg, text=text[: self.config.max_text])
         # parse before taking a database connection: the pool is not held while NLU runs
-        parse = await self.interpreter.parse(msg.text, registry.hints) if msg.text.strip() else None
+        parse = None
+        if msg.text.strip():
+            parsing = time.perf_counter()
+            parse = await self.interpreter.parse(msg.text, registry.hints)
+            self.metrics.parsed(time.perf_counter() - parsing)
         async with self.store.unit() as uow:
             identity = await uow.registry.identity(msg.channel, msg.user_id)
             department = (

@@ -10,11 +10,13 @@ sequenceDiagram
     participant C as clocks
     participant L as grid leader
     participant S as community staff
+    participant T as street staff
     Note over C: assign → accept clock (level 1) + reminder at 80 %
     C-->>W: reminder: the accept deadline is near
     C->>L: accept deadline missed → escalate (level 1); next accept clock (level 2)
     C-->>W: "escalated to the grid leader"
     C->>S: still not accepted → escalate (level 2)
+    C->>T: still not accepted → escalate to the street (level 3); T sends it back or to 12345
     W->>C: accept → accept clocks cancelled
     Note over C: resolve clock runs from the report; missed → overdue to leader, then staff
     Note over C: resolve → rating clock (3 days) → closed as unrated
@@ -32,7 +34,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from handlers.lifecycle import TOP_LEVEL, Move, is_open, is_waiting
+from handlers.lifecycle import COMMUNITY_LEVEL, STREET_LEVEL, TOP_LEVEL, Move, is_open, is_waiting
 from handlers.routing import GridRef, Role, WorkerRef, grid_chain
 
 
@@ -286,7 +288,7 @@ def plan_new(
             None,
             start=now,
             duration=target.accept,
-            level=TOP_LEVEL,
+            level=COMMUNITY_LEVEL,
             policy=policy,
             hours=hours,
         )
@@ -385,7 +387,8 @@ def plan(
         return ClockPlan(cancel=CALLBACK_CLOCKS)
     if move == Move.CALLBACK_ESCALATE:
         reached = level if level is not None else 1
-        if reached >= TOP_LEVEL:
+        # a missed call-back is the community's to chase: it stops at community staff
+        if reached >= COMMUNITY_LEVEL:
             return ClockPlan()
         return ClockPlan(
             start=(
@@ -397,7 +400,32 @@ def plan(
                 ),
             )
         )
-    if move == Move.RESOLVE:
+    if move == Move.SEND_BACK:
+        # back in the community with an instruction: its clocks start again from now
+        restart = _window(
+            ClockKind.RESOLVE,
+            ClockKind.RESOLVE_REMIND,
+            start=now,
+            duration=target.resolve,
+            level=1,
+            policy=policy,
+            hours=hours,
+        )
+        if is_waiting(ticket.status):
+            restart += _window(
+                ClockKind.ACCEPT,
+                ClockKind.ACCEPT_REMIND,
+                start=now,
+                duration=target.accept,
+                level=next_level,
+                policy=policy,
+                hours=hours,
+            )
+        return ClockPlan(cancel=ACCEPT_CLOCKS | RESOLVE_CLOCKS, start=restart)
+    if move == Move.FORWARD_CITY:
+        # the city's hotline runs its own clock; ours would only chase the street about it
+        return ClockPlan(cancel=ACCEPT_CLOCKS | RESOLVE_CLOCKS | CALLBACK_CLOCKS)
+    if move in (Move.RESOLVE, Move.CITY_RESOLVE):
         due = now + policy.rating_timeout  # the resident's time, not office hours
         return ClockPlan(
             cancel=ACCEPT_CLOCKS | RESOLVE_CLOCKS | CALLBACK_CLOCKS,
@@ -502,14 +530,18 @@ def escalation_targets(
     grids: Mapping[int, GridRef],
     workers: Sequence[WorkerRef],
     exclude: frozenset[int] = frozenset(),
+    street_of: Mapping[int, int] | None = None,
 ) -> tuple[int, list[WorkerRef]]:
     """The people an escalation to ``level`` notifies, and the level actually reached.
 
     Level 1: the on-duty grid leaders of the nearest grid up the chain that has any, else the
     community-wide grid leaders. Level 2 (or level 1 with no leader): on-duty community staff,
-    else every active staff member (someone must hear of it). An empty list means nobody.
+    else every active staff member (someone must hear of it). Level 3 (or a community with no
+    staff): the street staff of the community's street (``street_of``: community → street),
+    on duty first. An empty list means nobody.
     """
     active = [w for w in workers if w.active and w.id not in exclude]
+    street_of = street_of or {}
     if community_id is None:
         chain = grid_chain(grid_id, grids)
         community_id = chain[0].community_id if chain else None
@@ -532,9 +564,23 @@ def escalation_targets(
         ]
         if leaders:
             return 1, sorted(leaders, key=lambda w: (w.open_tickets, w.id))
-    staff = [w for w in active if w.community_id == community_id and w.role == Role.COMMUNITY_STAFF]
-    on_duty = [w for w in staff if w.on_duty]
-    return TOP_LEVEL, sorted(on_duty or staff, key=lambda w: w.id)
+    if level <= COMMUNITY_LEVEL:
+        staff = [
+            w for w in active if w.community_id == community_id and w.role == Role.COMMUNITY_STAFF
+        ]
+        on_duty = [w for w in staff if w.on_duty]
+        if staff:
+            return COMMUNITY_LEVEL, sorted(on_duty or staff, key=lambda w: w.id)
+    street_id = street_of.get(community_id) if community_id is not None else None
+    street = [
+        w
+        for w in active
+        if street_id is not None and w.street_id == street_id and w.role == Role.STREET_STAFF
+    ]
+    on_duty = [w for w in street if w.on_duty]
+    if street:
+        return STREET_LEVEL, sorted(on_duty or street, key=lambda w: w.id)
+    return (STREET_LEVEL if level >= STREET_LEVEL else COMMUNITY_LEVEL), []
 
 
 # --- words ----------------------------------------------------------------------------------

@@ -58,6 +58,14 @@ EVENT_LABELS = {
     "callback": "回电",
     "callback_overdue": "回电超时督办",
     "withdraw": "居民撤销",
+    # the street level (issue 14)
+    "refer_street": "上报街道",
+    "send_back": "街道退回",
+    "forward_city": "转12345",
+    "city_ack": "12345受理",
+    "city_reply": "12345答复",
+    "city_resolve": "12345办结",
+    "city_failed": "12345未受理",
     **MORE_EVENTS,
 }
 ACTOR_LABELS = {
@@ -66,6 +74,7 @@ ACTOR_LABELS = {
     "system": "系统",
     "admin": "工作人员",
     "department": "部门",
+    "helper": "楼栋长/志愿者",
 }
 
 
@@ -227,6 +236,7 @@ def ticket_json(ticket: Ticket, names: Names, *, now: datetime, targets: Targets
             targets=targets,
         ),
         "rating": ticket.rating,
+        "tier": ticket.tier,
         "channel": ticket.channel,
         "channel_label": channel_label(ticket.channel),
         "created_at": _iso(ticket.created_at),

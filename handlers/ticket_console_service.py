@@ -42,9 +42,15 @@ CLOCK_LABELS = {
     "resolve": "办结时限",
     "resolve_remind": "办结提醒",
     "rating": "评价期限（到期自动关闭）",
+    "callback": "回电承诺（网格员给居民回电）",
 }
-LEVEL_LABELS = {0: "网格员", 1: "网格长", 2: "社区工作人员"}
-ROLE_LABELS = {"grid_worker": "网格员", "grid_leader": "网格长", "community_staff": "社区工作人员"}
+LEVEL_LABELS = {0: "网格员", 1: "网格长", 2: "社区工作人员", 3: "街道工作人员"}
+ROLE_LABELS = {
+    "grid_worker": "网格员",
+    "grid_leader": "网格长",
+    "community_staff": "社区工作人员",
+    "street_staff": "街道工作人员",
+}
 PARTY_ROLES = {"lead": "主办", "cohandler": "协办"}
 PARTY_STATUS = {"active": "处理中", "done": "已办结"}
 NUMBER = r"^[A-Za-z]{2}-\d{8}-\d{4}$"
@@ -218,11 +224,13 @@ class TicketConsole:
                     )
                 elif isinstance(body, EscalateIn):
                     if await handler_level(uow, ticket) >= TOP_LEVEL:
-                        raise Conflict("工单已在最高一级（社区工作人员）处理，不能再上报")
+                        raise Conflict(
+                            "工单已在最高一级（街道工作人员）处理，不能再上报；可转12345"
+                        )
                     await staff.escalate_manually(uow, ticket, actor, reason=body.reason)
                     up = _escalation(await uow.tickets.events(ticket.id or 0))
                     if up is None or up.get("level") is None:
-                        raise Conflict("没有可以上报的网格长或社区工作人员，请直接转派")
+                        raise Conflict("没有可以上报的网格长、社区或街道工作人员，请直接转派")
                     names = "、".join(str(n) for n in up.get("names") or [])
                     summary = f"上报给{LEVEL_LABELS.get(int(up['level']), '')}{names}"
                 else:  # pragma: no cover - the union is exhausted above

@@ -16,6 +16,7 @@ module              concern
 ``residents``       rating, duplicates, following, supplements
 ``departments``     hand-offs, co-handling, department replies, the department register
 ``staff``           merge, reassign, re-categorise, note, close, cancel, manual escalation
+``street``          refer to the street, send back down, forward to 12345, 12345's answers
 ``desk``            the staff API by ticket number, one transaction and permission check each
 ``access``          permission checks over ``handlers.permissions``
 ``notify``          queuing messages to residents, followers, workers, departments
@@ -73,6 +74,7 @@ from handlers.tickets.notify import Notifications, with_accept_deadline
 from handlers.tickets.queries import TicketQueries
 from handlers.tickets.residents import ResidentSide
 from handlers.tickets.staff import StaffMoves
+from handlers.tickets.street import StreetLevel
 from handlers.tickets.withdrawal import Withdrawal
 from storage.interfaces import Store, UnitOfWork
 from storage.models import (
@@ -134,6 +136,7 @@ class TicketService:
         self.callbacks = Callbacks(clock, moves, notify)
         self.withdrawal = Withdrawal(moves, notify)
         self.hotspots = Hotspots(clock, self.config.hotspots, notify)
+        self.street = StreetLevel(clock, moves, notify)
 
     def kick(self) -> None:
         """Wake the outbox dispatcher (after a commit that queued messages)."""

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.admin_types import (
+    CommunityCounts,
     DashboardCounts,
     ExampleRow,
     ResolveTargets,
@@ -278,7 +279,15 @@ class SqlNluData:
             .order_by(col(NluIntent.name), col(NluExample.id))
         )
         return [
-            ExampleRow(e.id or 0, name, e.text, list(e.entities or []), e.source, e.community_id)
+            ExampleRow(
+                e.id or 0,
+                name,
+                e.text,
+                list(e.entities or []),
+                e.source,
+                e.community_id,
+                dict(e.meta) if e.meta else None,
+            )
             for e, name in (await self.s.exec(query)).all()
         ]
 
@@ -293,7 +302,7 @@ class SqlNluData:
     async def insert_examples(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert many examples in one statement (seeding, imports); DuplicateError on a clash.
 
-        Each row: intent_id, text, entities, source, created_by, created_at.
+        Each row: intent_id, text, entities, source, created_by, created_at (and meta).
         """
         if not rows:
             return 0
@@ -511,7 +520,7 @@ class SqlTicketQueries:
         t = table_of(Ticket).c
         columns = (t.id, t.category, t.priority, t.status, t.grid_id, t.rating)
         times = (t.created_at, t.accepted_at, t.resolved_at, t.closed_at)
-        query = _where(sa.select(*columns, *times), f).order_by(t.id)
+        query = _where(sa.select(*columns, *times, t.community_id), f).order_by(t.id)
         return [TicketTiming(*row) for row in (await self.s.execute(query)).all()]
 
     async def dashboard(
@@ -526,7 +535,7 @@ class SqlTicketQueries:
             # SQLite (the embedded default, a community's worth of tickets): count in Python
             return _dashboard_of(await self.timings(f), open_statuses, targets, ZoneInfo(zone))
         t = _dashboard_rows(f, zone)
-        groups = (await self.s.execute(_dashboard_groups(t))).all()
+        groups = (await self.s.execute(_dashboard_groups(t, open_statuses, targets))).all()
         totals = (await self.s.execute(_dashboard_totals(t, open_statuses, targets))).one()
         return _dashboard_from_rows(groups, totals)
 
@@ -626,6 +635,7 @@ def _dashboard_rows(f: TicketFilter, zone: str) -> Any:
     return _where(
         sa.select(
             c.id,
+            c.community_id,
             c.category,
             c.priority,
             c.status,
@@ -642,14 +652,26 @@ def _dashboard_rows(f: TicketFilter, zone: str) -> Any:
     ).subquery("t")
 
 
-def _dashboard_groups(t: Any) -> Any:
-    """One pass, six groupings: by category, grid, status, day reported, day resolved, rating."""
-    keys = (t.c.category, t.c.grid_id, t.c.status, t.c.created_day, t.c.resolved_day, t.c.rating)
+GROUP_KEYS = ("category", "grid_id", "status", "created_day", "resolved_day", "rating")
+
+
+def _dashboard_groups(t: Any, open_statuses: Sequence[str], targets: ResolveTargets) -> Any:
+    """One pass, seven groupings: by category, grid, status, day reported, day resolved, rating
+    and community (with the per-street table's figures)."""
+    keys = tuple(t.c[k] for k in (*GROUP_KEYS, "community_id"))
+    resolved = t.c.resolved_at.is_not(None)
+    rated = sa.and_(t.c.rating.is_not(None), t.c.rating != 0)
+    target = _target_expression(t.c.category, t.c.priority, targets)
     return sa.select(
         *keys,
         *(sa.func.grouping(k).label(f"g_{k.name}") for k in keys),
         sa.func.count().label("n"),
         sa.func.min(t.c.id).label("first"),
+        sa.func.count().filter(t.c.status.in_(list(open_statuses))).label("open"),
+        sa.func.count().filter(resolved).label("resolved"),
+        sa.func.count().filter(sa.and_(resolved, t.c.resolve_seconds <= target)).label("in_time"),
+        sa.func.count().filter(rated).label("rated"),
+        sa.func.coalesce(sa.func.sum(t.c.rating).filter(rated), 0).label("rating_sum"),
     ).group_by(sa.func.grouping_sets(*(sa.tuple_(k) for k in keys)))
 
 
@@ -689,10 +711,22 @@ def _target_expression(category: Any, priority: Any, targets: ResolveTargets) ->
 
 def _dashboard_from_rows(groups: Sequence[Any], totals: Any) -> DashboardCounts:
     found: dict[str, list[tuple[Any, int, int]]] = {}
+    communities: list[tuple[int, CommunityCounts]] = []
     for row in groups:
-        for key in ("category", "grid_id", "status", "created_day", "resolved_day", "rating"):
+        for key in GROUP_KEYS:
             if getattr(row, f"g_{key}") == 0:  # grouped by this key in this row
                 found.setdefault(key, []).append((getattr(row, key), int(row.n), int(row.first)))
+        if row.g_community_id == 0:
+            counts = CommunityCounts(
+                row.community_id,
+                int(row.n),
+                int(row.open),
+                int(row.resolved),
+                int(row.in_time),
+                int(row.rated),
+                int(row.rating_sum),
+            )
+            communities.append((int(row.first), counts))
 
     def ordered(key: str) -> list[tuple[Any, int]]:
         return [(k, n) for k, n, _ in sorted(found.get(key, []), key=lambda x: x[2])]
@@ -713,6 +747,7 @@ def _dashboard_from_rows(groups: Sequence[Any], totals: Any) -> DashboardCounts:
         median_resolve_minutes=median(totals.median_resolve),
         resolved=int(totals.resolved),
         resolved_in_time=int(totals.in_time),
+        by_community=[c for _, c in sorted(communities, key=lambda x: x[0])],
     )
 
 
@@ -724,13 +759,15 @@ def _dashboard_of(
 ) -> DashboardCounts:
     accept = [(t.accepted_at - t.created_at).total_seconds() / 60 for t in timings if t.accepted_at]
     resolve = [(t.resolved_at - t.created_at).total_seconds() for t in timings if t.resolved_at]
-    in_time = sum(
-        1
-        for t in timings
-        if t.resolved_at
-        and (t.resolved_at - t.created_at).total_seconds()
-        <= targets.seconds(t.category, t.priority)
-    )
+
+    def on_time(t: TicketTiming) -> bool:
+        seconds = (t.resolved_at - t.created_at).total_seconds() if t.resolved_at else None
+        return seconds is not None and seconds <= targets.seconds(t.category, t.priority)
+
+    in_time = sum(1 for t in timings if on_time(t))
+    per_community: dict[int | None, list[TicketTiming]] = {}
+    for t in timings:
+        per_community.setdefault(t.community_id, []).append(t)
     return DashboardCounts(
         total=len(timings),
         open=sum(1 for t in timings if t.status in open_statuses),
@@ -746,4 +783,16 @@ def _dashboard_of(
         median_resolve_minutes=statistics.median([s / 60 for s in resolve]) if resolve else None,
         resolved=len(resolve),
         resolved_in_time=in_time,
+        by_community=[
+            CommunityCounts(
+                community_id,
+                len(items),
+                sum(1 for t in items if t.status in open_statuses),
+                sum(1 for t in items if t.resolved_at),
+                sum(1 for t in items if on_time(t)),
+                sum(1 for t in items if t.rating),
+                sum(t.rating or 0 for t in items),
+            )
+            for community_id, items in per_community.items()
+        ],
     )

@@ -20,6 +20,7 @@ class ExampleRow:
     entities: list[dict[str, Any]]
     source: str
     community_id: int | None = None
+    meta: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class TicketTiming:
     accepted_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    community_id: int | None = None  # the per-street table groups by it
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +113,17 @@ class DashboardCounts:
     median_resolve_minutes: float | None
     resolved: int
     resolved_in_time: int
+    by_community: list[CommunityCounts] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityCounts:
+    """One community's share of the dashboard's tickets (the per-street table adds them up)."""
+
+    community_id: int | None
+    total: int
+    open: int
+    resolved: int
+    resolved_in_time: int
+    rated: int
+    rating_sum: int

@@ -6,8 +6,10 @@ SQL over one AsyncSession, the same on SQLite and PostgreSQL (see storage/reposi
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +25,7 @@ from storage.models import (
     Mailbox,
     Outbox,
 )
+from storage.objects import ObjectStore
 from storage.sql_common import insert_of, table_of
 
 
@@ -269,11 +272,12 @@ class SqlOutbox:
         self.s.add(item)
 
     async def mark_dead(
-        self, item_id: int, token: str, *, error: str, status: str = "dead"
+        self, item_id: int, token: str, *, error: str, status: str = "dead", reason: str = "refused"
     ) -> None:
         item = await self._claimed(item_id, token)
         item.attempts += 1
         item.status = status
+        item.dead_reason = reason if status == "dead" else ""
         item.last_error = error[:2000]
         item.claimed_until = None
         self.s.add(item)
@@ -352,17 +356,37 @@ class SqlMailbox:
         return [dict(row[1]) for row in rows]
 
 
+def photo_key(at: datetime, name: str | None = None) -> str:
+    """``photos/2026/12/<random>``: unguessable, and listable by month for operators."""
+    return f"photos/{at:%Y/%m}/{name or uuid.uuid4().hex}"
+
+
 class SqlAttachments:
-    def __init__(self, session: AsyncSession) -> None:
+    """Photo records in the database, their bytes in the object store (never in a row)."""
+
+    def __init__(self, session: AsyncSession, objects: ObjectStore | None) -> None:
         self.s = session
+        self.objects = objects
+
+    def _store(self) -> ObjectStore:
+        if self.objects is None:
+            # no silent fallback to the database: the caller's wiring forgot the store
+            raise StorageError("no object store configured for photos")
+        return self.objects
 
     async def purge_before(self, cutoff: datetime) -> int:
         """Retention: delete the bytes (and file names) of photos stored before ``cutoff``."""
         table = table_of(Attachment)
+        old = sa.and_(table.c.created_at < cutoff, table.c.size > 0)
+        keys = (
+            await self.s.execute(sa.select(table.c.object_key).where(old, table.c.object_key != ""))
+        ).scalars()
+        for key in keys:
+            await asyncio.to_thread(self._store().delete, key)
         result = await self.s.execute(
             sa.update(table)
-            .where(table.c.created_at < cutoff, table.c.size > 0)
-            .values(content=b"", filename="", size=0, uploaded_by=PURGED)
+            .where(old)
+            .values(content=b"", object_key="", filename="", size=0, uploaded_by=PURGED)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -378,13 +402,17 @@ class SqlAttachments:
         ticket_id: int | None = None,
         now: datetime,
     ) -> Attachment:
+        # The bytes go first: a row never names an object that is not there. A transaction
+        # that rolls back afterwards leaves an unreferenced object (harmless, never served).
+        key = photo_key(now)
+        await asyncio.to_thread(self._store().put, key, content, mime)
         item = Attachment(
             kind=kind,
             mime=mime,
             filename=filename,
             size=len(content),
             sha256=hashlib.sha256(content).hexdigest(),
-            content=content,
+            object_key=key,
             channel=channel,
             uploaded_by=uploaded_by,
             ticket_id=ticket_id,
@@ -393,6 +421,34 @@ class SqlAttachments:
         self.s.add(item)
         await self.s.flush()
         return item
+
+    async def content(self, item: Attachment) -> bytes:
+        """The photo's bytes (empty after retention purged them).
+
+        Raises:
+            StorageError: the object store failed or lost the object.
+        """
+        if item.object_key:
+            return await asyncio.to_thread(self._store().get, item.object_key)
+        return item.content  # a row from before 0016 not moved yet
+
+    async def move_to_objects(self, *, limit: int = 100) -> int:
+        """Move up to ``limit`` photos still stored in rows to the object store."""
+        rows = (
+            await self.s.exec(
+                select(Attachment)
+                .where(Attachment.object_key == "", Attachment.size > 0)
+                .order_by(col(Attachment.id))
+                .limit(limit)
+            )
+        ).all()
+        for item in rows:
+            key = photo_key(item.created_at, f"a{item.id}")
+            await asyncio.to_thread(self._store().put, key, item.content, item.mime)
+            item.object_key, item.content = key, b""
+            self.s.add(item)
+        await self.s.flush()
+        return len(rows)
 
     async def get(self, attachment_id: int) -> Attachment | None:
         return await self.s.get(Attachment, attachment_id)

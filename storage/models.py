@@ -10,6 +10,8 @@ from sqlmodel import Field, SQLModel
 
 from storage.model_types import UTCDateTime, _json, _json_list, _ts, utcnow
 from storage.models_grid import Handoff, HandoffMessage, Hotspot, Notice, NoticeOptOut
+from storage.models_people import BuildingHelper, HelperBuilding, LinkCode, TicketHelper
+from storage.models_street import CityOrder, Street
 
 __all__ = [
     "AdminToken",
@@ -17,7 +19,9 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "Building",
+    "BuildingHelper",
     "ChannelIdentity",
+    "CityOrder",
     "Community",
     "Department",
     "DepartmentContact",
@@ -25,8 +29,10 @@ __all__ = [
     "GridWorker",
     "Handoff",
     "HandoffMessage",
+    "HelperBuilding",
     "Hotspot",
     "InboundMessage",
+    "LinkCode",
     "Mailbox",
     "NluActivation",
     "NluExample",
@@ -38,15 +44,18 @@ __all__ = [
     "Notice",
     "NoticeOptOut",
     "Outbox",
+    "QrScene",
     "Resident",
     "ReviewDecision",
     "SessionEntry",
+    "Street",
     "TaskCard",
     "Ticket",
     "TicketClock",
     "TicketCounter",
     "TicketEvent",
     "TicketFollower",
+    "TicketHelper",
     "TicketParty",
     "UTCDateTime",
     "WorkerBindCode",
@@ -57,7 +66,8 @@ __all__ = [
 class Community(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True, max_length=100)
-    street: str = Field(default="", max_length=100)  # 街道 the community belongs to
+    street: str = Field(default="", max_length=100)  # the street's name (kept with street_id)
+    street_id: int | None = Field(default=None, foreign_key="street.id", index=True)
     hotline: str = Field(default="", max_length=40)
     settings: dict[str, Any] = _json()  # working hours etc.
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -76,7 +86,16 @@ class Grid(SQLModel, table=True):
 
 
 class Building(SQLModel, table=True):
-    __table_args__ = (sa.UniqueConstraint("community_id", "name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("community_id", "name"),
+        sa.Index(
+            "ux_building_code",
+            "code",
+            unique=True,
+            postgresql_where=sa.text("code <> ''"),
+            sqlite_where=sa.text("code <> ''"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
@@ -85,6 +104,19 @@ class Building(SQLModel, table=True):
     aliases: list[str] = _json_list()  # 3号楼, 三幢, 3栋 ...
     latitude: float | None = None
     longitude: float | None = None
+    # printed on its stairwell QR code (WeChat scene_str): derived from the community's and
+    # the building's names when created, kept when renamed, so rebuilding the registry (or
+    # `minhu demo --reset`) gives the same building the same code
+    code: str = Field(default="", max_length=64)
+
+
+class QrScene(SQLModel, table=True):
+    """A numeric QR scene printed before codes were stable (scene = the building's id then),
+    mapped to the code of the building it was printed for. Survives registry rebuilds."""
+
+    scene_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    building_code: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class GridWorker(SQLModel, table=True):
@@ -92,8 +124,10 @@ class GridWorker(SQLModel, table=True):
     name: str = Field(max_length=50)
     role: str = Field(
         default="grid_worker", max_length=30
-    )  # grid_worker|grid_leader|community_staff
+    )  # grid_worker|grid_leader|community_staff|street_staff
+    # street staff sit in one community of their street (their office) and act street-wide
     community_id: int = Field(foreign_key="community.id", index=True)
+    street_id: int | None = Field(default=None, foreign_key="street.id", index=True)
     grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
     phone: str = Field(default="", max_length=30)
     on_duty: bool = True
@@ -223,6 +257,8 @@ class Ticket(SQLModel, table=True):
     rating: int | None = None
     rating_comment: str = Field(default="", max_length=500)
     reopen_count: int = 0
+    # who holds it above the community: "" (the community), street (上报街道), city (12345)
+    tier: str = Field(default="", max_length=10, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     assigned_at: datetime | None = _ts()
@@ -251,7 +287,9 @@ class TicketEvent(SQLModel, table=True):
 
 
 class Attachment(SQLModel, table=True):
-    """A photo or file a resident or worker sent; bytes kept in the database for replicas."""
+    """A photo or file a resident or worker sent. Its bytes are in the object store under
+    ``object_key`` (storage/objects.py), never in the database; ``content`` only holds the
+    bytes of rows stored before 0016 until ``minhu objects move-photos`` moves them."""
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
@@ -261,6 +299,7 @@ class Attachment(SQLModel, table=True):
     size: int = 0
     sha256: str = Field(default="", max_length=64)
     content: bytes = Field(default=b"", sa_type=sa.LargeBinary)
+    object_key: str = Field(default="", max_length=300)
     channel: str = Field(default="", max_length=20)
     uploaded_by: str = Field(default="", max_length=64)  # resident:<id> / worker:<id>
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -318,6 +357,10 @@ class Outbox(SQLModel, table=True):
     # what this item delivers, e.g. ``reply:<inbound id>:<n>``: queued at most once
     dedupe_key: str | None = Field(default=None, max_length=160, unique=True, index=True)
     notice_id: int | None = Field(default=None, index=True)  # a Notice it delivers
+    # why a dead item died: gave_up (retried until the horizon) and window (could only go
+    # once they write) are sent again when the recipient writes; unreachable (blocked,
+    # invalid id) and refused (the platform said no for good) never are
+    dead_reason: str = Field(default="", max_length=20)
 
 
 class SessionEntry(SQLModel, table=True):
@@ -491,6 +534,7 @@ class AdminUser(SQLModel, table=True):
     role: str = Field(max_length=20)
     community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
     worker_id: int | None = Field(default=None, foreign_key="gridworker.id", index=True)
+    street_id: int | None = Field(default=None, foreign_key="street.id", index=True)
     active: bool = True
     failed_attempts: int = 0
     locked_until: datetime | None = _ts()
@@ -548,6 +592,8 @@ class NluExample(SQLModel, table=True):
     intent_id: int = Field(foreign_key="nluintent.id", index=True)
     text: str = Field(max_length=500)
     entities: list[dict[str, Any]] = _json_list()
+    # a Rasa project's example metadata, kept so an import comes back out whole
+    meta: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     source: str = Field(default="admin", max_length=20)  # seed | admin | import | review
     # the community whose resident said it (review promotions); None for our own examples.
     # Staff see only their own community's resident-derived examples.

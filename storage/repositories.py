@@ -24,9 +24,12 @@ from storage.errors import StorageError
 from storage.grid_repositories import SqlHotspots, SqlNotices
 from storage.handoff_repository import SqlHandoffs
 from storage.messenger_repositories import SqlBindCodes, SqlTaskCards
+from storage.objects import ObjectStore
+from storage.people_repositories import SqlPeople
 from storage.registry_repository import SqlRegistry
 from storage.reliability import SqlRecovery
 from storage.sql_common import OPEN_STATUSES
+from storage.street_repository import SqlStreets
 from storage.ticket_repositories import SqlDepartments, SqlFollowers, SqlTicketFinder, SqlTickets
 
 __all__ = [
@@ -51,14 +54,14 @@ __all__ = [
 class SqlUnitOfWork:
     """One transaction with every repository bound to it."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, objects: ObjectStore | None = None) -> None:
         self.session = session
         self.registry = SqlRegistry(session)
         self.tickets = SqlTickets(session)
         self.outbox = SqlOutbox(session)
         self.mailbox = SqlMailbox(session)
         self.inbound = SqlInbound(session)
-        self.attachments = SqlAttachments(session)
+        self.attachments = SqlAttachments(session, objects)
         self.clocks = SqlClocks(session)
         self.followers = SqlFollowers(session)
         self.departments = SqlDepartments(session)
@@ -74,6 +77,8 @@ class SqlUnitOfWork:
         self.handoffs = SqlHandoffs(session)
         self.notices = SqlNotices(session)  # the whole grid (storage/grid_repositories.py)
         self.hotspots = SqlHotspots(session)
+        self.streets = SqlStreets(session)  # the street level (storage/street_repository.py)
+        self.people = SqlPeople(session)  # helpers, link codes (storage/people_repositories.py)
         self.queued = 0
 
     async def commit(self) -> None:
@@ -86,8 +91,9 @@ class SqlUnitOfWork:
 class SqlStore:
     """Factory of units of work over a Database: `async with store.unit() as uow: ...`."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, objects: ObjectStore | None = None) -> None:
         self.database = database
+        self.objects = objects  # photos' bytes (storage/objects.py); None: no photos here
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[SqlUnitOfWork]:
@@ -97,6 +103,6 @@ class SqlStore:
         """
         try:
             async with self.database.session() as session:
-                yield SqlUnitOfWork(session)
+                yield SqlUnitOfWork(session, self.objects)
         except SQLAlchemyError as e:
             raise StorageError(f"database error: {e}") from e

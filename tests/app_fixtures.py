@@ -135,3 +135,31 @@ async def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         yield SqlStore(database)
     finally:
         await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Any:
+    """A local S3 server speaking the real protocol (moto's, on 127.0.0.1): its URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server._server.server_port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_settings(s3_server: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """``s3`` settings for a fresh bucket on the fake server."""
+    import re
+    import uuid
+
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+    return {
+        "endpoint_url": s3_server,
+        "bucket": f"{name}-{uuid.uuid4().hex[:8]}",
+        "access_key": "test-access-key",
+        "secret_key": "test-secret-key",
+    }

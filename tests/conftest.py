@@ -143,6 +143,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "services: needs the real PostgreSQL and/or Redis on 127.0.0.1"
     )
+    _cheap_password_hashing()
+
+
+def _cheap_password_hashing() -> None:
+    """Argon2id with the smallest cost in this test process (Django's test-settings practice).
+
+    Every app start hashes the demo admin's password and every console login verifies one;
+    at the production cost (64 MiB, 3 passes) that is most of a second each, hundreds of
+    times per run. The algorithm, the code path and the stored format stay the same; the
+    production cost is what `minhu serve` and the subprocess tests (drills, CLI) use.
+    """
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    from handlers import account_service
+
+    account_service._HASHER = PasswordHash(
+        (Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),)
+    )
+    account_service._DUMMY_HASH = account_service._HASHER.hash("dummy-password-for-misses")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -23,6 +23,7 @@ def install(app: FastAPI) -> None:
         routes_accounts,
         routes_dashboard,
         routes_deliveries,
+        routes_helpers,
         routes_hotspots,
         routes_inbox,
         routes_intents,
@@ -30,6 +31,7 @@ def install(app: FastAPI) -> None:
         routes_people,
         routes_registry,
         routes_review,
+        routes_street,
         routes_tickets,
         routes_training,
     )
@@ -49,6 +51,8 @@ def install(app: FastAPI) -> None:
         routes_deliveries,
         routes_notices,
         routes_hotspots,
+        routes_street,
+        routes_helpers,
     ):
         app.include_router(module.router)
     app.add_exception_handler(AdminProblem, problem_response)  # type: ignore[arg-type]

@@ -3,7 +3,9 @@ resolved within target, satisfaction and a 30-day trend — over the caller's sc
 
 from __future__ import annotations
 
-from collections import Counter
+import csv
+import io
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -12,6 +14,7 @@ from typing import Any
 from bot.admin.charts import bar_chart, column_chart, line_chart
 from bot.admin.tickets import targets_of
 from bot.container import Container
+from bot.street import street_desk
 from handlers.accounts import Principal
 from handlers.flows import category_label
 from handlers.lifecycle import OPEN_STATUSES
@@ -20,7 +23,8 @@ from handlers.overdue import overdue_filter, resolve_targets
 from handlers.permissions import visible_tickets
 from handlers.staff_ticket_service import load_names
 from handlers.staff_words import staff_status as status_text
-from storage.admin_types import TicketFilter
+from storage.admin_types import CommunityCounts, TicketFilter
+from storage.models import Street
 
 
 def duration_text(minutes: float | None) -> str:
@@ -46,8 +50,15 @@ def _counter(pairs: Iterable[tuple[Any, int]]) -> Counter[Any]:
     return counter
 
 
-async def stats(c: Container, p: Principal, *, days: int = 30) -> dict[str, Any]:
-    """Figures for the last ``days`` days (tickets reported in that window)."""
+async def stats(
+    c: Container, p: Principal, *, days: int = 30, street_id: int | None = None
+) -> dict[str, Any]:
+    """Figures for the last ``days`` days (tickets reported in that window), of one street
+    when ``street_id`` is given (403 outside the caller's area), with a per-street table.
+
+    Raises:
+        NotFound, NotAllowed: the street does not exist or is not the caller's.
+    """
     now = c.clock.now()
     targets = targets_of(c)
     today = now.astimezone(LOCAL_TZ).date()
@@ -57,8 +68,15 @@ async def stats(c: Container, p: Principal, *, days: int = 30) -> dict[str, Any]
         names = await load_names(uow)
         tree = {g.id: g.parent_id for g in names.grids.values() if g.id is not None}
         scope = visible_tickets(p.subject, tree)
+        community_ids = scope.community_ids
+        if street_id is not None:
+            community_ids = await street_desk(c).scope(uow, p, street_id)
+        streets = {s.id: s for s in await uow.streets.all() if s.id is not None}
+        street_of = {
+            x.id: x.street_id for x in await uow.registry.communities() if x.id is not None
+        }
         seen = TicketFilter(
-            community_ids=scope.community_ids,
+            community_ids=community_ids,
             grid_ids=scope.grid_ids or (),
             assignee_id=scope.assignee_id,
         )
@@ -81,6 +99,9 @@ async def stats(c: Container, p: Principal, *, days: int = 30) -> dict[str, Any]
     day_list = [first + timedelta(days=i) for i in range(days)]
     return {
         "days": days,
+        "street_id": street_id,
+        "street": streets[street_id].name if street_id in streets else None,
+        "by_street": _by_street(counts.by_community, street_of, streets),
         "from": first.isoformat(),
         "to": today.isoformat(),
         "total": counts.total,
@@ -114,6 +135,80 @@ async def stats(c: Container, p: Principal, *, days: int = 30) -> dict[str, Any]
             for d in day_list
         ],
     }
+
+
+def _by_street(
+    communities: list[CommunityCounts],
+    street_of: dict[int, int | None],
+    streets: dict[int, Street],
+) -> list[dict[str, Any]]:
+    """One row per street (and one for communities without a street) of what is in scope."""
+    groups: dict[int | None, list[CommunityCounts]] = defaultdict(list)
+    for c in communities:
+        groups[street_of.get(c.community_id or 0)].append(c)
+    rows = []
+    for sid, items in groups.items():
+        resolved = sum(c.resolved for c in items)
+        rated = sum(c.rated for c in items)
+        rows.append(
+            {
+                "street_id": sid,
+                "street": streets[sid].name if sid in streets else "未归属街道",
+                "communities": len({c.community_id for c in items}),
+                "total": sum(c.total for c in items),
+                "open": sum(c.open for c in items),
+                "resolved": resolved,
+                "resolved_in_time_share": round(
+                    sum(c.resolved_in_time for c in items) / resolved, 4
+                )
+                if resolved
+                else None,
+                "average_rating": round(sum(c.rating_sum for c in items) / rated, 2)
+                if rated
+                else None,
+            }
+        )
+    return sorted(rows, key=lambda r: (r["street_id"] is None, r["street"]))
+
+
+def to_csv(data: dict[str, Any]) -> str:
+    """The dashboard's figures as CSV (UTF-8 with BOM, so Excel reads the Chinese): one row
+    per figure, then one per category, grid, status and day."""
+    rows: list[tuple[str, str, object]] = [
+        ("统计区间", f"{data['from']} 至 {data['to']}", f"近{data['days']}天上报的工单"),
+        ("工单", "", data["total"]),
+        ("处理中", "", data["open"]),
+        ("当前超时", "", data["overdue_now"]),
+        ("已办结", "", data["resolved"]),
+        ("按时办结率", "", _share(data["resolved_in_time_share"])),
+        ("接单时长中位数（分钟）", "", data["median_accept_minutes"]),
+        ("办结时长中位数（分钟）", "", data["median_resolve_minutes"]),
+        ("评价数", "", data["satisfaction"]["rated"]),
+        ("平均评价（满分5星）", "", data["satisfaction"]["average"]),
+    ]
+    rows += [("按类别", x["label"], x["count"]) for x in data["by_category"]]
+    rows += [("按网格", x["grid"], x["count"]) for x in data["by_grid"]]
+    rows += [("按街道", x["street"], x["total"]) for x in data.get("by_street") or []]
+    rows += [("按状态", x["label"], x["count"]) for x in data["by_status"]]
+    rows += [(f"{s}星评价", "", n) for s, n in data["satisfaction"]["distribution"].items()]
+    for day in data["trend"]:
+        rows.append(("每日新增", day["day"], day["created"]))
+        rows.append(("每日办结", day["day"], day["resolved"]))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["项目", "分项", "数值"])
+    for row in rows:
+        # a cell starting with = + - @ would be a formula in a spreadsheet
+        writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in map(_cell, row)])
+    return "\ufeff" + buffer.getvalue()
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
 
 
 def charts(data: dict[str, Any]) -> dict[str, str]:

@@ -49,6 +49,7 @@ class UserIn(BaseModel):
     display_name: str = Field(default="", max_length=100)
     community_id: int | None = None
     worker_id: int | None = None
+    street_id: int | None = Field(default=None, description="street_staff: their street")
 
 
 class UserOut(BaseModel):
@@ -214,6 +215,7 @@ async def _create(c: Container, p: Principal, body: UserIn, ip: str) -> int:
             display_name=body.display_name,
             community_id=body.community_id,
             worker_id=body.worker_id,
+            street_id=body.street_id,
             actor=p,
             ip=ip,
         )
@@ -243,8 +245,8 @@ async def api_users(c: Dep, p: ApiUser) -> list[UserOut]:
 
 @router.post("/api/v1/admin/users", status_code=201, tags=["admin"])
 async def api_create_user(request: Request, c: Dep, p: ApiUser, body: UserIn) -> dict[str, int]:
-    """Create an account: role admin, community_staff (with community_id) or grid_worker
-    (with worker_id)."""
+    """Create an account: role admin, community_staff (with community_id), street_staff (with
+    street_id) or grid_worker (with worker_id)."""
     return {"id": await _create(c, p, body, client_ip(request))}
 
 
@@ -324,6 +326,7 @@ async def users_create(
     display_name: Annotated[str, Form(max_length=100)] = "",
     community_id: Annotated[str, Form(max_length=12)] = "",
     worker_id: Annotated[str, Form(max_length=12)] = "",
+    street_id: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     body = build_model(
         UserIn,
@@ -333,6 +336,7 @@ async def users_create(
         display_name=display_name,
         community_id=int(community_id) if community_id.isdigit() else None,
         worker_id=int(worker_id) if worker_id.isdigit() else None,
+        street_id=int(street_id) if street_id.isdigit() else None,
     )
     await _create(c, p, body, client_ip(request))
     return redirect("/admin/users", f"已创建账号 {username}")

@@ -22,6 +22,7 @@ from bot.admin.web import (
     render,
 )
 from bot.container import Container
+from bot.street import street_registry
 from handlers.accounts import Principal
 from handlers.guards import require_some
 from handlers.permissions import Action
@@ -181,7 +182,7 @@ async def api_import(
     file: Annotated[UploadFile, File(description="CSV, UTF-8 or GB18030")],
     community_id: Annotated[int | None, Form()] = None,
 ) -> ImportOut:
-    """Import buildings or workers (``kind``) from CSV. All or nothing: on any bad row, 422
+    """Import buildings, workers or streets (``kind``) from CSV. All or nothing: on any bad row, 422
     with ``detail`` = [{"row": line, "message": ...}] and nothing written."""
     data = await read_limited(c, file)
     if kind == "buildings":
@@ -192,6 +193,8 @@ async def api_import(
         result = await imports(c).import_workers(
             p, data, community_id=community_id, ip=client_ip(request)
         )
+    elif kind == "streets":  # the street level (handlers/street_registry.py)
+        result = await street_registry(c).import_csv(p, data, ip=client_ip(request))
     else:
         raise Missing("未知类型")
     return ImportOut(created=result.created, updated=result.updated)
@@ -201,7 +204,7 @@ async def api_import(
 async def api_export(
     c: Dep, p: ApiUser, kind: str, community_id: Annotated[int | None, Query()] = None
 ) -> Response:
-    """Buildings or workers as CSV (the import format)."""
+    """Buildings, workers or streets as CSV (the import format)."""
     return await _export(c, p, kind, community_id)
 
 
@@ -211,6 +214,8 @@ async def _export(c: Container, p: Principal, kind: str, community_id: int | Non
         return _csv(await imports(c).export_buildings(p, community_id), "buildings.csv")
     if kind == "workers":
         return _csv(await imports(c).export_workers(p, community_id), "workers.csv")
+    if kind == "streets":
+        return _csv(await street_registry(c).export_csv(p), "streets.csv")
     raise Missing("未知类型")
 
 

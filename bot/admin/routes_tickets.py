@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
+from bot.admin.routes_helpers import ticket_people
 from bot.admin.tickets import console, desk
 from bot.admin.web import ApiUser, Dep, FormUser, PageUser, build_model, client_ip, redirect, render
 from bot.container import Container
@@ -52,6 +53,10 @@ class TicketOut(BaseModel):
     assignee: Ref | None
     overdue: str | None = Field(description="accept | resolve when past its target")
     rating: int | None
+    tier: str = Field(
+        default="",
+        description="above the community: '' (the community), street (上报街道), city (12345)",
+    )
     channel: str
     channel_label: str = Field(examples=["微信公众号"])
     created_at: str | None
@@ -233,7 +238,7 @@ async def api_department(
 async def api_escalate(
     request: Request, c: Dep, p: ApiUser, number: str, body: EscalateIn
 ) -> DoneOut:
-    """Escalate one rung up: grid worker → grid leader → community staff."""
+    """Escalate one rung up: grid worker → grid leader → community staff → street staff."""
     return await _more(request, c, p, number, body)
 
 
@@ -299,6 +304,7 @@ async def detail_page(request: Request, c: Dep, p: PageUser, number: str) -> HTM
         p,
         t=ticket,
         board=board,
+        people=await ticket_people(c, p, number),
         now=c.clock.now().isoformat(),
         **await _choices(c, p),
     )

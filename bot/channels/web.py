@@ -32,6 +32,7 @@ from bot.notify.mailbox import MailboxNotifier
 from handlers.i18n import t
 from handlers.messages import Inbound, Media, MediaKind, Outbound
 from handlers.ports import Notifier
+from storage.objects import ObjectMissingError
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 MAX_UPLOAD = 5 * 1024 * 1024
@@ -237,12 +238,16 @@ def build_router(settings: Settings) -> APIRouter:
             raise HTTPException(403, "bad signature")
         async with c.store.unit() as uow:
             item = await uow.attachments.get(attachment_id)
-        if item is None:
-            raise HTTPException(404, "no such attachment")
-        if not item.content:
+            if item is None:
+                raise HTTPException(404, "no such attachment")
+            try:
+                content = await uow.attachments.content(item)
+            except ObjectMissingError:
+                content = b""  # purged while the row's update failed: gone all the same
+        if not content:
             raise HTTPException(410, "照片已按保留期限删除 (removed after the retention period)")
         return Response(
-            content=item.content,
+            content=content,
             media_type=item.mime,
             headers={"Cache-Control": "private, max-age=3600"},
         )

@@ -488,12 +488,13 @@ class TelegramNotifier:
     async def _photo(self, attachment: int) -> BufferedInputFile | None:
         async with self.store.unit() as uow:
             item = await uow.attachments.get(attachment)
-        if item is None or not item.content:
+            content = await uow.attachments.content(item) if item is not None else b""
+        if item is None or not content:
             return None
         extension = {"image/png": "png", "image/gif": "gif", "image/webp": "webp"}.get(
             item.mime, "jpg"
         )
-        return BufferedInputFile(item.content, filename=f"photo-{attachment}.{extension}")
+        return BufferedInputFile(content, filename=f"photo-{attachment}.{extension}")
 
     async def _remember_card(
         self, recipient: Recipient, message: Outbound, shown: Rendered | None, message_id: int

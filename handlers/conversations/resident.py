@@ -16,6 +16,7 @@ from handlers.dialogue import (
     DialogueConfig,
     DialogueState,
     FollowTicket,
+    HandToStaff,
     RateTicket,
     RequestCallback,
     ResidentContext,
@@ -34,6 +35,8 @@ from handlers.lifecycle import OPEN_STATUSES, Actor, is_open
 from handlers.messages import Inbound, Outbound
 from handlers.notice_service import NoticeService
 from handlers.notices import LOCAL_TZ, worker_notice
+from handlers.people import asks_for_people, link_code_in
+from handlers.people_service import PeopleService, parse_helper_payload
 from handlers.ports import Clock
 from handlers.routing import route
 from handlers.sla import ClockKind, duration_text
@@ -58,11 +61,13 @@ class ResidentConversation:
         clock: Clock,
         rates: RateLimits | None = None,
         notices: NoticeService | None = None,
+        people: PeopleService | None = None,
     ) -> None:
         self.tickets = tickets
         self.clock = clock
         self.rates = rates
         self.notices = notices or NoticeService(tickets.store, clock)
+        self.people = people or PeopleService(tickets.store, clock, tickets)
 
     async def turn(
         self,
@@ -101,6 +106,10 @@ class ResidentConversation:
                 return staff_side, state
             # … except for a danger: it never waits for a person. Staff read it in the
             # conversation; the bot advises and files the urgent ticket at once.
+        if parse is None or not parse.urgent:  # a danger always goes to the dialogue first
+            people = await self._people_turn(uow, msg, resident, registry)
+            if people is not None:
+                return [*staff_side, people], state
         msg = await self._apply_scene(msg, registry, state)
         ctx = await self._context(uow, resident, registry, now, msg)
         turn = step(state, msg, parse, ctx, dialogue)
@@ -111,6 +120,23 @@ class ResidentConversation:
             replies += await self._run(uow, action, resident, msg, turn.state)
         replies += turn.after
         return replies, turn.state
+
+    async def _people_turn(
+        self, uow: UnitOfWork, msg: Inbound, resident: Resident, registry: Registry
+    ) -> Outbound | None:
+        """A building head's answer (已恢复 / 未恢复 …), a link code ("绑定 1234 5678"), or
+        "我的网格员": answered here, the conversation (a form in progress) left as it was."""
+        if msg.button:
+            asked = parse_helper_payload(msg.button)
+            if asked is None:
+                return None
+            return await self.people.answer(uow, resident, *asked)
+        code = link_code_in(msg.text)
+        if code is not None:
+            return await self.people.link(uow, resident, msg.channel, msg.user_id, code)
+        if asks_for_people(msg.text):
+            return await self.people.who_answer(uow, resident, msg.text, registry.buildings)
+        return None
 
     async def _apply_scene(self, msg: Inbound, registry: Registry, state: DialogueState) -> Inbound:
         """A stairwell QR code names a building: start a report with the building known."""
@@ -199,6 +225,8 @@ class ResidentConversation:
             return await self._add_phone(uow, action, resident)
         if isinstance(action, RequestCallback):
             return await self._callback(uow, action, resident, msg)
+        if isinstance(action, HandToStaff):
+            return await self._hand_to_staff(uow, action, resident, msg)
         if isinstance(action, FollowTicket):
             return await self._follow(uow, action, resident, msg, state)
         if isinstance(action, AddSupplement):
@@ -488,6 +516,29 @@ class ResidentConversation:
                 ticket,
             )
         return [Outbound(text=t("phone_added", resident.locale, number=ticket.number))]
+
+    async def _hand_to_staff(
+        self, uow: UnitOfWork, action: HandToStaff, resident: Resident, msg: Inbound
+    ) -> list[Outbound]:
+        """The bot cannot help: the conversation waits in the staff inbox, with the reason."""
+        building = await uow.registry.building(action.building_id) if action.building_id else None
+        community_id = building.community_id if building else resident.community_id
+        if community_id is None:
+            communities = await uow.registry.communities()
+            community_id = communities[0].id if communities else None
+        opened = await open_handoff(
+            uow,
+            now=self.clock.now(),
+            msg=msg,
+            resident=resident,
+            community_id=community_id,
+            building_id=building.id if building else None,
+            phone=resident.phone or "",
+            note=action.note,
+            reason=action.reason,
+        )
+        locale = resident.locale
+        return [Outbound(text=promise_text(opened, locale), buttons=(end_button(locale),))]
 
     async def _callback(
         self, uow: UnitOfWork, action: RequestCallback, resident: Resident, msg: Inbound

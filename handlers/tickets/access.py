@@ -20,12 +20,20 @@ async def grid_tree(uow: UnitOfWork) -> GridTree:
     return {g.id: g.parent_id for g in await uow.registry.grids() if g.id is not None}
 
 
+async def subject_of(uow: UnitOfWork, worker: GridWorker) -> Subject:
+    """The worker to the permission model; street staff with the communities of their street."""
+    if worker.street_id is None or worker.role != "street_staff":
+        return Subject.of_worker(worker)
+    communities = await uow.streets.communities(worker.street_id)
+    return Subject.of_worker(worker, (c.id for c in communities if c.id is not None))
+
+
 async def may_act(uow: UnitOfWork, worker: GridWorker, ticket: Ticket) -> bool:
     """May a worker work on the ticket in the chat (accept, progress, resolve, transfer,
     contact the resident, hand it to a department)? The assignee; community staff of its
     community; a grid leader above its grid (a community-wide leader for the community)."""
     return may(
-        Subject.of_worker(worker), Action.HANDLE, TicketTarget.of(ticket), await grid_tree(uow)
+        await subject_of(uow, worker), Action.HANDLE, TicketTarget.of(ticket), await grid_tree(uow)
     )
 
 
@@ -33,7 +41,7 @@ async def supervised(
     uow: UnitOfWork, supervisor: GridWorker, tickets: Sequence[Ticket]
 ) -> list[Ticket]:
     """The tickets a grid leader or staff member supervises (one registry look)."""
-    subject = Subject.of_worker(supervisor)
+    subject = await subject_of(uow, supervisor)
     grids = await grid_tree(uow)
     return [t for t in tickets if supervises(subject, TicketTarget.of(t), grids)]
 
@@ -61,6 +69,6 @@ async def check(uow: UnitOfWork, actor: Actor, ticket: Ticket, action: Action) -
     worker = await uow.registry.worker(actor.worker_id)
     if worker is None or not worker.active:
         raise PermissionDenied("unknown or inactive worker")
-    subject = Subject.of_worker(worker)
+    subject = await subject_of(uow, worker)
     if not may(subject, action, TicketTarget.of(ticket), await grid_tree(uow)):
         raise PermissionDenied(f"{worker.name} may not {action.value} {ticket.number}")

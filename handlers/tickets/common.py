@@ -45,6 +45,7 @@ class Snapshot:
 
     grids: dict[int, GridRef]
     workers: list[WorkerRef]
+    street_of: dict[int, int] = field(default_factory=dict)  # community id → street id
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,13 @@ def department_ref(department: Department) -> DepartmentRef:
 
 async def load_snapshot(uow: UnitOfWork) -> Snapshot:
     """The registry as routing sees it, with every worker's open-ticket count."""
-    return await _snapshot(uow, await uow.registry.grids(), await uow.registry.workers(), None)
+    street_of = {
+        c.id: c.street_id
+        for c in await uow.registry.communities()
+        if c.id is not None and c.street_id is not None
+    }
+    grids, workers = await uow.registry.grids(), await uow.registry.workers()
+    return await _snapshot(uow, grids, workers, None, street_of)
 
 
 async def scoped_snapshot(
@@ -90,7 +97,18 @@ async def scoped_snapshot(
     if not scope:
         return await load_snapshot(uow)
     workers = [w for c in scope for w in await uow.registry.workers(c)]
-    return await _snapshot(uow, grids, workers, [w.id for w in workers if w.id is not None])
+    # escalation's last rung: the street staff of the communities' streets
+    street_of: dict[int, int] = {}
+    for c in scope:
+        community = await uow.registry.community(c)
+        if community is not None and community.street_id is not None:
+            street_of[c] = community.street_id
+    known = {w.id for w in workers}
+    if street_of:
+        on_streets = await uow.registry.workers(street_ids=list(street_of.values()))
+        workers += [w for w in on_streets if w.id not in known]
+    ids = [w.id for w in workers if w.id is not None]
+    return await _snapshot(uow, grids, workers, ids, street_of)
 
 
 async def _snapshot(
@@ -98,6 +116,7 @@ async def _snapshot(
     grids: Sequence[Grid],
     workers: Sequence[GridWorker],
     worker_ids: list[int] | None,
+    street_of: dict[int, int],
 ) -> Snapshot:
     counts = await uow.tickets.open_counts_by_worker(worker_ids)
     return Snapshot(
@@ -116,10 +135,12 @@ async def _snapshot(
                 on_duty=w.on_duty,
                 active=w.active,
                 open_tickets=counts.get(w.id, 0),
+                street_id=w.street_id,
             )
             for w in workers
             if w.id is not None
         ],
+        street_of,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from handlers.flows import category_label
 from handlers.i18n import t
-from handlers.lifecycle import TOP_LEVEL, Actor, Move, next_status
+from handlers.lifecycle import COMMUNITY_LEVEL, STREET_LEVEL, Actor, Move, next_status
 from handlers.notices import worker_notice
 from handlers.ports import Clock
 from handlers.routing import WorkerRef
@@ -30,7 +30,9 @@ from storage.models import Ticket, TicketClock
 
 def who_text(level: int, targets: Sequence[WorkerRef], locale: str = "zh") -> str:
     """Who a ticket went up to, in words for the resident and the worker."""
-    if level >= TOP_LEVEL or not targets:
+    if level >= STREET_LEVEL:
+        return t("who.street_staff", locale)
+    if level >= COMMUNITY_LEVEL or not targets:
         return t("who.community_staff", locale)
     return t("who.grid_leader", locale, name="、".join(w.name for w in targets[:3]))
 
@@ -45,6 +47,7 @@ def supervisors_of(ticket: Ticket, level: int, snap: Snapshot) -> tuple[int, lis
         grids=snap.grids,
         workers=snap.workers,
         exclude=exclude,
+        street_of=snap.street_of,
     )
     return reached, list(targets)
 
@@ -80,7 +83,8 @@ class Escalation:
         score: int | None = None,
         snapshot: Snapshot | None = None,
     ) -> tuple[int, list[WorkerRef]]:
-        """Escalate to a level (1 grid leader, 2 community staff; up when nobody is there).
+        """Escalate to a level (1 grid leader, 2 community staff, 3 street staff; up when
+        nobody is there). Reaching the street refers the ticket to it (``tier`` street).
 
         ``why``: ``timeout`` (a missed accept deadline), ``reopened`` (unsatisfied resident) or
         ``manual``. Returns the level reached and who was told (empty: nobody to tell; the
@@ -97,6 +101,8 @@ class Escalation:
             )
             log.warning("ticket %s: nobody to escalate to (level %s)", ticket.number, level)
             return reached, []
+        if reached >= STREET_LEVEL:
+            ticket.tier = "street"
         await self.moves.apply(
             uow,
             ticket,

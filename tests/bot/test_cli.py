@@ -79,3 +79,33 @@ def test_db_upgrade_says_what_it_did_on_a_new_and_on_a_current_database(
     second = minhu("db", "upgrade", env=env)
     assert f"database already at {CHAIN[-1]}: nothing to apply" in second.stdout
     assert "数据库已是最新版本" in second.stdout
+
+
+def test_objects_move_photos_moves_rows_stored_before_0016_to_s3(
+    env: dict[str, str], tmp_path: Path, s3_settings: dict[str, str]
+) -> None:
+    import sqlite3
+
+    from storage.objects import S3ObjectStore
+
+    assert minhu("db", "upgrade", env=env).returncode == 0
+    png = b"\x89PNG\r\n\x1a\n" + b"\x01" * 32
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        for n in range(3):
+            db.execute(
+                "INSERT INTO attachment (kind, mime, filename, size, sha256, content, object_key,"
+                " channel, uploaded_by, created_at) VALUES ('image', 'image/png', ?, ?, '', ?,"
+                " '', 'web', 'web:old', '2026-01-05 08:00:00.000000')",
+                (f"p{n}.png", len(png), png),
+            )
+    env = {**env, **{f"MINHU_S3__{k.upper()}": v for k, v in s3_settings.items()}}
+    moved = minhu("objects", "move-photos", "--batch", "2", env=env)
+    assert moved.returncode == 0, moved.stderr
+    assert "moved 3 photos" in moved.stdout and f"s3://{s3_settings['bucket']}" in moved.stdout
+    again = minhu("objects", "move-photos", env=env)
+    assert "moved 0 photos" in again.stdout
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        rows = db.execute("SELECT object_key, length(content) FROM attachment").fetchall()
+    bucket = S3ObjectStore(**s3_settings)
+    assert [n for _, n in rows] == [0, 0, 0]
+    assert all(key.startswith("photos/2026/01/") and bucket.get(key) == png for key, _ in rows)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -98,3 +100,49 @@ def test_library_lines_lose_tokens_ids_and_phones_whatever_handler_prints_them()
     output = stream.getvalue()
     assert "SECRET" not in output and "oABC123" not in output
     assert "1234" not in output and "access_token=***" in output
+
+
+def test_json_lines_mask_a_phone_in_the_message_in_extra_fields_and_in_tracebacks() -> None:
+    stream = io.StringIO()
+    handler = configure_logging("INFO", stream, json_lines=True)
+    try:
+        log = logging.getLogger("minhu.test")
+        log.info("resident said: 电话%s", "13912345678", extra={"note": "call 139 1234 5678"})
+        try:
+            raise RuntimeError("delivery to +86 139-1234-5678 failed")
+        except RuntimeError:
+            log.exception("send failed")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["level"] for line in lines] == ["INFO", "ERROR"]
+    assert lines[0]["logger"] == "minhu.test" and "电话" in lines[0]["message"]
+    assert "RuntimeError" in lines[1]["exc_info"]
+    assert all("12345678" not in d for d in _digits_of_each_line(stream.getvalue()))
+
+
+async def test_a_request_logs_json_with_its_request_id_and_returns_it(start_app: Any) -> None:
+    stream = io.StringIO()
+    async with start_app() as app:
+        handler = configure_logging("INFO", stream, json_lines=True)
+        try:
+            body = {"user_id": "log-r1", "text": "我电话13912345678，3幢电梯坏了"}
+            given = await app.client.post(
+                "/api/v1/messages", json=body, headers={"X-Request-ID": "req-abc.123"}
+            )
+            fresh = await app.client.post(
+                "/api/v1/messages",
+                json={"user_id": "log-r2", "text": "你好"},
+                headers={"X-Request-ID": "bad id\nwith newline"},
+            )
+        finally:
+            logging.getLogger().removeHandler(handler)
+    assert given.headers["x-request-id"] == "req-abc.123"
+    assert re.fullmatch(r"[0-9a-f]{32}", fresh.headers["x-request-id"])  # refused, replaced
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    handled = [line for line in lines if line["message"].startswith("handled channel=web")]
+    assert [line["request_id"] for line in handled] == [
+        "req-abc.123",
+        fresh.headers["x-request-id"],
+    ]
+    assert "13912345678" not in stream.getvalue() and "log-r1" not in stream.getvalue()

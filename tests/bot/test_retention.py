@@ -32,7 +32,7 @@ async def test_old_messages_and_photos_are_anonymised_and_recent_ones_kept(
             recent = await uow.inbound.recent_for_user("web", "r-new")
             photo = await uow.attachments.get(int(ref.removeprefix("attachment:")))
         assert [r.payload["text"] for r in recent] == ["你好"]
-        assert photo is not None and photo.content == b""
+        assert photo is not None and photo.content == b"" and photo.object_key == ""
         # running it again finds nothing more
         again = await purge(app.container.store, now=clock.now(), days=180)
         assert (again.messages, again.photos) == (0, 0)

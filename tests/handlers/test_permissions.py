@@ -14,6 +14,7 @@ from handlers.permissions import (
     PlaceTarget,
     Role,
     Scope,
+    StreetTarget,
     Subject,
     TicketTarget,
     TicketVisibility,
@@ -27,41 +28,45 @@ from handlers.permissions import (
 )
 from storage.models import GridWorker
 
-# o own · g own grid · c own community · x other community · * tied to no community · - never
+# o own · g own grid · c own community · s own street · x other community
+# * tied to no community · - never
 SPEC = """
-action            resident worker leader staff department admin public
-view              o        o      og     ogc   o          ogcx* -
-handle            -        o      og     ogc   -          ogcx* -
-note              -        o      og     ogc   -          ogcx* -
-recategorize      -        o      og     ogc   -          ogcx* -
-escalate          -        o      og     ogc   -          ogcx* -
-department_reply  -        o      og     ogc   o          ogcx* -
-reassign          -        -      og     ogc   -          ogcx* -
-close             -        -      og     ogc   -          ogcx* -
-cancel            -        -      og     ogc   -          ogcx* -
-merge             -        -      og     ogc   -          ogcx* -
-supervise         -        -      og     ogc   -          ogcx* -
-rate              o        -      -      -     -          -     -
-supplement        o        -      -      -     -          -     -
-read_public       ogcx*    ogcx*  ogcx*  ogcx* ogcx*      ogcx* ogcx*
-manage_registry   -        -      -      c     -          ogcx* -
-bind_identity     -        -      -      c     -          ogcx* -
-review            -        -      -      c     -          ogcx* -
-answer            -        -      -      c     -          ogcx* -
-publish_notice    -        -      g      gc    -          ogcx* -
-teach             -        -      -      *     -          ogcx* -
-create_community  -        -      -      -     -          ogcx* -
-import_training   -        -      -      -     -          ogcx* -
-activate_model    -        -      -      -     -          ogcx* -
-manage_accounts   -        -      -      -     -          ogcx* -
-read_audit        -        -      -      -     -          ogcx* -
-manage_deliveries -        -      -      -     -          ogcx* -
+action            resident worker leader staff  street department admin  public
+view              o        o      og     ogc    os     o          ogcsx* -
+handle            -        o      og     ogc    os     -          ogcsx* -
+note              -        o      og     ogc    os     -          ogcsx* -
+recategorize      -        o      og     ogc    os     -          ogcsx* -
+escalate          -        o      og     ogc    os     -          ogcsx* -
+department_reply  -        o      og     ogc    os     o          ogcsx* -
+reassign          -        -      og     ogc    os     -          ogcsx* -
+close             -        -      og     ogc    os     -          ogcsx* -
+cancel            -        -      og     ogc    os     -          ogcsx* -
+merge             -        -      og     ogc    os     -          ogcsx* -
+supervise         -        -      og     ogc    os     -          ogcsx* -
+send_back         -        -      -      -      os     -          ogcsx* -
+forward_city      -        -      -      -      os     -          ogcsx* -
+rate              o        -      -      -      -      -          -      -
+supplement        o        -      -      -      -      -          -      -
+read_public       ogcsx*   ogcsx* ogcsx* ogcsx* ogcsx* ogcsx*     ogcsx* ogcsx*
+manage_registry   -        -      -      c      -      -          ogcsx* -
+bind_identity     -        -      -      c      -      -          ogcsx* -
+review            -        -      -      c      -      -          ogcsx* -
+answer            -        -      -      c      -      -          ogcsx* -
+publish_notice    -        -      g      gc     s      -          ogcsx* -
+teach             -        -      -      *      -      -          ogcsx* -
+create_community  -        -      -      -      -      -          ogcsx* -
+import_training   -        -      -      -      -      -          ogcsx* -
+activate_model    -        -      -      -      -      -          ogcsx* -
+manage_accounts   -        -      -      -      -      -          ogcsx* -
+read_audit        -        -      -      -      -      -          ogcsx* -
+manage_deliveries -        -      -      -      -      -          ogcsx* -
 """
 ROLES = {
     "resident": Role.RESIDENT,
     "worker": Role.GRID_WORKER,
     "leader": Role.GRID_LEADER,
     "staff": Role.COMMUNITY_STAFF,
+    "street": Role.STREET_STAFF,
     "department": Role.DEPARTMENT,
     "admin": Role.ADMIN,
     "public": Role.PUBLIC,
@@ -70,6 +75,7 @@ LETTERS = {
     "o": Scope.OWN,
     "g": Scope.OWN_GRID,
     "c": Scope.OWN_COMMUNITY,
+    "s": Scope.OWN_STREET,
     "x": Scope.OTHER_COMMUNITY,
     "*": Scope.GLOBAL,
 }
@@ -264,3 +270,54 @@ def test_a_subtree_is_the_grid_and_everything_below_it() -> None:
     assert set(subtree(10, GRIDS)) == {10, 11}
     assert subtree(11, GRIDS) == (11,)
     assert subtree(12, {**GRIDS, 13: 12, 14: 13}) == (12, 13, 14)
+
+
+# --- the street level: street staff of street 7 (communities 1 and 2), not of community 3 ------
+
+STREET = Subject(Role.STREET_STAFF, street_id=7, street_communities=frozenset({1, 2}), worker_id=70)
+
+
+@pytest.mark.parametrize(
+    ("target", "scope"),
+    [
+        (IN_MICRO, S.OWN_STREET),
+        (ELSEWHERE, S.OWN_STREET),
+        (TicketTarget(3, None), S.OTHER_COMMUNITY),
+        (TicketTarget(3, None, assignee_id=70), S.OWN),
+        (NOWHERE, S.OTHER_COMMUNITY),
+        (CommunityTarget(2), S.OWN_STREET),
+        (CommunityTarget(3), S.OTHER_COMMUNITY),
+        (PlaceTarget(1, 12), S.OWN_STREET),
+        (StreetTarget(7), S.OWN_STREET),
+        (StreetTarget(8), S.OTHER_COMMUNITY),
+        (None, S.GLOBAL),
+    ],
+)
+def test_street_staff_reach_every_community_of_their_street_and_no_other(
+    target: TicketTarget | CommunityTarget | PlaceTarget | StreetTarget | None, scope: Scope
+) -> None:
+    assert scope_of(STREET, target, GRIDS) == scope
+
+
+def test_only_the_street_sends_back_and_forwards_to_12345() -> None:
+    assert may(STREET, Action.SEND_BACK, IN_MICRO, GRIDS)
+    assert may(STREET, Action.FORWARD_CITY, ELSEWHERE, GRIDS)
+    assert not may(STREET, Action.FORWARD_CITY, TicketTarget(3, None), GRIDS)
+    assert not may(STAFF, Action.SEND_BACK, IN_MICRO, GRIDS)
+    assert may(STAFF, Action.ESCALATE, IN_MICRO, GRIDS)  # the community refers up
+    assert may(STREET, Action.PUBLISH_NOTICE, StreetTarget(7), GRIDS)
+    assert not may(STAFF, Action.PUBLISH_NOTICE, StreetTarget(7), GRIDS)
+    assert not may(STREET, Action.MANAGE_REGISTRY, CommunityTarget(1), GRIDS)
+
+
+def test_street_staff_list_the_tickets_of_their_street() -> None:
+    assert visible_tickets(STREET, GRIDS) == TicketVisibility((1, 2))
+    assert communities_for(STREET, Action.VIEW) == (1, 2)
+    assert communities_for(STREET, Action.MANAGE_REGISTRY) == ()
+
+
+def test_a_street_staff_worker_without_a_street_is_a_plain_worker() -> None:
+    zhou = GridWorker(id=70, name="周敏", role="street_staff", community_id=1, street_id=7)
+    assert Subject.of_worker(zhou, (1, 2)) == STREET
+    lost = GridWorker(id=71, name="x", role="street_staff", community_id=1)
+    assert Subject.of_worker(lost).role == Role.GRID_WORKER

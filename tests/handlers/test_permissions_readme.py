@@ -11,6 +11,7 @@ LETTERS = {
     Scope.OWN: "o",
     Scope.OWN_GRID: "g",
     Scope.OWN_COMMUNITY: "c",
+    Scope.OWN_STREET: "s",
     Scope.OTHER_COMMUNITY: "x",
     Scope.GLOBAL: "*",
 }
@@ -19,6 +20,7 @@ ROLES = (
     Role.GRID_WORKER,
     Role.GRID_LEADER,
     Role.COMMUNITY_STAFF,
+    Role.STREET_STAFF,
     Role.DEPARTMENT,
     Role.ADMIN,
     Role.PUBLIC,

@@ -167,7 +167,9 @@ def test_escalation_starts_the_next_level_and_stops_at_the_top() -> None:
     first = plan(Move.ESCALATE, SlaTicket("x", "urgent", "escalated"), T0, POLICY, None, level=1)
     assert kinds(first) == [("accept", 2)]
     assert first.start[0].due_at == T0 + timedelta(minutes=10)
-    top = plan(Move.ESCALATE, SlaTicket("x", "urgent", "escalated"), T0, POLICY, None, level=2)
+    staff = plan(Move.ESCALATE, SlaTicket("x", "urgent", "escalated"), T0, POLICY, None, level=2)
+    assert kinds(staff) == [("accept", 3)]  # community staff next, then the street
+    top = plan(Move.ESCALATE, SlaTicket("x", "urgent", "escalated"), T0, POLICY, None, level=3)
     assert top.start == () and ClockKind.ACCEPT in top.cancel
 
 
@@ -217,8 +219,10 @@ def test_overdue_tells_the_next_level_a_step_later() -> None:
     result = plan(Move.OVERDUE, SlaTicket("x", "normal", "accepted"), T0, POLICY, None, level=1)
     assert kinds(result) == [("resolve", 2)]
     assert result.start[0].due_at == T0 + timedelta(hours=24)
+    street = plan(Move.OVERDUE, SlaTicket("x", "normal", "accepted"), T0, POLICY, None, level=2)
+    assert kinds(street) == [("resolve", 3)]
     assert (
-        plan(Move.OVERDUE, SlaTicket("x", "normal", "accepted"), T0, POLICY, None, level=2).start
+        plan(Move.OVERDUE, SlaTicket("x", "normal", "accepted"), T0, POLICY, None, level=3).start
         == ()
     )
 
@@ -292,6 +296,38 @@ def test_the_assignee_is_never_their_own_supervisor() -> None:
         1, grid_id=1, community_id=1, grids=GRIDS, workers=workers, exclude=frozenset({3})
     )
     assert (level, [w.id for w in targets]) == (2, [4])
+
+
+def test_level_three_reaches_the_street_staff_of_the_communitys_street() -> None:
+    zhou = replace(worker(9, "street_staff", None), street_id=7)
+    other = replace(worker(10, "street_staff", None), street_id=8)
+    workers = [worker(4, "community_staff", None), zhou, other]
+    assert escalation_targets(
+        3, grid_id=2, community_id=1, grids=GRIDS, workers=workers, street_of={1: 7}
+    ) == (3, [zhou])
+    # a community without staff goes straight to its street; without a street, nobody
+    assert escalation_targets(
+        2, grid_id=2, community_id=1, grids=GRIDS, workers=[zhou], street_of={1: 7}
+    ) == (3, [zhou])
+    assert escalation_targets(3, grid_id=2, community_id=1, grids=GRIDS, workers=workers) == (
+        3,
+        [],
+    )
+
+
+def test_send_back_restarts_the_communitys_clocks_and_12345_stops_ours() -> None:
+    back = plan(Move.SEND_BACK, SlaTicket("x", "normal", "escalated"), T0, POLICY, None)
+    assert back.cancel == {"accept", "accept_remind", "resolve", "resolve_remind"}
+    assert sorted(kinds(back)) == [
+        ("accept", 1),
+        ("accept_remind", 1),
+        ("resolve", 1),
+        ("resolve_remind", 1),
+    ]
+    working = plan(Move.SEND_BACK, SlaTicket("x", "normal", "accepted"), T0, POLICY, None)
+    assert sorted(kinds(working)) == [("resolve", 1), ("resolve_remind", 1)]
+    city = plan(Move.FORWARD_CITY, SlaTicket("x", "normal", "accepted"), T0, POLICY, None)
+    assert city.start == () and ClockKind.RESOLVE in city.cancel
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from handlers.lifecycle import Actor, Move
 from handlers.sla_service import SlaSweeper
 from handlers.ticket_service import TicketService
 from storage.db import Database
+from storage.models import GridWorker
 from storage.repositories import SqlStore
 from tests.factories import FakeClock
 from tests.handlers.lifecycle_support import (
@@ -68,13 +69,48 @@ async def test_the_accept_deadline_escalates_to_the_grid_leader_then_community_s
     staff = await outbox_texts(sql_store, "staff-liu")
     assert len(staff) == 1 and number in staff[0]
 
+    # next rung: the street; this community has no street staff, so the timeline says so
+    d.clock.advance(minutes=10)
+    assert (await d.sweeper.run_once()).fired == 1
     d.clock.advance(hours=1)
     assert (await d.sweeper.run_once()).fired == 0  # the top of the ladder: no more accept clocks
     events = await events_of(sql_store, number)
     escalations = [e for e in events if e.kind == "escalate"]
     assert [e.data["level"] for e in escalations] == [1, 2]
     assert all(e.actor_type == "system" and e.note == "超过10分钟未接单" for e in escalations)
+    assert events[-1].kind == "escalation_failed" and events[-1].data == {"level": 3}
     assert events[-1].to_status == "escalated"
+
+
+async def test_nobody_accepting_climbs_past_the_community_to_the_street(
+    sql_store: SqlStore,
+) -> None:
+    d = await desk(sql_store)
+    async with sql_store.unit() as uow:
+        [community] = await uow.registry.communities()
+        zhou = GridWorker(
+            name="周敏",
+            role="street_staff",
+            community_id=community.id or 0,
+            street_id=community.street_id,
+        )
+        await uow.registry.save(zhou)
+        await uow.registry.bind_worker_identity(zhou.id or 0, "web", "street-zhou")
+    number = await file_ticket(d)
+    for _ in range(3):  # leader, community staff, then the street (10 minutes each: urgent)
+        d.clock.advance(minutes=10)
+        assert (await d.sweeper.run_once()).fired == 1
+    [card] = await sla_texts(sql_store, "street-zhou")
+    assert card.startswith(f"【超时上报】{number} 超过10分钟无人接单")
+    assert any("街道工作人员" in m for m in await sla_texts(sql_store, "resident-1"))
+    escalations = [e for e in await events_of(sql_store, number) if e.kind == "escalate"]
+    assert [e.data["level"] for e in escalations] == [1, 2, 3]
+    assert escalations[-1].data["names"] == ["周敏"]
+    async with sql_store.unit() as uow:
+        ticket = await uow.tickets.by_number(number)
+        assert ticket is not None and ticket.tier == "street"
+    d.clock.advance(hours=1)
+    assert (await d.sweeper.run_once()).fired == 0  # the street decides: back down or 12345
 
 
 async def test_accepting_in_time_stops_the_clock(sql_store: SqlStore) -> None:

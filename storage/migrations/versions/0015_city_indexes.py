@@ -2,7 +2,7 @@
 trigram indexes for the console's ticket search on PostgreSQL
 
 Revision ID: 0015_city_indexes
-Revises: 0011_example_community
+Revises: 0014_jobs
 Create Date: 2026-12-07 17:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0015_city_indexes'
-down_revision: str | None = '0011_example_community'
+down_revision: str | None = '0014_jobs'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -32,7 +32,7 @@ async def test_an_admin_sees_a_dead_letter_masked_and_sends_it_again(start_app: 
             assert "429 Too Many Requests" in page.text
             assert "884422113377" not in page.text  # the recipient is masked
             metrics = (await client.get("/metrics")).text
-            assert 'minhu_outbox_items{status="dead"} 1' in metrics
+            assert 'minhu_outbox_items{status="dead"} 1.0' in metrics
 
             sent = await client.post(f"/admin/deliveries/{item_id}", data={"csrf_token": csrf})
             assert sent.status_code == 303
