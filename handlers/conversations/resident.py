@@ -35,7 +35,7 @@ from handlers.lifecycle import OPEN_STATUSES, Actor, is_open
 from handlers.messages import Inbound, Outbound
 from handlers.notice_service import NoticeService
 from handlers.notices import LOCAL_TZ, worker_notice
-from handlers.people import asks_for_people, link_code_in
+from handlers.people import asks_for_people, link_code_in, phone_link_in
 from handlers.people_service import PeopleService, parse_helper_payload
 from handlers.ports import Clock
 from handlers.routing import route
@@ -134,6 +134,9 @@ class ResidentConversation:
         code = link_code_in(msg.text)
         if code is not None:
             return await self.people.link(uow, resident, msg.channel, msg.user_id, code)
+        phone = phone_link_in(msg.text)
+        if phone is not None:
+            return await self.people.ask_phone_code(uow, resident, phone)
         if asks_for_people(msg.text):
             return await self.people.who_answer(uow, resident, msg.text, registry.buildings)
         return None
