@@ -223,13 +223,18 @@ def generate(
     )
     step(
         f"{scale.buildings:,} buildings",
-        """INSERT INTO building (id, community_id, grid_id, name, aliases, latitude, longitude)
+        """INSERT INTO building (id, community_id, grid_id, name, aliases, latitude, longitude,
+                                 code)
            SELECT b, c, (c - 1) * %(gpc)s + (k - 1) %% %(gpc)s + 1, k || '幢',
                   json_build_array(k || '号楼', k || '栋'),
                   30.2 + (c %% 20) * 0.01 + (k %% 10) * 0.0004,
-                  120.1 + (c / 20) * 0.01 + (k / 10) * 0.0004
+                  120.1 + (c / 20) * 0.01 + (k / 10) * 0.0004,
+                  -- storage.registry_repository.building_code: the stairwell QR code
+                  'b1.' || left(encode(sha256(convert_to(
+                      community.name || chr(31) || k || '幢', 'UTF8')), 'hex'), 16)
            FROM (SELECT b, (b - 1) / %(bpc)s + 1 AS c, (b - 1) %% %(bpc)s + 1 AS k
-                 FROM generate_series(1, %(n)s::int) b) s""",
+                 FROM generate_series(1, %(n)s::int) b) s
+           JOIN community ON community.id = s.c""",
         {"gpc": gpc, "bpc": bpc, "n": scale.buildings},
     )
     # per community: one grid worker per grid (every tenth off duty), then community staff
@@ -279,8 +284,8 @@ def generate(
             INSERT INTO ticket (number, community_id, category, priority, status, description,
                 building_id, building_name, unit, room, location_note, grid_id, assignee_id,
                 resident_id, channel, channel_user_id, contact_phone, extra, rating,
-                rating_comment, reopen_count, created_at, updated_at, assigned_at, accepted_at,
-                resolved_at, closed_at, source_message_id)
+                rating_comment, reopen_count, tier, created_at, updated_at, assigned_at,
+                accepted_at, resolved_at, closed_at, source_message_id)
             SELECT 'MH-' || to_char(at AT TIME ZONE 'UTC' AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD')
                     || '-' || lpad((i %% 10000)::text, 4, '0'),
                 b.community_id, ({_sql_array([c for c, _ in phrases])})[p],
@@ -291,7 +296,7 @@ def generate(
                 '', b.grid_id, (b.community_id - 1) * %(wpc)s + 1 + (b.grid_id - 1) %% %(gpc)s,
                 1 + (i * 31) %% %(nr)s, 'wechat', 'o' || (1 + (i * 31) %% %(nr)s),
                 '137' || lpad((1 + (i * 31) %% %(nr)s)::text, 8, '0'), '{{}}',
-                CASE WHEN st = 'closed' AND r2 < 0.6 THEN 3 + (i %% 3) END, '', 0,
+                CASE WHEN st = 'closed' AND r2 < 0.6 THEN 3 + (i %% 3) END, '', 0, '',
                 at, at + interval '1 hour', at + interval '1 minute',
                 CASE WHEN st NOT IN ('submitted', 'assigned', 'cancelled')
                      THEN at + (5 + r2 * 115) * interval '1 minute' END,
