@@ -683,25 +683,22 @@ def main() -> None:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{args.database}"')
-        started = time.perf_counter()
-        from storage.db import upgrade
+    from storage.db import upgrade
 
-        upgrade(url)
-        say(f"  schema (minhu db upgrade): {time.perf_counter() - started:.1f} s")
-        with psycopg.connect(
-            server.set(drivername="postgresql", database=args.database).render_as_string(
-                hide_password=False
-            )
-        ) as conn:
-            generate(conn, scale, now, say)
-        say(f"generated in {time.perf_counter() - started:.1f} s")
-    else:
-        from storage.db import upgrade
-
-        upgrade(url)  # new indexes land on the kept city (pass the --scale it was made with)
     try:
+        if not args.reuse:
+            started = time.perf_counter()
+            upgrade(url)
+            say(f"  schema (minhu db upgrade): {time.perf_counter() - started:.1f} s")
+            city = server.set(drivername="postgresql", database=args.database)
+            with psycopg.connect(city.render_as_string(hide_password=False)) as conn:
+                generate(conn, scale, now, say)
+            say(f"generated in {time.perf_counter() - started:.1f} s")
+        else:
+            upgrade(url)  # new indexes land on the kept city (pass the --scale it was made with)
         figures = asyncio.run(measure(url, scale, args.runs, now))
     finally:
+        # a failed run drops its city too (unless kept or reused)
         if not args.keep and not args.reuse:
             with psycopg.connect(admin_url, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
