@@ -135,6 +135,16 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "没有找到“{value}”。本社区登记的楼栋有：{names}。请确认是哪一幢。",
         "en": "There is no '{value}' here. Registered buildings: {names}. Which one is it?",
     },
+    "ask.building.community": {
+        "zh": "有{count}个小区都有“{value}”。请问是哪个小区？请回复小区名称（例如“{example}”），"
+        "不确定的话也可以回复所在街道。",
+        "en": "{count} communities have a '{value}'. Which community is it? Reply with its name "
+        "(e.g. '{example}'), or with your street (街道) if you are not sure.",
+    },
+    "ask.building.street": {
+        "zh": "{street}有几个小区都有“{value}”：{names}。请问是哪个小区？",
+        "en": "Several communities in {street} have a '{value}': {names}. Which one is it?",
+    },
     "ask.building.which": {
         "zh": "有几处叫“{value}”的楼栋，请选择：",
         "en": "Several buildings are called '{value}'. Please choose:",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from handlers.lifecycle import OPEN_STATUSES, WAITING_FOR_ACCEPT, Status
-from handlers.sla import SlaPolicy
-from storage.admin_types import Overdue
+from handlers.sla import DEFAULT_TARGETS, SlaPolicy
+from storage.admin_types import Overdue, ResolveTargets
 
 WAITING = tuple(sorted({Status.SUBMITTED.value, *(s.value for s in WAITING_FOR_ACCEPT)}))
 PRIORITIES = ("urgent", "high", "normal", "low")
@@ -86,3 +86,17 @@ def resolved_in_time(
     if resolved_at is None:
         return None
     return resolved_at - created_at <= targets.resolve_for(category, priority)
+
+
+def resolve_targets(targets: Targets) -> ResolveTargets:
+    """The SQL side of :func:`resolved_in_time`: resolve targets in seconds."""
+    policy = targets.policy
+    fallback = policy.targets.get("normal") or DEFAULT_TARGETS["normal"]
+    return ResolveTargets(
+        by_priority={p: t.resolve.total_seconds() for p, t in policy.targets.items()},
+        fallback=fallback.resolve.total_seconds(),
+        by_category={
+            c: {p: t.resolve.total_seconds() for p, t in own.items()}
+            for c, own in policy.categories.items()
+        },
+    )

@@ -62,6 +62,7 @@ from handlers.tickets.common import (
     department_ref,
     facts_of,
     handler_level,
+    scoped_snapshot,
     working_hours,
 )
 from handlers.tickets.departments import DepartmentWork
@@ -143,8 +144,14 @@ class TicketService:
 
     # --- registry and routing (assignment) ------------------------------------------------
 
-    async def snapshot(self, uow: UnitOfWork) -> Snapshot:
-        return await self.assignment.snapshot(uow)
+    async def snapshot(
+        self, uow: UnitOfWork, *, community_id: int | None = None, grid_id: int | None = None
+    ) -> Snapshot:
+        """Grids and workers with their loads: all of them, or those of one community (and
+        the grid's) when given."""
+        if community_id is None and grid_id is None:
+            return await self.assignment.snapshot(uow)
+        return await scoped_snapshot(uow, community_id=community_id, grid_id=grid_id)
 
     async def working_hours(self, uow: UnitOfWork, community_id: int | None) -> WorkingHours | None:
         return await working_hours(uow, community_id)

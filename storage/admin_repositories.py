@@ -6,16 +6,27 @@ action and its audit entry commit or roll back together.
 
 from __future__ import annotations
 
+import statistics
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.admin_types import ExampleRow, TableKind, TicketFilter, TicketTiming
+from storage.admin_types import (
+    CommunityCounts,
+    DashboardCounts,
+    ExampleRow,
+    ResolveTargets,
+    TableKind,
+    TicketFilter,
+    TicketTiming,
+)
 from storage.errors import DuplicateError, NotFound
 from storage.models import (
     AdminToken,
@@ -512,6 +523,22 @@ class SqlTicketQueries:
         query = _where(sa.select(*columns, *times, t.community_id), f).order_by(t.id)
         return [TicketTiming(*row) for row in (await self.s.execute(query)).all()]
 
+    async def dashboard(
+        self,
+        f: TicketFilter,
+        *,
+        open_statuses: Sequence[str],
+        targets: ResolveTargets,
+        zone: str,
+    ) -> DashboardCounts:
+        if self.s.get_bind().dialect.name != "postgresql":
+            # SQLite (the embedded default, a community's worth of tickets): count in Python
+            return _dashboard_of(await self.timings(f), open_statuses, targets, ZoneInfo(zone))
+        t = _dashboard_rows(f, zone)
+        groups = (await self.s.execute(_dashboard_groups(t, open_statuses, targets))).all()
+        totals = (await self.s.execute(_dashboard_totals(t, open_statuses, targets))).one()
+        return _dashboard_from_rows(groups, totals)
+
     async def recategorised(
         self, f: TicketFilter, *, limit: int = 200
     ) -> list[tuple[Ticket, TicketEvent]]:
@@ -593,3 +620,179 @@ class SqlTicketQueries:
             )
         query = query.order_by(col(InboundMessage.id).desc()).limit(limit)
         return (await self.s.exec(query)).all()
+
+
+# --- the dashboard's aggregation --------------------------------------------------------------
+
+
+def _dashboard_rows(f: TicketFilter, zone: str) -> Any:
+    c = table_of(Ticket).c
+
+    def local_day(column: Any) -> Any:
+        return sa.cast(sa.func.timezone(zone, sa.func.timezone("UTC", column)), sa.Date)
+
+    # every column comes from ix_ticket_dashboard: an index-only scan of the month
+    return _where(
+        sa.select(
+            c.id,
+            c.community_id,
+            c.category,
+            c.priority,
+            c.status,
+            c.grid_id,
+            c.rating,
+            c.accepted_at,
+            c.resolved_at,
+            local_day(c.created_at).label("created_day"),
+            local_day(c.resolved_at).label("resolved_day"),
+            (sa.extract("epoch", c.accepted_at - c.created_at) / 60).label("accept_minutes"),
+            sa.extract("epoch", c.resolved_at - c.created_at).label("resolve_seconds"),
+        ),
+        f,
+    ).subquery("t")
+
+
+GROUP_KEYS = ("category", "grid_id", "status", "created_day", "resolved_day", "rating")
+
+
+def _dashboard_groups(t: Any, open_statuses: Sequence[str], targets: ResolveTargets) -> Any:
+    """One pass, seven groupings: by category, grid, status, day reported, day resolved, rating
+    and community (with the per-street table's figures)."""
+    keys = tuple(t.c[k] for k in (*GROUP_KEYS, "community_id"))
+    resolved = t.c.resolved_at.is_not(None)
+    rated = sa.and_(t.c.rating.is_not(None), t.c.rating != 0)
+    target = _target_expression(t.c.category, t.c.priority, targets)
+    return sa.select(
+        *keys,
+        *(sa.func.grouping(k).label(f"g_{k.name}") for k in keys),
+        sa.func.count().label("n"),
+        sa.func.min(t.c.id).label("first"),
+        sa.func.count().filter(t.c.status.in_(list(open_statuses))).label("open"),
+        sa.func.count().filter(resolved).label("resolved"),
+        sa.func.count().filter(sa.and_(resolved, t.c.resolve_seconds <= target)).label("in_time"),
+        sa.func.count().filter(rated).label("rated"),
+        sa.func.coalesce(sa.func.sum(t.c.rating).filter(rated), 0).label("rating_sum"),
+    ).group_by(sa.func.grouping_sets(*(sa.tuple_(k) for k in keys)))
+
+
+def _dashboard_totals(t: Any, open_statuses: Sequence[str], targets: ResolveTargets) -> Any:
+    resolved = t.c.resolved_at.is_not(None)
+    target = _target_expression(t.c.category, t.c.priority, targets)
+    return sa.select(
+        sa.func.count().label("total"),
+        sa.func.count().filter(t.c.status.in_(list(open_statuses))).label("open"),
+        sa.func.count().filter(resolved).label("resolved"),
+        sa.func.count().filter(sa.and_(resolved, t.c.resolve_seconds <= target)).label("in_time"),
+        # percentile_cont skips NULLs: the unaccepted and unresolved do not count
+        sa.func.percentile_cont(0.5).within_group(t.c.accept_minutes).label("median_accept"),
+        sa.func.percentile_cont(0.5).within_group(t.c.resolve_seconds / 60).label("median_resolve"),
+    )
+
+
+def _target_expression(category: Any, priority: Any, targets: ResolveTargets) -> Any:
+    def by_priority(mapping: Mapping[str, float], otherwise: Any) -> Any:
+        if not mapping:
+            return otherwise
+        return sa.case(
+            {p: sa.literal(float(s)) for p, s in sorted(mapping.items())},
+            value=priority,
+            else_=otherwise,
+        )
+
+    default = by_priority(targets.by_priority, sa.literal(float(targets.fallback)))
+    if not targets.by_category:
+        return default
+    return sa.case(
+        {k: by_priority(own, default) for k, own in sorted(targets.by_category.items())},
+        value=category,
+        else_=default,
+    )
+
+
+def _dashboard_from_rows(groups: Sequence[Any], totals: Any) -> DashboardCounts:
+    found: dict[str, list[tuple[Any, int, int]]] = {}
+    communities: list[tuple[int, CommunityCounts]] = []
+    for row in groups:
+        for key in GROUP_KEYS:
+            if getattr(row, f"g_{key}") == 0:  # grouped by this key in this row
+                found.setdefault(key, []).append((getattr(row, key), int(row.n), int(row.first)))
+        if row.g_community_id == 0:
+            counts = CommunityCounts(
+                row.community_id,
+                int(row.n),
+                int(row.open),
+                int(row.resolved),
+                int(row.in_time),
+                int(row.rated),
+                int(row.rating_sum),
+            )
+            communities.append((int(row.first), counts))
+
+    def ordered(key: str) -> list[tuple[Any, int]]:
+        return [(k, n) for k, n, _ in sorted(found.get(key, []), key=lambda x: x[2])]
+
+    def median(value: Any) -> float | None:
+        return None if value is None else float(value)
+
+    return DashboardCounts(
+        total=int(totals.total),
+        open=int(totals.open),
+        by_category=ordered("category"),
+        by_grid=ordered("grid_id"),
+        by_status=ordered("status"),
+        created_per_day=dict(ordered("created_day")),
+        resolved_per_day={d: n for d, n in ordered("resolved_day") if d is not None},
+        ratings={int(r): n for r, n in ordered("rating") if r},
+        median_accept_minutes=median(totals.median_accept),
+        median_resolve_minutes=median(totals.median_resolve),
+        resolved=int(totals.resolved),
+        resolved_in_time=int(totals.in_time),
+        by_community=[c for _, c in sorted(communities, key=lambda x: x[0])],
+    )
+
+
+def _dashboard_of(
+    timings: Sequence[TicketTiming],
+    open_statuses: Sequence[str],
+    targets: ResolveTargets,
+    zone: ZoneInfo,
+) -> DashboardCounts:
+    accept = [(t.accepted_at - t.created_at).total_seconds() / 60 for t in timings if t.accepted_at]
+    resolve = [(t.resolved_at - t.created_at).total_seconds() for t in timings if t.resolved_at]
+
+    def on_time(t: TicketTiming) -> bool:
+        seconds = (t.resolved_at - t.created_at).total_seconds() if t.resolved_at else None
+        return seconds is not None and seconds <= targets.seconds(t.category, t.priority)
+
+    in_time = sum(1 for t in timings if on_time(t))
+    per_community: dict[int | None, list[TicketTiming]] = {}
+    for t in timings:
+        per_community.setdefault(t.community_id, []).append(t)
+    return DashboardCounts(
+        total=len(timings),
+        open=sum(1 for t in timings if t.status in open_statuses),
+        by_category=list(Counter(t.category for t in timings).items()),
+        by_grid=list(Counter(t.grid_id for t in timings).items()),
+        by_status=list(Counter(t.status for t in timings).items()),
+        created_per_day=dict(Counter(t.created_at.astimezone(zone).date() for t in timings)),
+        resolved_per_day=dict(
+            Counter(t.resolved_at.astimezone(zone).date() for t in timings if t.resolved_at)
+        ),
+        ratings=dict(Counter(t.rating for t in timings if t.rating)),
+        median_accept_minutes=statistics.median(accept) if accept else None,
+        median_resolve_minutes=statistics.median([s / 60 for s in resolve]) if resolve else None,
+        resolved=len(resolve),
+        resolved_in_time=in_time,
+        by_community=[
+            CommunityCounts(
+                community_id,
+                len(items),
+                sum(1 for t in items if t.status in open_statuses),
+                sum(1 for t in items if t.resolved_at),
+                sum(1 for t in items if on_time(t)),
+                sum(1 for t in items if t.rating),
+                sum(t.rating or 0 for t in items),
+            )
+            for community_id, items in per_community.items()
+        ],
+    )

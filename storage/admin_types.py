@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 TableKind = Literal["synonym", "lookup", "regex"]
@@ -75,3 +75,55 @@ class TicketTiming:
     resolved_at: datetime | None
     closed_at: datetime | None
     community_id: int | None = None  # the per-street table groups by it
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveTargets:
+    """Resolve targets in seconds (computed by the caller from its SLA policy): a category's
+    own per priority, else the priority's, else ``fallback``."""
+
+    by_priority: Mapping[str, float]
+    fallback: float
+    by_category: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    def seconds(self, category: str, priority: str) -> float:
+        own = self.by_category.get(category, {}).get(priority)
+        if own is not None:
+            return own
+        return self.by_priority.get(priority, self.fallback)
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardCounts:
+    """The dashboard's figures over the tickets a filter selects, aggregated by the database.
+
+    Grouped counts are listed in the order their first ticket (by id) appeared, so ties sort
+    the same way as counting ticket by ticket would.
+    """
+
+    total: int
+    open: int
+    by_category: list[tuple[str, int]]
+    by_grid: list[tuple[int | None, int]]
+    by_status: list[tuple[str, int]]
+    created_per_day: dict[date, int]
+    resolved_per_day: dict[date, int]
+    ratings: dict[int, int]  # rating (non-zero) → how many
+    median_accept_minutes: float | None
+    median_resolve_minutes: float | None
+    resolved: int
+    resolved_in_time: int
+    by_community: list[CommunityCounts] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityCounts:
+    """One community's share of the dashboard's tickets (the per-street table adds them up)."""
+
+    community_id: int | None
+    total: int
+    open: int
+    resolved: int
+    resolved_in_time: int
+    rated: int
+    rating_sum: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +106,20 @@ class Database:
 
 def _safe(url: str) -> str:
     return _parse(url).render_as_string(hide_password=True)
+
+
+def schema_filter(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's ``include_object`` for comparing a ``dialect`` database with the models: an
+    index the models keep for one dialect only (``info={"dialect": …}``, e.g. the trigram
+    indexes of PostgreSQL) is not expected elsewhere."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ != "index" or reflected:
+            return True
+        only = getattr(obj, "info", {}).get("dialect")
+        return only is None or only == dialect
+
+    return include
 
 
 def alembic_config(url: str) -> Any:

@@ -173,6 +173,15 @@ class TicketCounter(SQLModel, table=True):
     last: int = 0
 
 
+_OPEN_TICKET = sa.text(
+    "status IN ('accepted', 'assigned', 'escalated', 'in_progress', 'reopened', "
+    "'submitted', 'transferred')"
+)
+
+
+SEARCHED_COLUMNS = ("number", "description", "building_name", "location_note", "contact_phone")
+
+
 class Ticket(SQLModel, table=True):
     __table_args__ = (
         sa.Index(
@@ -183,6 +192,45 @@ class Ticket(SQLModel, table=True):
             postgresql_where=sa.text("source_message_id <> ''"),
             sqlite_where=sa.text("source_message_id <> ''"),
         ),
+        # routing counts each worker's open tickets: a small index of open tickets only
+        sa.Index(
+            "ix_ticket_open_assignee",
+            "assignee_id",
+            postgresql_where=_OPEN_TICKET,
+            sqlite_where=_OPEN_TICKET,
+        ),
+        sa.Index("ix_ticket_community_created", "community_id", "created_at"),
+        sa.Index("ix_ticket_category_created", "category", "created_at"),  # Open311
+        # the console's ILIKE '%…%' search: trigram GIN indexes on PostgreSQL only (SQLite,
+        # the embedded default, scans); pg_trgm comes with migration 0015_city_indexes
+        *(
+            sa.Index(
+                f"ix_ticket_{name}_trgm",
+                name,
+                postgresql_using="gin",
+                postgresql_ops={name: "gin_trgm_ops"},
+                info={"dialect": "postgresql"},  # see storage.db.schema_filter
+            ).ddl_if(dialect="postgresql")
+            for name in SEARCHED_COLUMNS
+        ),
+        # the dashboard's month of tickets, read from the index alone (PostgreSQL's INCLUDE)
+        sa.Index(
+            "ix_ticket_dashboard",
+            "created_at",
+            postgresql_include=[
+                "id",
+                "community_id",
+                "grid_id",
+                "assignee_id",
+                "category",
+                "priority",
+                "status",
+                "rating",
+                "accepted_at",
+                "resolved_at",
+            ],
+            info={"dialect": "postgresql"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

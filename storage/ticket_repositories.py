@@ -84,12 +84,17 @@ class SqlTickets:
         )
         return (await self.s.exec(query)).all()
 
-    async def open_counts_by_worker(self) -> dict[int, int]:
+    async def open_counts_by_worker(
+        self, worker_ids: Sequence[int] | None = None
+    ) -> dict[int, int]:
+        # served by the partial index ix_ticket_open_assignee (open tickets only)
         query = (
             select(Ticket.assignee_id, sa.func.count())
             .where(col(Ticket.status).in_(OPEN_STATUSES), col(Ticket.assignee_id).is_not(None))
             .group_by(col(Ticket.assignee_id))
         )
+        if worker_ids is not None:
+            query = query.where(col(Ticket.assignee_id).in_(list(worker_ids)))
         rows = (await self.s.exec(query)).all()
         return {int(worker): int(count) for worker, count in rows if worker is not None}
 

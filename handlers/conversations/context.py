@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from handlers.address import BuildingRef
+from handlers.address import BuildingIndex, BuildingRef
 from handlers.flows import category_label
 from handlers.i18n import status_text, t
 from handlers.ticket_service import facts_of
 from nlu.types import BuildingHint, Hints
 from storage.interfaces import Store
-from storage.models import Ticket
+from storage.models import Building, Community, Ticket
 
 
 @dataclass(slots=True)
 class Registry:
     """The community's buildings (for the dialogue) and the NLU's hints, as of ``loaded``."""
 
-    buildings: tuple[BuildingRef, ...]
+    buildings: BuildingIndex
     hints: Hints
     loaded: float
+    fingerprint: str | None = None  # the database's digest of what was loaded
 
 
 class RegistryCache:
@@ -46,27 +49,43 @@ class RegistryCache:
         if cached is not None and time.monotonic() - cached.loaded < self.ttl_seconds:
             return cached
         async with self.store.unit() as uow:
-            communities = {c.id: c.name for c in await uow.registry.communities()}
+            fingerprint = await uow.registry.fingerprint()
+            if cached is not None and fingerprint is not None and fingerprint == cached.fingerprint:
+                # nothing changed since the last load: keep the index, skip the reload
+                self._cached = replace(cached, loaded=time.monotonic())
+                return self._cached
+            communities = await uow.registry.communities()
             rows = await uow.registry.buildings()
-        buildings = tuple(
+        # indexing a city's buildings takes a few hundred ms: not on the event loop
+        found = await asyncio.to_thread(_registry, communities, rows)
+        self._cached = replace(found, fingerprint=fingerprint)
+        return self._cached
+
+
+def _registry(communities: Sequence[Community], rows: Sequence[Building]) -> Registry:
+    names = {c.id: c.name for c in communities}
+    streets = {c.id: c.street for c in communities}
+    buildings = BuildingIndex(
+        [
             BuildingRef(
                 id=b.id or 0,
                 name=b.name,
                 aliases=tuple(b.aliases or ()),
                 community_id=b.community_id,
-                community=communities.get(b.community_id, ""),
+                community=names.get(b.community_id, ""),
                 grid_id=b.grid_id,
                 latitude=b.latitude,
                 longitude=b.longitude,
+                street=streets.get(b.community_id, ""),
             )
             for b in rows
-        )
-        hints = Hints(
-            buildings=tuple(BuildingHint(b.name, b.aliases, b.community) for b in buildings),
-            communities=tuple(communities.values()),
-        )
-        self._cached = Registry(buildings, hints, time.monotonic())
-        return self._cached
+        ]
+    )
+    hints = Hints(
+        buildings=tuple(BuildingHint(b.name, b.aliases, b.community) for b in buildings),
+        communities=tuple(names.values()),
+    )
+    return Registry(buildings, hints, time.monotonic())
 
 
 def task_line(ticket: Ticket, locale: str) -> str:

@@ -146,10 +146,9 @@ class ResidentConversation:
         if not msg.scene or not msg.scene.startswith("building:"):
             return msg
         ident = msg.scene.removeprefix("building:")
-        match = [b for b in registry.buildings if str(b.id) == ident]
-        if not match:
+        building = registry.buildings.by_id(int(ident)) if ident.isdigit() else None
+        if building is None:
             return msg
-        building = match[0]
         # a fresh report: nothing of an older conversation (nor its age) carries over
         state.updated_at = None
         state.candidates = []
@@ -176,7 +175,7 @@ class ResidentConversation:
     ) -> ResidentContext:
         home = None
         if resident.building_id is not None:
-            home = next((b for b in registry.buildings if b.id == resident.building_id), None)
+            home = registry.buildings.by_id(resident.building_id)
         open_rows = await uow.tickets.for_resident(resident.id or 0, statuses=OPEN_STATUSES)
         resolved = await uow.tickets.for_resident(resident.id or 0, statuses=("resolved",))
         followed = await uow.followers.followed_tickets(
@@ -555,7 +554,9 @@ class ResidentConversation:
         if community_id is None:
             communities = await uow.registry.communities()
             community_id = communities[0].id if communities else None
-        snapshot = await self.tickets.snapshot(uow)
+        snapshot = await self.tickets.snapshot(
+            uow, community_id=community_id, grid_id=building.grid_id if building else None
+        )
         decision = route(
             grid_id=building.grid_id if building else None,
             community_id=community_id,

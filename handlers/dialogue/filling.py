@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import re
 
-from handlers.address import resolve_building
+from handlers.address import narrow_by_place, resolve_building
 from handlers.dialogue.base import Step
 from handlers.dialogue.clarifying import unsure
-from handlers.dialogue.prompts import ask_which_building, reprompt, reprompt_or_menu
+from handlers.dialogue.prompts import (
+    ask_which_building,
+    building_candidates,
+    reprompt,
+    reprompt_or_menu,
+)
 from handlers.dialogue.report import (
     absorb_entities,
     after_fill,
@@ -70,8 +75,16 @@ def describe_new_report(s: Step, text: str) -> None:
 def answer_building(s: Step, text: str) -> None:
     """Which building: one match is taken, several are offered, none is asked again."""
     slots = s.state.slots
+    pending = building_candidates(s) if "building_candidates" in slots else []
     absorb_entities(s)
     keep_words(s, text)
+    if pending and "building_id" not in slots:
+        # "阳光花园" / "东湖街道" in answer to "which community?": keep the ones there
+        narrowed = narrow_by_place(pending, text)
+        if len(narrowed) == 1:
+            set_building(s, narrowed[0])
+        elif narrowed:
+            slots["building_candidates"] = ",".join(str(b.id) for b in narrowed)
     if "building_id" not in slots and "building_candidates" not in slots:
         matches = resolve_building(text, s.ctx.buildings, community_id=s.ctx.community_id)
         if len(matches) == 1:
@@ -107,7 +120,7 @@ def answer_building(s: Step, text: str) -> None:
 
 def building_names(s: Step) -> str:
     """The resident's community's buildings, for "which one?" (at most 20)."""
-    pool = [b for b in s.ctx.buildings if s.ctx.community_id in (None, b.community_id)]
+    pool = s.ctx.index.in_community(s.ctx.community_id)
     names = [b.name for b in pool[:20]]
     more = "…" if len(pool) > 20 else ""
     return "、".join(names) + more if names else "-"
@@ -115,12 +128,12 @@ def building_names(s: Step) -> str:
 
 def choose_building(s: Step, building_id: int) -> None:
     """A ``building:…`` button: the resident picked one of the offered buildings."""
-    match = [b for b in s.ctx.buildings if b.id == building_id]
-    if not match or s.state.stage not in (Stage.FILLING, Stage.CONFIRMING):
+    match = s.ctx.index.by_id(building_id)
+    if match is None or s.state.stage not in (Stage.FILLING, Stage.CONFIRMING):
         s.say(t("not_understood", s.loc))
         reprompt(s)
         return
-    set_building(s, match[0])
+    set_building(s, match)
     if s.state.asking == "building":
         s.state.asking = None
     after_fill(s)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from handlers.address import BuildingRef
 from handlers.dialogue.base import Step
 from handlers.dialogue.replies import duplicate_offer, location_text, menu_buttons
 from handlers.dialogue.types import Stage
@@ -24,14 +27,49 @@ def ask(s: Step, name: str) -> None:
     s.say(t(key, s.loc), buttons, ask=name)
 
 
-def ask_which_building(s: Step) -> None:
-    """Several buildings match what the resident wrote: offer them as buttons."""
+# more matches than this are not offered as buttons (a city has a "3幢" in every community):
+# the resident is asked for the community (or the street) instead
+MAX_CHOICES = 10
+
+
+def building_candidates(s: Step) -> list[BuildingRef]:
+    """The buildings the pending "which one?" question offers, in registry order."""
+    index = s.ctx.index
     ids = [int(i) for i in s.state.slots.get("building_candidates", "").split(",") if i]
-    options = [b for b in s.ctx.buildings if b.id in ids]
+    found = [b for b in (index.by_id(i) for i in ids) if b is not None]
+    return sorted(found, key=lambda b: index.position(b.id))
+
+
+def building_buttons(options: Sequence[BuildingRef]) -> list[Button]:
+    """One button per candidate building; none when there are too many to read."""
+    if len(options) > MAX_CHOICES:
+        return []
+    return [Button(b.display(), f"building:{b.id}") for b in options]
+
+
+def ask_which_building(s: Step) -> None:
+    """Several buildings match what the resident wrote: offer them as buttons, or when many
+    communities have one, ask which community (or street) it is."""
+    options = building_candidates(s)
+    value = s.state.slots.get("building_value", "")
     s.state.asking = "building"
+    if len(options) <= MAX_CHOICES:
+        s.say(t("ask.building.which", s.loc, value=value), building_buttons(options))
+        return
+    communities = list(dict.fromkeys(b.community for b in options if b.community))
+    streets = {b.street for b in options}
+    if len(streets) == 1 and "" not in streets and len(communities) <= 30:
+        names = "、".join(communities)
+        street = next(iter(streets))
+        s.say(
+            t("ask.building.street", s.loc, street=street, value=value, names=names),
+            ask="building",
+        )
+        return
+    example = f"{communities[0]}{value}" if communities else value
     s.say(
-        t("ask.building.which", s.loc, value=s.state.slots.get("building_value", "")),
-        [Button(b.display(), f"building:{b.id}") for b in options],
+        t("ask.building.community", s.loc, count=len(communities), value=value, example=example),
+        ask="building",
     )
 
 

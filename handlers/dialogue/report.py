@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from handlers.address import BuildingRef, resolve_building
+from handlers.address import BuildingRef, narrow_by_place, resolve_building
 from handlers.dialogue.base import Step
 from handlers.dialogue.prompts import ask, ask_which_building, confirm
 from handlers.dialogue.types import CreateTicket, DialogueState, Stage
@@ -21,6 +21,9 @@ def absorb_entities(s: Step) -> None:
     building = s.parse.first("building")
     if building is not None and "building_id" not in slots:
         matches = resolve_building(building.value, s.ctx.buildings, community_id=s.ctx.community_id)
+        if len(matches) > 1:
+            # "阳光花园3幢" where every community has a 3幢: the community named wins
+            matches = narrow_by_place(matches, s.msg.text) or matches
         if len(matches) == 1:
             set_building(s, matches[0])
         elif matches:

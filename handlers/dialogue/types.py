@@ -6,13 +6,13 @@ stage modules read and change it, the service runs the actions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from handlers.address import BuildingRef
+from handlers.address import BuildingIndex, BuildingRef, building_index
 from handlers.flows import FLOWS, ReportFlow
 from handlers.grid_notices import NoticeBrief
 from handlers.messages import Outbound
@@ -129,11 +129,21 @@ class ResidentContext:
     unit: str = ""
     room: str = ""
     community_id: int | None = None
-    buildings: tuple[BuildingRef, ...] = ()
+    buildings: Sequence[BuildingRef] = ()  # always a BuildingIndex once built
     open_tickets: tuple[TicketBrief, ...] = ()
     awaiting_rating: tuple[TicketBrief, ...] = ()
     followed_tickets: tuple[TicketBrief, ...] = ()  # others' tickets the resident follows
     notices: tuple[NoticeBrief, ...] = ()  # active notices that reach the resident's home
+
+    def __post_init__(self) -> None:
+        # the dialogue looks buildings up by key and id; index a plain list once, here
+        if not isinstance(self.buildings, BuildingIndex):
+            object.__setattr__(self, "buildings", BuildingIndex(self.buildings))
+
+    @property
+    def index(self) -> BuildingIndex:
+        """The registered buildings, indexed."""
+        return building_index(self.buildings)
 
 
 @dataclass(frozen=True, slots=True)

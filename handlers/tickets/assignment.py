@@ -13,7 +13,7 @@ from handlers.lifecycle import Actor, Move, next_status
 from handlers.ports import Clock
 from handlers.routing import RouteDecision, WorkerRef, route
 from handlers.tickets.clocks import SlaClocks
-from handlers.tickets.common import Snapshot, load_snapshot, log
+from handlers.tickets.common import Snapshot, load_snapshot, log, scoped_snapshot
 from handlers.tickets.moves import Moves
 from handlers.tickets.notify import Notifications
 from storage.interfaces import UnitOfWork
@@ -44,7 +44,7 @@ class Assignment:
     async def route(
         self, uow: UnitOfWork, ticket: Ticket, exclude: frozenset[int] = frozenset()
     ) -> RouteDecision:
-        found = await load_snapshot(uow)
+        found = await scoped_snapshot(uow, community_id=ticket.community_id, grid_id=ticket.grid_id)
         return route(
             grid_id=ticket.grid_id,
             community_id=ticket.community_id,

@@ -18,7 +18,7 @@ from handlers.notices import LOCAL_TZ, task_buttons, worker_notice
 from handlers.ports import Clock
 from handlers.privacy import mask_text
 from handlers.sla import duration_text
-from handlers.tickets.common import Snapshot, load_snapshot
+from handlers.tickets.common import Snapshot, scoped_snapshot
 from handlers.tickets.escalation import supervisors_of, who_text
 from handlers.tickets.moves import Moves
 from handlers.tickets.notify import Notifications
@@ -73,7 +73,9 @@ class Callbacks:
     ) -> str:
         """Nobody recorded a call-back in time: the next rung up is told (same status)."""
         next_status(ticket.status, Move.CALLBACK_ESCALATE)
-        snap = snapshot or await load_snapshot(uow)
+        snap = snapshot or await scoped_snapshot(
+            uow, community_id=ticket.community_id, grid_id=ticket.grid_id
+        )
         reached, targets = supervisors_of(ticket, level, snap)
         target_text = duration_text(clock.target_seconds)
         await self.moves.apply(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from handlers.departments import DepartmentRef
@@ -15,7 +16,7 @@ from handlers.open311 import Open311Policy
 from handlers.routing import GridRef, WorkerRef
 from handlers.sla import SlaPolicy, WorkingHours
 from storage.interfaces import UnitOfWork
-from storage.models import Department, Ticket
+from storage.models import Department, Grid, GridWorker, Ticket
 
 log = logging.getLogger("minhu.tickets")
 
@@ -71,33 +72,76 @@ def department_ref(department: Department) -> DepartmentRef:
 
 async def load_snapshot(uow: UnitOfWork) -> Snapshot:
     """The registry as routing sees it, with every worker's open-ticket count."""
-    grids = {
-        g.id: GridRef(g.id, g.name, g.community_id, g.parent_id, g.level)
-        for g in await uow.registry.grids()
-        if g.id is not None
-    }
-    counts = await uow.tickets.open_counts_by_worker()
-    workers = [
-        WorkerRef(
-            id=w.id,
-            name=w.name,
-            role=w.role,
-            community_id=w.community_id,
-            grid_id=w.grid_id,
-            on_duty=w.on_duty,
-            active=w.active,
-            open_tickets=counts.get(w.id, 0),
-            street_id=w.street_id,
-        )
-        for w in await uow.registry.workers()
-        if w.id is not None
-    ]
     street_of = {
         c.id: c.street_id
         for c in await uow.registry.communities()
         if c.id is not None and c.street_id is not None
     }
-    return Snapshot(grids, workers, street_of)
+    grids, workers = await uow.registry.grids(), await uow.registry.workers()
+    return await _snapshot(uow, grids, workers, None, street_of)
+
+
+async def scoped_snapshot(
+    uow: UnitOfWork, *, community_id: int | None, grid_id: int | None
+) -> Snapshot:
+    """The part of the registry routing a ticket of this community and grid can reach: their
+    communities' grids and workers (a city has thousands; routing and escalation stay within a
+    community). The whole registry when neither is known."""
+    scope = [community_id] if community_id is not None else []
+    grids = [g for c in scope for g in await uow.registry.grids(c)]
+    if grid_id is not None and all(g.id != grid_id for g in grids):
+        grid = await uow.registry.grid(grid_id)
+        if grid is not None and grid.community_id not in scope:
+            scope.append(grid.community_id)
+            grids += await uow.registry.grids(grid.community_id)
+    if not scope:
+        return await load_snapshot(uow)
+    workers = [w for c in scope for w in await uow.registry.workers(c)]
+    # escalation's last rung: the street staff of the communities' streets
+    street_of: dict[int, int] = {}
+    for c in scope:
+        community = await uow.registry.community(c)
+        if community is not None and community.street_id is not None:
+            street_of[c] = community.street_id
+    known = {w.id for w in workers}
+    if street_of:
+        on_streets = await uow.registry.workers(street_ids=list(street_of.values()))
+        workers += [w for w in on_streets if w.id not in known]
+    ids = [w.id for w in workers if w.id is not None]
+    return await _snapshot(uow, grids, workers, ids, street_of)
+
+
+async def _snapshot(
+    uow: UnitOfWork,
+    grids: Sequence[Grid],
+    workers: Sequence[GridWorker],
+    worker_ids: list[int] | None,
+    street_of: dict[int, int],
+) -> Snapshot:
+    counts = await uow.tickets.open_counts_by_worker(worker_ids)
+    return Snapshot(
+        {
+            g.id: GridRef(g.id, g.name, g.community_id, g.parent_id, g.level)
+            for g in grids
+            if g.id is not None
+        },
+        [
+            WorkerRef(
+                id=w.id,
+                name=w.name,
+                role=w.role,
+                community_id=w.community_id,
+                grid_id=w.grid_id,
+                on_duty=w.on_duty,
+                active=w.active,
+                open_tickets=counts.get(w.id, 0),
+                street_id=w.street_id,
+            )
+            for w in workers
+            if w.id is not None
+        ],
+        street_of,
+    )
 
 
 async def handler_level(uow: UnitOfWork, ticket: Ticket) -> int:

@@ -21,7 +21,7 @@ from handlers.sla import (
     duration_text,
     escalation_targets,
 )
-from handlers.tickets.common import Snapshot, load_snapshot, log
+from handlers.tickets.common import Snapshot, log, scoped_snapshot
 from handlers.tickets.moves import Moves
 from handlers.tickets.notify import Notifications
 from storage.interfaces import UnitOfWork
@@ -91,7 +91,9 @@ class Escalation:
         ticket keeps its status and the failure is on its timeline).
         """
         next_status(ticket.status, Move.ESCALATE)
-        snap = snapshot or await load_snapshot(uow)
+        snap = snapshot or await scoped_snapshot(
+            uow, community_id=ticket.community_id, grid_id=ticket.grid_id
+        )
         reached, targets = supervisors_of(ticket, level, snap)
         if not targets:
             await self.moves.event(
@@ -163,7 +165,9 @@ class Escalation:
     ) -> tuple[int, list[WorkerRef]]:
         """The resolution deadline passed: supervisors and the worker are told (same status)."""
         next_status(ticket.status, Move.OVERDUE)
-        snap = snapshot or await load_snapshot(uow)
+        snap = snapshot or await scoped_snapshot(
+            uow, community_id=ticket.community_id, grid_id=ticket.grid_id
+        )
         reached, targets = supervisors_of(ticket, level, snap)
         target_text = duration_text(target_seconds)
         await self.moves.apply(

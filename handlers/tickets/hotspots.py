@@ -14,7 +14,7 @@ from handlers.i18n import t
 from handlers.messages import Outbound
 from handlers.ports import Clock
 from handlers.sla import escalation_targets
-from handlers.tickets.common import load_snapshot, log
+from handlers.tickets.common import log, scoped_snapshot
 from handlers.tickets.notify import Notifications
 from storage.interfaces import UnitOfWork
 from storage.models import Hotspot, Ticket
@@ -108,7 +108,9 @@ class Hotspots:
     async def _alert(
         self, uow: UnitOfWork, hotspot: Hotspot, group: Group, ticket: Ticket
     ) -> list[str]:
-        snapshot = await load_snapshot(uow)
+        snapshot = await scoped_snapshot(
+            uow, community_id=group.community_id, grid_id=group.grid_id
+        )
         told: dict[int, str] = {}
         for level in (1, 2):  # the grid leader, and community staff
             _, targets = escalation_targets(

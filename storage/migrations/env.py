@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage.db import schema_filter
 from storage.migrations.legacy import rename_legacy_revisions
 
 config = context.config
@@ -37,7 +38,10 @@ def run_migrations_online() -> None:
     with connectable.connect() as connection:
         # batch mode: SQLite cannot ALTER most things, Alembic rebuilds the table instead.
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=schema_filter(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()

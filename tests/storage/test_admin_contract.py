@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from storage.admin_types import Overdue, TicketFilter
+from storage.admin_types import Overdue, ResolveTargets, TicketFilter
 from storage.errors import DuplicateError
 from storage.models import (
     AdminToken,
@@ -197,3 +198,60 @@ async def test_unsure_messages_come_from_residents_of_the_scope(sql_store: SqlSt
         )
         found = await uow.ticket_queries.recategorised(TicketFilter(community_ids=(a.id,)))
         assert [t.number for t, _ in found] == ["MH-9"]
+
+
+async def test_dashboard_counts_are_the_same_as_counting_ticket_by_ticket(
+    sql_store: SqlStore,
+) -> None:
+    """PostgreSQL aggregates in the database; the figures equal counting rows in Python."""
+    from storage.admin_repositories import _dashboard_of
+
+    targets = ResolveTargets(
+        by_priority={"urgent": 4 * 3600.0, "normal": 72 * 3600.0},
+        fallback=72 * 3600.0,
+        by_category={"elevator": {"normal": 24 * 3600.0}},
+    )
+    async with sql_store.unit() as uow:
+        place = await uow.registry.add(Community(name="阳光社区"))
+        # (category, priority, status, rating, accepted after, resolved after), hours
+        rows = [
+            ("noise", "normal", "closed", 5, 1.0, 70.0),
+            ("elevator", "normal", "closed", 3, 0.5, 30.0),  # past its own 24 h target
+            ("elevator", "urgent", "resolved", None, 0.25, 3.0),
+            ("noise", "high", "assigned", None, None, None),
+            ("parking", "normal", "closed", 0, 2.0, 80.0),  # 0: not rated
+            ("parking", "normal", "accepted", None, 3.0, None),
+        ]
+        for i, (category, priority, status, rating, accepted, resolved) in enumerate(rows):
+            # 15:30 UTC is 23:30 in Shanghai: the local day turns between the tickets
+            created = T0 + timedelta(hours=7, minutes=30 + 20 * i)
+            await uow.tickets.add(
+                Ticket(
+                    number=f"MH-D{i}",
+                    community_id=place.id,
+                    category=category,
+                    priority=priority,
+                    status=status,
+                    grid_id=None,
+                    rating=rating,
+                    created_at=created,
+                    accepted_at=created + timedelta(hours=accepted) if accepted else None,
+                    resolved_at=created + timedelta(hours=resolved) if resolved else None,
+                )
+            )
+    async with sql_store.unit() as uow:
+        q = uow.ticket_queries
+        f = TicketFilter(community_ids=(place.id,), created_from=T0)
+        opened = ("assigned", "accepted", "submitted")
+        got = await q.dashboard(f, open_statuses=opened, targets=targets, zone="Asia/Shanghai")
+        expected = _dashboard_of(await q.timings(f), opened, targets, ZoneInfo("Asia/Shanghai"))
+    assert got == expected
+    assert got.total == 6 and got.open == 2
+    assert got.by_category == [("noise", 2), ("elevator", 2), ("parking", 2)]
+    assert got.resolved == 4 and got.resolved_in_time == 2
+    assert got.ratings == {5: 1, 3: 1}
+    assert sorted(got.created_per_day.items()) == [
+        (date(2026, 11, 20), 2),
+        (date(2026, 11, 21), 4),
+    ]
+    assert got.median_accept_minutes == 60.0

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
-from storage.db import MIGRATIONS_DIR, alembic_config, sync_url, upgrade
+from storage.db import MIGRATIONS_DIR, alembic_config, schema_filter, sync_url, upgrade
 from storage.migrations.legacy import LEGACY_REVISIONS
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
@@ -32,6 +32,7 @@ CHAIN = (
     "0012_street",
     "0013_people",
     "0014_jobs",
+    "0015_city_indexes",
     "0016_objects",
     "0017_training_home",
 )
@@ -52,7 +53,10 @@ def _schema_diff(url: str) -> list[object]:
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as connection:
-            return list(compare_metadata(MigrationContext.configure(connection), SQLModel.metadata))
+            context = MigrationContext.configure(
+                connection, opts={"include_object": schema_filter(connection.dialect.name)}
+            )
+            return list(compare_metadata(context, SQLModel.metadata))
     finally:
         engine.dispose()
 

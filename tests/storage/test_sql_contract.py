@@ -205,3 +205,28 @@ async def test_a_failed_unit_of_work_leaves_nothing_behind(sql_store: SqlStore) 
             raise RuntimeError("boom")
     async with sql_store.unit() as uow:
         assert await uow.registry.communities() == []
+
+
+async def test_the_registry_cache_reloads_only_when_the_database_says_it_changed(
+    sql_store: SqlStore,
+) -> None:
+    from handlers.conversations.context import RegistryCache
+    from storage.models import Building
+
+    async with sql_store.unit() as uow:
+        place = await uow.registry.add(Community(name="阳光社区", street="东湖街道"))
+        await uow.registry.add(Building(community_id=place.id, name="3幢", aliases=["3号楼"]))
+    cache = RegistryCache(sql_store, ttl_seconds=0)
+    first = await cache.get()
+    again = await cache.get()
+    postgres = first.fingerprint is not None
+    # PostgreSQL digests the registry: unchanged, the index is kept; SQLite reads it again
+    assert (again.buildings is first.buildings) is postgres
+    async with sql_store.unit() as uow:
+        building = (await uow.registry.buildings())[0]
+        building.aliases = ["3号楼", "三栋"]
+        await uow.registry.add(building)
+    changed = await cache.get()
+    assert changed.buildings is not first.buildings
+    assert changed.buildings[0].aliases == ("3号楼", "三栋")
+    assert changed.buildings[0].street == "东湖街道"
