@@ -231,11 +231,14 @@ def train_in_process(
     data: nlu.TrainingData,
     root: Path,
     tolerance: float,
+    floor: float,
     *,
     progress: Callable[[str, float], None],
 ) -> Outcome:
-    """`train_version` in a job process (bot.jobs): the repository is rebuilt from its path."""
-    return train_version(data, ModelRepository(root, tolerance=tolerance), progress=progress)
+    """`train_version` in a job process (bot.jobs): the repository is rebuilt from its path
+    (with the same gate: tolerance and the new/changed intents' F1 floor)."""
+    repo = ModelRepository(root, tolerance=tolerance, floor=floor)
+    return train_version(data, repo, progress=progress)
 
 
 def write_artefacts(
@@ -315,7 +318,9 @@ async def run_job(c: Container, job_id: int, data: nlu.TrainingData) -> None:
     try:
         # its own process: training in a thread held the GIL and chat p95 went to ~400 ms
         work = asyncio.ensure_future(
-            run_in_process(train_in_process, data, repo.root, repo.tolerance, progress=progress)
+            run_in_process(
+                train_in_process, data, repo.root, repo.tolerance, repo.floor, progress=progress
+            )
         )
         while not work.done():
             await asyncio.wait({work}, timeout=0.5)
