@@ -235,7 +235,8 @@ def train_in_process(
     *,
     progress: Callable[[str, float], None],
 ) -> Outcome:
-    """`train_version` in a job process (bot.jobs): the repository is rebuilt from its path."""
+    """`train_version` in a job process (bot.jobs): the repository is rebuilt from its path
+    (with the same gate: tolerance and the new/changed intents' F1 floor)."""
     repo = ModelRepository(root, tolerance=tolerance, floor=floor)
     return train_version(data, repo, progress=progress)
 
