@@ -53,6 +53,7 @@ class Container:
     sessions: SessionStore
     models: ModelRepository
     interpreter: Interpreter
+    objects: ObjectStore  # photos (and models with MINHU_S3__…): storage/objects.py
     service: MinhuService
     dispatcher: OutboxDispatcher
     sweeper: SlaSweeper | None = None
@@ -235,6 +236,7 @@ async def build(
         sessions=sessions,
         models=models,
         interpreter=interpreter,
+        objects=objects,
         service=service,
         dispatcher=dispatcher,
         sweeper=sweeper,
