@@ -164,7 +164,8 @@ def qrcodes(
     community: Annotated[str | None, typer.Option(help="only this community (name)")] = None,
     font: Annotated[Path | None, typer.Option(help="a TTF/OTF/TTC font with Chinese")] = None,
 ) -> None:
-    """Create one permanent QR code per building (scene = building id) and write PNGs.
+    """Create one permanent QR code per building (scene = the building's stable code) and
+    write PNGs; the same building gets the same code after a registry rebuild.
 
     Post each code in its stairwell: a resident who scans it starts a report with the
     building already known (a new follower subscribes and starts it in one step).
@@ -182,12 +183,12 @@ def qrcodes(
                 buildings = [b for b in buildings if communities.get(b.community_id) == community]
             out.mkdir(parents=True, exist_ok=True)
             for building in buildings:
-                answer = await tools.api.create_qrcode(int(building.id))
+                answer = await tools.api.create_qrcode(building.code)
                 place = f"{communities.get(building.community_id, '')}{building.name}"
                 image = qr_png(
                     str(answer["url"]), place, "微信扫一扫 · 反映楼里的问题", caption_font
                 )
-                path = out / f"{_safe_name(place)}-b{building.id}.png"
+                path = out / f"{_safe_name(place)}-{_safe_name(building.code)}.png"
                 await asyncio.to_thread(image.save, path)
                 written.append((place, path))
         return written

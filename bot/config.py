@@ -103,6 +103,21 @@ class WeComSettings(BaseModel):
     timeout_seconds: float = Field(default=5.0, gt=0)
 
 
+class SmsSettings(BaseModel):
+    """Text messages to residents who reported by phone or at the counter, through an
+    SMS gateway speaking Alibaba Cloud's Dysms ``SendSms`` API (RPC style, HMAC-SHA1 signed).
+    On iff ``MINHU_SMS__ACCESS_KEY_ID`` is set."""
+
+    access_key_id: str = Field(min_length=1, max_length=64)
+    access_key_secret: SecretStr
+    sign_name: str = Field(default="民呼", min_length=1, max_length=40)  # 短信签名
+    template_code: str = Field(min_length=1, max_length=40)  # e.g. SMS_123456789
+    template_param: str = Field(default="content", min_length=1, max_length=40)
+    endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    max_chars: int = Field(default=300, ge=20, le=500)
+    timeout_seconds: float = Field(default=5.0, gt=0)
+
+
 class TelegramSettings(BaseModel):
     """A Telegram bot. The channel is on iff ``MINHU_TELEGRAM__TOKEN`` is set.
 
@@ -330,6 +345,7 @@ class Settings(BaseSettings):
     wechat: WeChatSettings | None = None
     wecom: WeComSettings | None = None
     telegram: TelegramSettings | None = None
+    sms: SmsSettings | None = None
     sla: SlaSettings = Field(default_factory=SlaSettings)
     hotspots: HotspotSettings = Field(default_factory=HotspotSettings)
     duplicates: DuplicateSettings = Field(default_factory=DuplicateSettings)
@@ -399,6 +415,8 @@ class Settings(BaseSettings):
             problems.append("MINHU_WECOM__SECRET")
         if self.city12345 is not None and _is_placeholder(self.city12345.secret):
             problems.append("MINHU_CITY12345__SECRET")
+        if self.sms is not None and _is_placeholder(self.sms.access_key_secret):
+            problems.append("MINHU_SMS__ACCESS_KEY_SECRET")
         if self.telegram is not None:
             for name in ("token", "webhook_secret"):
                 if _is_placeholder(getattr(self.telegram, name)):

@@ -216,6 +216,7 @@ async def build(
                 max_attempts=settings.reliability.recovery_max_attempts,
                 base_backoff_seconds=settings.reliability.recovery_backoff_seconds,
             ),
+            sms=settings.sms is not None,
         ),
         on_outbox=dispatcher.kick,
         rates=rate_limits(settings, limiter),

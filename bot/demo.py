@@ -9,6 +9,7 @@ from nlu.numbers import to_chinese
 from storage.interfaces import Store
 from storage.models import (
     Building,
+    BuildingHelper,
     Community,
     Department,
     DepartmentContact,
@@ -43,6 +44,13 @@ DEPARTMENTS: tuple[tuple[str, str, tuple[str, ...], str, str, bool], ...] = (
     ("物业服务中心", "property", ("物业", "阳光物业"), "dept-wuye", "0571-88881003", False),
     ("业委会", "owners_committee", ("业主委员会",), "dept-yeweihui", "", False),
     ("施工方", "contractor", ("施工单位", "施工队"), "dept-shigong", "", False),
+)
+
+# building heads and volunteers (issue 14): name, role, buildings, unit, phone, web user id
+# (their web chat is linked, so asks and pass-on notes reach them in the demo)
+HELPERS: tuple[tuple[str, str, tuple[int, ...], str, str, str], ...] = (
+    ("张桂兰", "building_head", (6,), "", "13900000016", "head-zhang"),
+    ("周建国", "party_volunteer", (5, 6), "", "13900000056", "volunteer-zhou"),
 )
 
 # grid name → building numbers; 第一网格 is split into two micro-grids
@@ -120,6 +128,20 @@ async def load_demo(store: Store, *, reset: bool = False) -> bool:
                 DepartmentContact(
                     department_id=department.id or 0, channel="web", user_id=web_id, name="值班"
                 )
+            )
+        buildings = {b.name: b.id or 0 for b in await uow.registry.buildings(community.id)}
+        for name, role, numbers, unit, phone, web_id in HELPERS:
+            resident, _ = await uow.registry.ensure_resident("web", web_id)
+            await uow.people.add_helper(
+                BuildingHelper(
+                    community_id=community.id or 0,
+                    name=name,
+                    role=role,
+                    unit=unit,
+                    phone=phone,
+                    resident_id=resident.id,
+                ),
+                [buildings[f"{n}幢"] for n in numbers],
             )
     return True
 

@@ -107,7 +107,7 @@ class OutboxDispatcher:
             return
         notifier = self.notifiers.get(item.channel)
         if notifier is None:
-            await self._dead(item, f"no notifier for channel {item.channel!r}")
+            await self._dead(item, f"no notifier for channel {item.channel!r}", reason="refused")
             return
         message = outbound_from_dict(item.payload)
         try:
@@ -141,8 +141,11 @@ class OutboxDispatcher:
                 mask_id(item.recipient),
                 result.detail,
             )
+            reason = "window" if result.until_they_write else "unreachable"
             async with self.store.unit() as uow:
-                await uow.outbox.mark_dead(item_id, item.claim_token, error=result.detail)
+                await uow.outbox.mark_dead(
+                    item_id, item.claim_token, error=result.detail, reason=reason
+                )
                 await uow.registry.set_reachable(item.channel, item.recipient, False)
                 if item.worker_id is not None:
                     # a worker has other channels: fall back to the next reachable one
@@ -166,8 +169,11 @@ class OutboxDispatcher:
             return
         attempts = item.attempts + 1
         age = (now - item.created_at).total_seconds()
-        if not result.retry or age >= self.horizon_seconds:
-            await self._dead(item, result.detail or "gave up")
+        if not result.retry:
+            await self._dead(item, result.detail or "refused", reason="refused")
+            return
+        if age >= self.horizon_seconds:
+            await self._dead(item, result.detail or "gave up", reason="gave_up")
             return
         if result.retry_after is not None:
             delay = max(0.0, result.retry_after)  # the platform knows when it takes more
@@ -239,7 +245,7 @@ class OutboxDispatcher:
         self.kick()
         return True
 
-    async def _dead(self, item: Outbox, error: str) -> None:
+    async def _dead(self, item: Outbox, error: str, *, reason: str) -> None:
         log.error(
             "delivery abandoned channel=%s user=%s after %d attempts: %s",
             item.channel,
@@ -248,4 +254,4 @@ class OutboxDispatcher:
             error,
         )
         async with self.store.unit() as uow:
-            await uow.outbox.mark_dead(item.id or 0, item.claim_token, error=error)
+            await uow.outbox.mark_dead(item.id or 0, item.claim_token, error=error, reason=reason)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from handlers.i18n_grid import TEXT as _GRID_TEXT
 from handlers.i18n_handoff import TEXT as _HANDOFF_TEXT
 from handlers.i18n_lifecycle import TEXT as _LIFECYCLE_TEXT
+from handlers.i18n_people import TEXT as _PEOPLE_TEXT
 from handlers.i18n_street import TEXT as _STREET_TEXT
 
 _TEXT: dict[str, dict[str, str]] = {
@@ -485,6 +486,7 @@ _TEXT.update(_LIFECYCLE_TEXT)
 _TEXT.update(_HANDOFF_TEXT)
 _TEXT.update(_GRID_TEXT)
 _TEXT.update(_STREET_TEXT)
+_TEXT.update(_PEOPLE_TEXT)
 
 STATUS_TEXT: dict[str, dict[str, str]] = {
     "submitted": {"zh": "已受理，等待派单", "en": "received, waiting to be assigned"},

@@ -32,8 +32,10 @@ from handlers.grid_notices import (
     is_active,
     window_text,
 )
+from handlers.helper_reach import SMS, send_to_helper
 from handlers.i18n import t
 from handlers.messages import Outbound
+from handlers.people import role_label
 from handlers.permissions import (
     Action,
     CommunityTarget,
@@ -47,7 +49,7 @@ from handlers.permissions import (
 from handlers.ports import Clock
 from handlers.tickets.access import grid_tree
 from storage.interfaces import Store, UnitOfWork
-from storage.models import Building, ChannelIdentity, Community, Notice
+from storage.models import Building, BuildingHelper, ChannelIdentity, Community, Notice
 
 MAX_TEXT = 500
 
@@ -79,6 +81,7 @@ class Published:
     recipients: int = 0
     unreachable: int = 0
     opted_out: int = 0
+    helpers: int = 0  # building heads and volunteers asked to pass it on
     channels: dict[str, int] = field(default_factory=dict)
 
 
@@ -201,11 +204,18 @@ class NoticeService:
         off = await uow.notices.opted_out(ids)
         by_resident: dict[int, list[ChannelIdentity]] = {}
         for identity in await uow.notices.identities(ids):
-            if identity.resident_id is not None and identity.reachable:
+            # never by text message: a notice is a broadcast, an SMS costs and was given for
+            # one report (residents who reported by phone hear of notices once they link a chat)
+            if identity.resident_id is not None and identity.reachable and identity.channel != SMS:
                 by_resident.setdefault(identity.resident_id, []).append(identity)
         brief = brief_of(notice)
         locales = {r.id: r.locale for r in residents}
+        passed = await self._pass_on(uow, place, notice, notice_message(brief, "zh", now), now)
+        published.helpers = len(passed)
         for resident_id in ids:
+            if resident_id in passed:  # the pass-on note carries the notice itself
+                published.recipients += 1
+                continue
             if resident_id in off:
                 published.opted_out += 1
                 continue
@@ -231,6 +241,42 @@ class NoticeService:
         notice.opted_out = published.opted_out
         await uow.notices.save(notice)
         return published
+
+    async def _pass_on(
+        self, uow: UnitOfWork, place: Place, notice: Notice, message: Outbound, now: datetime
+    ) -> set[int]:
+        """Building heads and volunteers of the place get the notice with a note to pass it
+        on (to neighbours without a phone app). Returns the residents (helpers' own chats)
+        reached, who then do not get it a second time."""
+        helpers: dict[int, BuildingHelper] = {}
+        if place.building_ids is not None:
+            for building_id in place.building_ids:
+                for h in await uow.people.helpers(building_id=building_id):
+                    helpers[h.id or 0] = h
+        else:
+            for h in await uow.people.helpers(community_ids=list(place.community_ids)):
+                helpers[h.id or 0] = h
+        if not helpers:
+            return set()
+        inside = set(place.building_ids) if place.building_ids is not None else None
+        homes = await uow.people.buildings_of(list(helpers))
+        reached: set[int] = set()
+        for helper_id, helper in helpers.items():
+            ids = [i for i in homes.get(helper_id, []) if inside is None or i in inside]
+            names = [b.name for i in ids if (b := await uow.registry.building(i)) is not None]
+            text = t(
+                "notice.pass_on",
+                "zh",
+                role=role_label(helper.role),
+                place="、".join(names) or notice.scope_name,
+                notice=message.text,
+            )
+            note = Outbound(text=text, kind=message.kind, data=message.data)
+            # not counted with the notice's own deliveries (recipients / sent): see ``helpers``
+            sent = await send_to_helper(uow, helper, note, now=now)
+            if sent and helper.resident_id is not None:
+                reached.add(helper.resident_id)
+        return reached
 
     async def place(self, uow: UnitOfWork, scope: ScopeRef) -> Place:
         """Resolve a scope to its residents' buildings or communities.

@@ -56,6 +56,8 @@ class DeliveryResult:
             unsubscribed): stop trying and fall back to another channel.
         detail: a short description for the log / outbox row (never contains secrets).
         platform_message_id: id of the sent message, when the platform returns one.
+        until_they_write: with ``unreachable``: only until the user writes again (WeChat's
+            48-hour window closed); the item is sent again then, unlike a block.
     """
 
     ok: bool
@@ -64,6 +66,7 @@ class DeliveryResult:
     unreachable: bool = False
     detail: str = ""
     platform_message_id: str | None = None
+    until_they_write: bool = False
 
 
 class Notifier(Protocol):

@@ -40,10 +40,12 @@ from handlers.conversations.context import RegistryCache
 from handlers.conversations.department import DepartmentConversation
 from handlers.conversations.resident import ResidentConversation
 from handlers.conversations.worker import WorkerConversation
+from handlers.desk_report_service import DeskReports
 from handlers.dialogue import DialogueConfig, DialogueState
 from handlers.i18n import locale_of, t
 from handlers.messages import Inbound, Outbound
 from handlers.notice_service import NoticeService
+from handlers.people_service import PeopleService
 from handlers.ports import Clock, Interpreter, MessageMetrics, NoMetrics
 from handlers.privacy import mask_id
 from handlers.throttle_service import RateLimits
@@ -68,6 +70,7 @@ class ServiceConfig:
     registry_cache_seconds: float = 5.0
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     recovery: RecoveryPolicy = field(default_factory=lambda: RecoveryPolicy())
+    sms: bool = False  # text messages can be sent (residents who reported by phone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,8 @@ class MinhuService:
         on_outbox: called after a commit that queued pushed messages (wakes the dispatcher).
         tickets: the ticket operations (built from the above when not given).
 
-    Staff operations (the admin console, the APIs) go to ``tickets`` and ``notices`` directly.
+    Staff operations (the admin console, the APIs) go to ``tickets``, ``notices``, ``people``
+    (building heads and volunteers) and ``desk_reports`` (phone and counter reports) directly.
     """
 
     def __init__(
@@ -132,8 +136,14 @@ class MinhuService:
         )
         self.rates = rates
         self.notices = NoticeService(store, clock, self._on_outbox)
-        self._residents = ResidentConversation(self.tickets, clock, rates, self.notices)
-        self._workers = WorkerConversation(self.tickets, self.notices)
+        self.people = PeopleService(store, clock, self.tickets, self._on_outbox)
+        self.desk_reports = DeskReports(
+            store, clock, self.tickets, sms=self.config.sms, on_outbox=self._on_outbox
+        )
+        self._residents = ResidentConversation(
+            self.tickets, clock, rates, self.notices, people=self.people
+        )
+        self._workers = WorkerConversation(self.tickets, self.notices, people=self.people)
         self._departments = DepartmentConversation(self.tickets)
 
     # --- entry points ---------------------------------------------------------------------

@@ -74,6 +74,7 @@ ACTOR_LABELS = {
     "system": "系统",
     "admin": "工作人员",
     "department": "部门",
+    "helper": "楼栋长/志愿者",
 }
 
 

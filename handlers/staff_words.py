@@ -33,6 +33,13 @@ MORE_EVENTS = {
     "supplement": "居民补充",
     "follow": "其他居民关注",
     "merge_in": "并入其他工单",
+    # issue 14: people around a building, reports by phone or at the counter
+    "desk_report": "电话/窗口受理",
+    "helper_added": "请楼栋长协助",
+    "helper_fixed": "楼栋长确认已恢复",
+    "helper_not_fixed": "楼栋长反馈未恢复",
+    "helper_here": "楼栋长已到场",
+    "helper_cannot": "楼栋长去不了",
 }
 CHANNELS = {
     "web": "网页",
@@ -41,6 +48,7 @@ CHANNELS = {
     "telegram": "Telegram",
     "cli": "命令行",
     "open311": "Open311",
+    "sms": "短信（电话/窗口登记）",
 }
 
 

@@ -22,6 +22,8 @@ class Command(StrEnum):
     UNREACHABLE = "unreachable"  # 联系不上: the call-back was not answered
     NOTICE = "notice"  # staff/leaders: publish a notice to residents (通知 5幢 …)
     PATROL = "patrol"  # 随手拍: a worker files what they saw on patrol
+    HELPER_VERIFY = "helper_verify"  # 请楼栋长确认: the building head confirms the fix
+    HELPER_ASSIST = "helper_assist"  # 请楼栋长协助: the building head responds first
 
 
 WORDS: dict[str, Command] = {
@@ -66,6 +68,14 @@ WORDS: dict[str, Command] = {
     "随手拍": Command.PATROL,
     "巡查": Command.PATROL,
     "patrol": Command.PATROL,
+    "请楼栋长确认": Command.HELPER_VERIFY,
+    "楼栋长确认": Command.HELPER_VERIFY,
+    "请楼长确认": Command.HELPER_VERIFY,
+    "helper_verify": Command.HELPER_VERIFY,
+    "请楼栋长协助": Command.HELPER_ASSIST,
+    "楼栋长协助": Command.HELPER_ASSIST,
+    "请楼长协助": Command.HELPER_ASSIST,
+    "helper_assist": Command.HELPER_ASSIST,
 }
 
 ACTION_NAMES = {
@@ -79,6 +89,8 @@ ACTION_NAMES = {
     Command.MERGE: {"zh": "合并", "en": "merge"},
     Command.CALLED: {"zh": "已回电", "en": "called"},
     Command.UNREACHABLE: {"zh": "联系不上", "en": "unreachable"},
+    Command.HELPER_VERIFY: {"zh": "请楼栋长确认", "en": "ask the building head to confirm"},
+    Command.HELPER_ASSIST: {"zh": "请楼栋长协助", "en": "ask the building head to help"},
 }
 
 NEEDS_NOTE = frozenset(
@@ -115,7 +127,9 @@ def parse_command(text: str) -> WorkerCommand | None:
     rest = match.group("rest").strip()
     if command in (Command.TASKS, Command.HELP) and rest:
         return None
-    if command in (Command.ACCEPT, Command.CONTACT, *CALL_COMMANDS) and rest and not number:
+    if command in (Command.ACCEPT, Command.CONTACT, *CALL_COMMANDS, Command.HELPER_VERIFY) and (
+        rest and not number
+    ):
         # "接单" takes no note: "接到了居民电话" is not a command
         found = re.search(r"MH-\d{8}-\d{4}", rest, re.IGNORECASE)
         if found is None:

@@ -272,11 +272,12 @@ class SqlOutbox:
         self.s.add(item)
 
     async def mark_dead(
-        self, item_id: int, token: str, *, error: str, status: str = "dead"
+        self, item_id: int, token: str, *, error: str, status: str = "dead", reason: str = "refused"
     ) -> None:
         item = await self._claimed(item_id, token)
         item.attempts += 1
         item.status = status
+        item.dead_reason = reason if status == "dead" else ""
         item.last_error = error[:2000]
         item.claimed_until = None
         self.s.add(item)

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from storage.model_types import UTCDateTime, _json, _json_list, _ts, utcnow
 from storage.models_grid import Handoff, HandoffMessage, Hotspot, Notice, NoticeOptOut
+from storage.models_people import BuildingHelper, HelperBuilding, LinkCode, TicketHelper
 from storage.models_street import CityOrder, Street
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "Building",
+    "BuildingHelper",
     "ChannelIdentity",
     "CityOrder",
     "Community",
@@ -27,8 +29,10 @@ __all__ = [
     "GridWorker",
     "Handoff",
     "HandoffMessage",
+    "HelperBuilding",
     "Hotspot",
     "InboundMessage",
+    "LinkCode",
     "Mailbox",
     "NluActivation",
     "NluExample",
@@ -40,6 +44,7 @@ __all__ = [
     "Notice",
     "NoticeOptOut",
     "Outbox",
+    "QrScene",
     "Resident",
     "ReviewDecision",
     "SessionEntry",
@@ -50,6 +55,7 @@ __all__ = [
     "TicketCounter",
     "TicketEvent",
     "TicketFollower",
+    "TicketHelper",
     "TicketParty",
     "UTCDateTime",
     "WorkerBindCode",
@@ -80,7 +86,16 @@ class Grid(SQLModel, table=True):
 
 
 class Building(SQLModel, table=True):
-    __table_args__ = (sa.UniqueConstraint("community_id", "name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("community_id", "name"),
+        sa.Index(
+            "ux_building_code",
+            "code",
+            unique=True,
+            postgresql_where=sa.text("code <> ''"),
+            sqlite_where=sa.text("code <> ''"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
@@ -89,6 +104,19 @@ class Building(SQLModel, table=True):
     aliases: list[str] = _json_list()  # 3号楼, 三幢, 3栋 ...
     latitude: float | None = None
     longitude: float | None = None
+    # printed on its stairwell QR code (WeChat scene_str): derived from the community's and
+    # the building's names when created, kept when renamed, so rebuilding the registry (or
+    # `minhu demo --reset`) gives the same building the same code
+    code: str = Field(default="", max_length=64)
+
+
+class QrScene(SQLModel, table=True):
+    """A numeric QR scene printed before codes were stable (scene = the building's id then),
+    mapped to the code of the building it was printed for. Survives registry rebuilds."""
+
+    scene_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    building_code: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class GridWorker(SQLModel, table=True):
@@ -281,6 +309,10 @@ class Outbox(SQLModel, table=True):
     # what this item delivers, e.g. ``reply:<inbound id>:<n>``: queued at most once
     dedupe_key: str | None = Field(default=None, max_length=160, unique=True, index=True)
     notice_id: int | None = Field(default=None, index=True)  # a Notice it delivers
+    # why a dead item died: gave_up (retried until the horizon) and window (could only go
+    # once they write) are sent again when the recipient writes; unreachable (blocked,
+    # invalid id) and refused (the platform said no for good) never are
+    dead_reason: str = Field(default="", max_length=20)
 
 
 class SessionEntry(SQLModel, table=True):

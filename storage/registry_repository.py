@@ -6,6 +6,7 @@ SQL over one AsyncSession, the same on SQLite and PostgreSQL (see storage/reposi
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,7 @@ from storage.models import (
     InboundMessage,
     Mailbox,
     Outbox,
+    QrScene,
     Resident,
     ReviewDecision,
     Street,
@@ -44,6 +46,14 @@ from storage.models import (
     TicketParty,
     WorkerBindCode,
 )
+from storage.models_people import BuildingHelper, HelperBuilding, LinkCode, TicketHelper
+
+
+def building_code(community: str, building: str) -> str:
+    """A building's stable QR code: the same names give the same code on every install and
+    after every rebuild (ASCII, well under WeChat's 64-character scene_str)."""
+    digest = hashlib.sha256(f"{community.strip()}\x1f{building.strip()}".encode()).hexdigest()
+    return f"b1.{digest[:16]}"
 
 
 class SqlRegistry:
@@ -156,8 +166,37 @@ class SqlRegistry:
         await self.s.flush()
         return ident
 
+    async def building_by_code(self, code: str) -> Building | None:
+        if not code:
+            return None
+        return (await self.s.exec(select(Building).where(Building.code == code))).first()
+
+    async def building_by_scene(self, scene: str) -> Building | None:
+        """The building a stairwell QR code's scene names: its stable code (``scene_str``) or
+        an old numeric scene recorded when it was printed (never a bare row id: ids change
+        when the registry is rebuilt)."""
+        if scene.isdigit() and len(scene) <= 18:
+            legacy = await self.s.get(QrScene, int(scene))
+            return await self.building_by_code(legacy.building_code) if legacy else None
+        return await self.building_by_code(scene)
+
+    async def map_scene(self, scene_id: int, building_code: str) -> None:
+        row = await self.s.get(QrScene, scene_id)
+        if row is None:
+            self.s.add(QrScene(scene_id=scene_id, building_code=building_code))
+        else:
+            row.building_code = building_code
+            self.s.add(row)
+        await self.s.flush()
+
+    async def _with_code(self, obj: Any) -> None:
+        if isinstance(obj, Building) and not obj.code:
+            community = await self.s.get(Community, obj.community_id)
+            obj.code = building_code(community.name if community else "", obj.name)
+
     async def add(self, obj: Any) -> Any:
         """Add any registry row (community, grid, building, worker) and flush to get its id."""
+        await self._with_code(obj)
         self.s.add(obj)
         try:
             await self.s.flush()
@@ -166,12 +205,17 @@ class SqlRegistry:
         return obj
 
     async def save(self, obj: Any) -> None:
+        await self._with_code(obj)
         self.s.add(obj)
         await self.s.flush()
 
     async def delete_all(self) -> None:
         """Remove every row (demo reset). Order respects foreign keys."""
         for table in (
+            TicketHelper,
+            LinkCode,
+            HelperBuilding,
+            BuildingHelper,
             TaskCard,
             WorkerBindCode,
             TicketClock,

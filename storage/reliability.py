@@ -16,7 +16,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import InboundMessage, Outbox, Ticket
 from storage.sql_common import insert_of, table_of
 
-__all__ = ["SqlRecovery"]
+__all__ = ["TRANSIENT_DEATHS", "SqlRecovery"]
+
+# dead letters a recipient's next message brings back (see Outbox.dead_reason)
+TRANSIENT_DEATHS = ("gave_up", "window")
 
 
 class SqlRecovery:
@@ -176,12 +179,18 @@ class SqlRecovery:
         return int(getattr(await self.s.execute(stmt), "rowcount", 0) or 0)
 
     async def resurrect(self, channel: str, recipient: str, now: datetime) -> int:
-        """Dead items of a recipient who writes again go out again (the channel is back)."""
+        """Dead items of a recipient who writes again go out again (the channel is back) —
+        those that died of a passing failure only: a block or an invalid id stays dead."""
         t = table_of(Outbox)
         stmt = (
             sa.update(t)
-            .where(t.c.channel == channel, t.c.recipient == recipient, t.c.status == "dead")
-            .values(status="pending", next_try_at=now, attempts=0, created_at=now)
+            .where(
+                t.c.channel == channel,
+                t.c.recipient == recipient,
+                t.c.status == "dead",
+                t.c.dead_reason.in_(TRANSIENT_DEATHS),
+            )
+            .values(status="pending", next_try_at=now, attempts=0, created_at=now, dead_reason="")
         )
         return int(getattr(await self.s.execute(stmt), "rowcount", 0) or 0)
 
@@ -206,7 +215,14 @@ class SqlRecovery:
         stmt = (
             sa.update(t)
             .where(t.c.id == item_id, t.c.status == "dead")
-            .values(status="pending", next_try_at=now, attempts=0, created_at=now, last_error="")
+            .values(
+                status="pending",
+                next_try_at=now,
+                attempts=0,
+                created_at=now,
+                last_error="",
+                dead_reason="",
+            )
             .returning(t.c.id)
         )
         return (await self.s.execute(stmt)).scalar_one_or_none() is not None

@@ -25,6 +25,7 @@ from storage.grid_repositories import SqlHotspots, SqlNotices
 from storage.handoff_repository import SqlHandoffs
 from storage.messenger_repositories import SqlBindCodes, SqlTaskCards
 from storage.objects import ObjectStore
+from storage.people_repositories import SqlPeople
 from storage.registry_repository import SqlRegistry
 from storage.reliability import SqlRecovery
 from storage.sql_common import OPEN_STATUSES
@@ -77,6 +78,7 @@ class SqlUnitOfWork:
         self.notices = SqlNotices(session)  # the whole grid (storage/grid_repositories.py)
         self.hotspots = SqlHotspots(session)
         self.streets = SqlStreets(session)  # the street level (storage/street_repository.py)
+        self.people = SqlPeople(session)  # helpers, link codes (storage/people_repositories.py)
         self.queued = 0
 
     async def commit(self) -> None:

@@ -23,6 +23,7 @@ def install(app: FastAPI) -> None:
         routes_accounts,
         routes_dashboard,
         routes_deliveries,
+        routes_helpers,
         routes_hotspots,
         routes_inbox,
         routes_intents,
@@ -51,6 +52,7 @@ def install(app: FastAPI) -> None:
         routes_notices,
         routes_hotspots,
         routes_street,
+        routes_helpers,
     ):
         app.include_router(module.router)
     app.add_exception_handler(AdminProblem, problem_response)  # type: ignore[arg-type]

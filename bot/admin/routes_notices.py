@@ -43,6 +43,7 @@ class PublishedOut(BaseModel):
     recipients: int = Field(description="residents a message was queued for")
     unreachable: int = Field(description="residents of the place with no reachable chat")
     opted_out: int = Field(description="residents who turned notices off")
+    helpers: int = Field(default=0, description="building heads and volunteers asked to pass it on")
     scope_name: str
 
 
@@ -142,6 +143,7 @@ async def _publish(c: Container, p: Principal, body: NoticeIn) -> PublishedOut:
         recipients=published.recipients,
         unreachable=published.unreachable,
         opted_out=published.opted_out,
+        helpers=published.helpers,
         scope_name=notice.scope_name,
     )
 

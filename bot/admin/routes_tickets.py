@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
+from bot.admin.routes_helpers import ticket_people
 from bot.admin.tickets import console, desk
 from bot.admin.web import ApiUser, Dep, FormUser, PageUser, build_model, client_ip, redirect, render
 from bot.container import Container
@@ -303,6 +304,7 @@ async def detail_page(request: Request, c: Dep, p: PageUser, number: str) -> HTM
         p,
         t=ticket,
         board=board,
+        people=await ticket_people(c, p, number),
         now=c.clock.now().isoformat(),
         **await _choices(c, p),
     )

@@ -8,7 +8,7 @@ so channels may import the container.
 
 from __future__ import annotations
 
-from bot.channels import city12345, cli, telegram, web, wechat, wecom
+from bot.channels import city12345, cli, sms, telegram, web, wechat, wecom
 from bot.channels.base import Channel
 
 CHANNELS: tuple[Channel, ...] = (
@@ -18,4 +18,5 @@ CHANNELS: tuple[Channel, ...] = (
     wechat.CHANNEL,
     wecom.CHANNEL,  # notifications only (grid workers)
     city12345.CHANNEL,  # the street's work orders to the city's 12345 hotline (issue 14)
+    sms.CHANNEL,  # notifications only (residents who reported by phone / at the counter)
 )

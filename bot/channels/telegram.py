@@ -28,7 +28,7 @@ import hmac
 import io
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
@@ -58,11 +58,13 @@ from bot.notify.telegram import (
     CardSync,
     TelegramNotifier,
 )
-from handlers.messages import Inbound, Media, MediaKind, Outbound
+from handlers.codec import inbound_from_dict
+from handlers.i18n import pick
+from handlers.messages import Button, Inbound, Media, MediaKind, Outbound
 from handlers.ports import Notifier
 from handlers.privacy import mask_id
 from handlers.service import inbound_to_dict, outbound_to_dict
-from handlers.worker import parse_button
+from handlers.worker import Command, parse_button
 
 if TYPE_CHECKING:
     from bot.container import Container
@@ -73,7 +75,36 @@ ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 SEEN_TTL = 7 * 24 * 3600  # Telegram retries an update for far less than a week
 MAX_BODY = 1024 * 1024
 MAX_CONCURRENT = 16  # updates processed at once per process (the database pool is 20)
-_CARD_ACTIONS = ("accept", "progress", "resolve", "transfer", "contact")
+# every action a task card offers (handlers.notices.task_buttons): a reply under the card
+# repeating any of them for the same ticket shows the card's buttons twice
+_CARD_ACTIONS = frozenset(c.value for c in Command)
+FORWARD_YES = "fwd:"  # + the id of the stored forwarded message: "yes, file it as mine"
+FORWARD_NO = "fwd_no"
+
+TEXTS: dict[str, dict[str, str]] = {
+    "forward_ask": {
+        "zh": "这是一条转发的消息。为免误报，转发的内容不会直接登记成您的报事。\n"
+        "这是您本人要反映的问题吗？",
+        "en": "This message was forwarded, so it is not filed as your own report "
+        "straight away.\nIs it a problem you want to report?",
+    },
+    "forward_yes": {"zh": "是，按这条报事", "en": "Yes, report it"},
+    "forward_no": {"zh": "不是", "en": "No"},
+    "forward_dropped": {
+        "zh": "好的，这条转发的消息不登记。有问题随时告诉我。",
+        "en": "OK, the forwarded message is not filed. Write any time you need help.",
+    },
+    "forward_gone": {
+        "zh": "这条转发的消息已经处理过了。",
+        "en": "That forwarded message was handled already.",
+    },
+    "foreign_contact": {
+        "zh": "收到的是别人的名片。为保护隐私，我们只记录您本人的手机号："
+        "请点“分享我的手机号”，或直接输入号码。",
+        "en": "That is someone else's contact. To protect privacy we only keep your own "
+        "number: tap “Share my phone number” or type it.",
+    },
+}
 
 
 def make_bot(settings: TelegramSettings) -> Bot:
@@ -149,6 +180,20 @@ class TelegramRuntime:
         button = incoming.button
         if incoming.callback_id is not None:
             button = await self.codec.decode(button or "")
+        if button is not None and (button == FORWARD_NO or button.startswith(FORWARD_YES)):
+            await self._forward_answer(incoming, button)
+            return
+        if incoming.foreign_contact:
+            placeholder = Inbound(
+                channel=NAME,
+                user_id=incoming.user_id,
+                message_id=incoming.message_id,
+                text="[contact of someone else]",  # their number is not ours to keep
+                locale=incoming.locale,
+            )
+            reply = Outbound(text=pick(TEXTS["foreign_contact"], incoming.locale))
+            await self._answer_stored(incoming, placeholder, reply)
+            return
         media: tuple[Media, ...] = ()
         if incoming.photo is not None:
             media = (await self._fetch_photo(incoming, incoming.photo),)
@@ -166,11 +211,105 @@ class TelegramRuntime:
             locale=incoming.locale,
             reply_to=incoming.reply_to,
         )
+        if incoming.forwarded and not await self._dangerous(msg.text):
+            # someone else's words: ask before filing them as the sender's report. A danger
+            # is never held back by the question: it goes to the dialogue (advice, urgent)
+            ask = Outbound(
+                text=pick(TEXTS["forward_ask"], incoming.locale),
+                buttons=(
+                    Button(pick(TEXTS["forward_yes"], incoming.locale), FORWARD_YES),
+                    Button(pick(TEXTS["forward_no"], incoming.locale), FORWARD_NO),
+                ),
+            )
+            await self._answer_stored(incoming, msg, ask, link_yes=True)
+            return
         receipt = await self.container.service.receive(msg)
         if not receipt.new:
             # a repeat of something already stored: it was or is being answered once
             if incoming.callback_id is not None:
                 await self._answer(incoming.callback_id, "")
+            return
+        self._schedule(_Job(receipt.inbound_id, msg, incoming))
+
+    async def _dangerous(self, text: str) -> bool:
+        if not text.strip():
+            return False
+        parse = await self.container.service.interpreter.parse(text)
+        return bool(parse.hazards)
+
+    async def _answer_stored(
+        self, incoming: Incoming, msg: Inbound, reply: Outbound, *, link_yes: bool = False
+    ) -> None:
+        """Store the message (persist first) and answer it without a dialogue turn.
+
+        ``link_yes``: the reply's "yes" button names the stored message, so pressing it
+        files exactly that message.
+        """
+        receipt = await self.container.service.receive(msg)
+        if not receipt.new:
+            if incoming.callback_id is not None:
+                await self._answer(incoming.callback_id, "")
+            return
+        if link_yes:
+            buttons = tuple(
+                Button(b.title, f"{FORWARD_YES}{receipt.inbound_id}")
+                if b.payload == FORWARD_YES
+                else b
+                for b in reply.buttons
+            )
+            reply = Outbound(text=reply.text, buttons=buttons)
+        now = self.container.clock.now()
+        chat = str(incoming.chat_id)
+        async with self.container.store.unit() as uow:
+            await uow.inbound.update(
+                receipt.inbound_id, status="done", now=now, replies=[outbound_to_dict(reply)]
+            )
+            if incoming.source_message_id is not None:
+                source = {"message_id": str(incoming.source_message_id)}
+                clear = Outbound(text="", kind=CLEAR_BUTTONS, data=source)
+                await uow.outbox.enqueue(NAME, chat, outbound_to_dict(clear), now=now)
+            await uow.outbox.enqueue(NAME, chat, outbound_to_dict(reply), now=now)
+        if incoming.callback_id is not None:
+            await self._answer(incoming.callback_id, "")
+        self.container.dispatcher.kick()
+
+    async def _forward_answer(self, incoming: Incoming, button: str) -> None:
+        """The answer to "is this forwarded message your own report?"."""
+        forwarded: Inbound | None = None
+        ident = button.removeprefix(FORWARD_YES)
+        if button.startswith(FORWARD_YES) and ident.isdigit():
+            async with self.container.store.unit() as uow:
+                row = await uow.inbound.get(int(ident))
+            # answered once: a second press (an old client still showing the buttons) is void
+            if (
+                row is not None
+                and row.channel == NAME
+                and row.user_id == incoming.user_id
+                and await self.container.sessions.claim(
+                    f"telegram:forwarded:{ident}", ttl_seconds=SEEN_TTL
+                )
+            ):
+                forwarded = inbound_from_dict(row.payload)
+        if forwarded is None:
+            key = "forward_dropped" if button == FORWARD_NO else "forward_gone"
+            msg = Inbound(
+                channel=NAME,
+                user_id=incoming.user_id,
+                message_id=incoming.message_id,
+                button=button,
+                locale=incoming.locale,
+            )
+            reply = Outbound(text=pick(TEXTS[key], incoming.locale))
+            await self._answer_stored(incoming, msg, reply)
+            return
+        # yes: the forwarded words (and photo) become the sender's own message, once — the
+        # press is its own stored message, de-duplicated by the callback id
+        msg = replace(
+            forwarded, message_id=incoming.message_id, reply_to=None, locale=incoming.locale
+        )
+        receipt = await self.container.service.receive(msg)
+        if not receipt.new:
+            await self._answer(incoming.callback_id or "", "")
             return
         self._schedule(_Job(receipt.inbound_id, msg, incoming))
 

@@ -49,6 +49,10 @@ class Incoming:
         callback_id: set for a button press; the query must be answered.
         source_message_id: the message carrying the pressed button (a task card, maybe).
         bind_code: set for ``/start bind-<code>`` (worker binding), with nothing else.
+        forwarded: the message was forwarded (Telegram's ``forward_origin``): asked about
+            before it is taken as the sender's own report.
+        foreign_contact: a shared contact whose ``user_id`` is not the sender's (or absent):
+            never taken as the sender's phone number.
     """
 
     chat_id: int
@@ -65,6 +69,8 @@ class Incoming:
     callback_id: str | None = None
     source_message_id: int | None = None
     bind_code: str | None = None
+    forwarded: bool = False  # someone else's message passed on: not the sender's own words
+    foreign_contact: bool = False  # a contact card of someone else: not the sender's phone
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +122,7 @@ def _message(message: Message, max_photo_bytes: int) -> Incoming | None:
         message_id=f"{message.chat.id}:{message.message_id}",
         locale=locale_for(user),
         reply_to=(str(message.reply_to_message.message_id) if message.reply_to_message else None),
+        forwarded=message.forward_origin is not None or message.forward_date is not None,
     )
     text = (message.text or message.caption or "").strip()
     if message.text is not None:
@@ -144,6 +151,9 @@ def _message(message: Message, max_photo_bytes: int) -> Incoming | None:
         point = GeoPoint(message.location.latitude, message.location.longitude, label)
         return replace(base, text="", location=point)
     if message.contact is not None:
+        if message.contact.user_id != user.id:
+            # a neighbour's or the property manager's card: their number, not the sender's
+            return replace(base, foreign_contact=True)
         return replace(base, contact_phone=phone_digits(message.contact.phone_number))
     if message.voice is not None or message.audio is not None:
         return replace(base, text=text, other_media=MediaKind.VOICE)

@@ -61,7 +61,7 @@ from bot.wechat.incoming import (
     say,
     xml_text,
 )
-from bot.wechat.render import Choices, Rendered, join, split_passive
+from bot.wechat.render import Choices, Rendered, split
 from bot.wechat.security import (
     Envelope,
     Rejected,
@@ -240,12 +240,17 @@ class WeChatRuntime:
         return None
 
     async def _scene(self, value: str) -> str | None:
-        """A stairwell code's scene id → ``building:<id>`` when that building exists."""
-        ident = value.strip().removeprefix("building:")
-        if not ident.isdigit():
+        """A stairwell code's scene → ``building:<id>`` when it still names a building.
+
+        Codes carry the building's stable code (``scene_str``); older stickers a numeric scene
+        recorded when they were printed. A bare database id is never trusted: after a registry
+        rebuild it may name another building.
+        """
+        scene = value.strip()
+        if not scene or len(scene) > 64:
             return None
         async with self.container.store.unit() as uow:
-            building = await uow.registry.building(int(ident))
+            building = await uow.registry.building_by_scene(scene)
         return f"building:{building.id}" if building is not None else None
 
     async def _is_worker(self, openid: str) -> bool:
@@ -413,12 +418,14 @@ class WeChatRuntime:
         return replies
 
     async def _passive(self, incoming: Incoming, replies: list[Outbound]) -> Rendered:
-        head, rest = split_passive(replies)
-        rendered = join(head, photo_link=self.photo_link)
-        await self.choices.remember(incoming.openid, rendered.options)
-        if rest:  # too long for one passive reply: the rest follows as customer-service messages
-            await self._push_once(incoming, rest)
-        return rendered
+        texts, options = split(replies, photo_link=self.photo_link)
+        await self.choices.remember(incoming.openid, options)
+        if len(texts) > 1:
+            # too long for one passive reply (2,048 bytes): the rest follows, in order, as
+            # customer-service messages through the outbox; urgent advice stays urgent
+            data = {"priority": "urgent"} if any(r.urgent for r in replies) else {}
+            await self._push_once(incoming, [Outbound(text=t, data=data) for t in texts[1:]])
+        return Rendered(texts[0] if texts else "", options)
 
     # --- retries and lateness ----------------------------------------------------------------
 

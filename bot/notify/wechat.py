@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.config import WeChatSettings
 from bot.wechat.api import TOKEN_ERRORS, WeChatApi, WeChatApiError, WeChatError
-from bot.wechat.render import Choices, chunks, options_line, render
+from bot.wechat.render import CUSTOM_MAX_BYTES, Choices, options_line, render, split
 from handlers.messages import Outbound
 from handlers.notices import LOCAL_TZ
 from handlers.ports import Clock, DeliveryResult, Recipient
@@ -122,7 +122,9 @@ class WeChatNotifier:
                     return await self._template_send(openid, message, template)
                 if e.errcode == WINDOW_CLOSED:
                     detail = f"{e.errcode} {e.errmsg}; no template message configured"
-                    return DeliveryResult(ok=False, unreachable=True, detail=detail[:300])
+                    return DeliveryResult(
+                        ok=False, unreachable=True, until_they_write=True, detail=detail[:300]
+                    )
                 return self._failure(e, openid)
             except WeChatError as e:
                 return self._failure(e, openid)
@@ -131,6 +133,7 @@ class WeChatNotifier:
         return DeliveryResult(
             ok=False,
             unreachable=True,
+            until_they_write=True,  # writing again opens the window
             detail="48-hour window closed and no template message configured",
         )
 
@@ -147,16 +150,15 @@ class WeChatNotifier:
 
     async def _custom(self, openid: str, message: Outbound, key: str) -> DeliveryResult:
         """Send as customer-service message(s). Raises WeChatError."""
-        rendered = render(message)
-        parts = chunks(rendered.text)
+        parts, options = split([message], first_max=CUSTOM_MAX_BYTES)
         for index, part in enumerate(parts):
             body = {"touser": openid, "msgtype": "text", "text": {"content": part}}
             await self._once(key, index, functools.partial(self.api.send_custom, body))
         if message.image:
             image = message.image
             await self._once(key, len(parts), lambda: self._send_image(openid, image))
-        if rendered.options:
-            await self.choices.remember(openid, rendered.options)
+        if options:
+            await self.choices.remember(openid, options)
         return DeliveryResult(ok=True)
 
     async def _once(self, key: str, index: int, send: Callable[[], Awaitable[None]]) -> None:

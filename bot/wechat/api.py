@@ -264,11 +264,12 @@ class WeChatApi:
             raise WeChatTransportError("media/upload answered without a media_id")
         return media_id
 
-    async def create_qrcode(self, scene_id: int) -> dict[str, Any]:
-        """A permanent parametric QR code (``QR_LIMIT_SCENE``): ``{ticket, url}``."""
+    async def create_qrcode(self, scene: str) -> dict[str, Any]:
+        """A permanent QR code carrying a string scene (``QR_LIMIT_STR_SCENE``, 1–64
+        characters): ``{ticket, url}``. Scanning it sends the scene as the event's EventKey."""
         return await self.call(
             "/cgi-bin/qrcode/create",
-            {"action_name": "QR_LIMIT_SCENE", "action_info": {"scene": {"scene_id": scene_id}}},
+            {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}},
         )
 
     async def create_menu(self, menu: dict[str, Any]) -> None:

@@ -68,18 +68,21 @@ def _words(buttons: Sequence[Button], text: str, locale: str) -> str:
     return say("sep", locale).join(phrases)
 
 
-def render(
-    message: Outbound,
-    locale: str = "zh",
-    *,
-    photo_link: Callable[[str], str | None] | None = None,
-) -> Rendered:
-    """One message as WeChat text: its text, a photo link, then its buttons as numbers."""
+def _body(
+    message: Outbound, locale: str, photo_link: Callable[[str], str | None] | None
+) -> list[str]:
+    """A message's own lines: its text and, when it has a stored photo, a link to it."""
     lines = [message.text.rstrip()]
     if message.image and photo_link is not None:
         url = photo_link(message.image)
         if url:
             lines.append(say("photo", locale, url=url))
+    return lines
+
+
+def _block(message: Outbound, locale: str) -> tuple[list[str], dict[str, str]]:
+    """The buttons as lines (numbered list, then the skip/cancel words) and what numbers mean."""
+    lines: list[str] = []
     items = numbered(message.buttons)
     words = [b for b in message.buttons if b.payload in UNNUMBERED]
     if items:
@@ -90,7 +93,18 @@ def render(
     hint = _words(words, message.text, locale)
     if hint:
         lines.append(hint)
-    return Rendered("\n".join(lines).strip(), {n: b.payload for n, b in items})
+    return lines, {n: b.payload for n, b in items}
+
+
+def render(
+    message: Outbound,
+    locale: str = "zh",
+    *,
+    photo_link: Callable[[str], str | None] | None = None,
+) -> Rendered:
+    """One message as WeChat text: its text, a photo link, then its buttons as numbers."""
+    block, options = _block(message, locale)
+    return Rendered("\n".join(_body(message, locale, photo_link) + block).strip(), options)
 
 
 def options_line(message: Outbound, locale: str = "zh") -> str:
@@ -99,6 +113,11 @@ def options_line(message: Outbound, locale: str = "zh") -> str:
     if not items:
         return ""
     return say("options_line", locale, items=" ".join(f"【{n}】{b.title}" for n, b in items))
+
+
+def _last_with_buttons(messages: Sequence[Outbound]) -> int:
+    # the dialogue treats the last reply with buttons as the one a number answers
+    return max((i for i, m in enumerate(messages) if m.buttons), default=-1)
 
 
 def join(
@@ -112,7 +131,7 @@ def join(
     The dialogue treats the last reply with buttons as the one a number answers; the others'
     buttons are dropped here the same way.
     """
-    last = max((i for i, m in enumerate(messages) if m.buttons), default=-1)
+    last = _last_with_buttons(messages)
     parts: list[str] = []
     options: dict[str, str] = {}
     for i, message in enumerate(messages):
@@ -125,42 +144,117 @@ def join(
     return Rendered("\n\n".join(parts), options)
 
 
-def split_passive(
-    messages: Sequence[Outbound], max_bytes: int = PASSIVE_MAX_BYTES
-) -> tuple[list[Outbound], list[Outbound]]:
-    """The leading replies that fit one passive reply, and the rest (pushed afterwards)."""
-    head: list[Outbound] = []
+# where a line too long for one message may be cut, best first: after a sentence, after a
+# clause; a run of text with neither is cut at the last whole character that fits
+_BREAKS = (
+    re.compile(r"(?<=[。！？；…!?;])|(?<=\.)(?=\s)"),
+    re.compile(r"(?<=[，、,：:）)】])"),
+)
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _pieces(line: str, max_bytes: int, level: int = 0) -> list[str]:
+    """A line cut into pieces of at most ``max_bytes``, at sentence ends where possible."""
+    if _size(line) <= max_bytes:
+        return [line]
+    if level < len(_BREAKS):
+        units = [u for u in _BREAKS[level].split(line) if u]
+        out: list[str] = []
+        current = ""
+        for unit in units:
+            for piece in _pieces(unit, max_bytes, level + 1):
+                if current and _size(current + piece) > max_bytes:
+                    out.append(current)
+                    current = ""
+                current += piece
+        return [*out, current] if current else out
+    out = []
+    while _size(line) > max_bytes:
+        cut = len(line.encode("utf-8")[:max_bytes].decode("utf-8", "ignore"))
+        out.append(line[:cut])
+        line = line[cut:]
+    return [*out, line] if line else out
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    text: str
+    sep: str  # what joins it to the unit before it in the same part
+    atomic: bool = False  # the numbered list: never cut, never parted from the end
+
+
+def _units(
+    messages: Sequence[Outbound],
+    locale: str,
+    photo_link: Callable[[str], str | None] | None,
+    max_bytes: int,
+) -> tuple[list[_Unit], dict[str, str]]:
+    last = _last_with_buttons(messages)
+    units: list[_Unit] = []
+    options: dict[str, str] = {}
     for i, message in enumerate(messages):
-        candidate = [*head, message]
-        if head and len(join(candidate).text.encode("utf-8")) > max_bytes:
-            return head, list(messages[i:])
-        head = candidate
-    return head, []
+        block: list[str] = []
+        if i == last:  # the others' buttons are dropped, as in join()
+            block, options = _block(message, locale)
+        body = "\n".join(_body(message, locale, photo_link)).strip()
+        text_lines = body.split("\n") if body else []
+        sep = "\n\n"
+        for line in text_lines:
+            for j, piece in enumerate(_pieces(line, max_bytes)):
+                units.append(_Unit(piece, sep if j == 0 else ""))
+            sep = "\n"
+        tail = "\n".join(block).strip("\n")
+        if tail:
+            # a blank line between the text and the numbered list, as render() shows it
+            joiner = ("\n\n" if block[0] == "" else "\n") if text_lines else "\n\n"
+            if _size(tail) <= max_bytes:
+                units.append(_Unit(tail, joiner, atomic=True))
+            else:  # cannot happen with a handful of buttons; never lose a line if it does
+                for k, line in enumerate(tail.split("\n")):
+                    units.append(_Unit(line, joiner if k == 0 else "\n"))
+    return units, options
 
 
-def chunks(text: str, max_bytes: int = CUSTOM_MAX_BYTES) -> list[str]:
-    """Split a long text at line ends (or anywhere, for a giant line) under ``max_bytes``."""
-    if len(text.encode("utf-8")) <= max_bytes:
-        return [text]
-    out: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        while len(line.encode("utf-8")) > max_bytes:
-            cut = len(line)
-            while len(line[:cut].encode("utf-8")) > max_bytes:
-                cut = cut * 3 // 4
-            if current:
-                out.append(current)
-                current = ""
-            out.append(line[:cut])
-            line = line[cut:]
-        if len((current + line).encode("utf-8")) > max_bytes:
-            out.append(current)
-            current = ""
-        current += line
-    if current:
-        out.append(current)
-    return [c.strip("\n") for c in out if c.strip()]
+def split(
+    messages: Sequence[Outbound],
+    locale: str = "zh",
+    *,
+    photo_link: Callable[[str], str | None] | None = None,
+    first_max: int = PASSIVE_MAX_BYTES,
+    max_bytes: int = CUSTOM_MAX_BYTES,
+) -> tuple[list[str], dict[str, str]]:
+    """Replies as WeChat texts within the byte limits: the first one (the passive reply) at
+    most ``first_max`` bytes, every other one at most ``max_bytes``.
+
+    Texts are cut between messages, then between lines, then after a sentence (or a clause);
+    the last buttons' numbered list stays whole, at the end of its part, with the line before
+    it when the list would otherwise stand alone. Returns the texts in order and what the
+    numbers of that list mean (as `join` renders them when everything fits in one).
+    """
+    units, options = _units(messages, locale, photo_link, min(first_max, max_bytes))
+    parts: list[list[_Unit]] = [[]]
+
+    def size_of(part: list[_Unit]) -> int:
+        return _size(_text(part))
+
+    for unit in units:
+        part = parts[-1]
+        limit = first_max if len(parts) == 1 else max_bytes
+        if not part or size_of([*part, unit]) <= limit:
+            part.append(unit)
+            continue
+        carried: list[_Unit] = []
+        if unit.atomic and len(part) > 1 and size_of([part[-1], unit]) <= max_bytes:
+            carried = [part.pop()]  # the question the list answers goes along with it
+        parts.append([*carried, unit])
+    return [t for t in (_text(p) for p in parts) if t], options
+
+
+def _text(part: Sequence[_Unit]) -> str:
+    return "".join(u.text if i == 0 else u.sep + u.text for i, u in enumerate(part)).strip()
 
 
 class Choices:

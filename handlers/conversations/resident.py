@@ -34,6 +34,8 @@ from handlers.lifecycle import OPEN_STATUSES, Actor, is_open
 from handlers.messages import Inbound, Outbound
 from handlers.notice_service import NoticeService
 from handlers.notices import LOCAL_TZ, worker_notice
+from handlers.people import asks_for_people, link_code_in
+from handlers.people_service import PeopleService, parse_helper_payload
 from handlers.ports import Clock
 from handlers.routing import route
 from handlers.sla import ClockKind, duration_text
@@ -58,11 +60,13 @@ class ResidentConversation:
         clock: Clock,
         rates: RateLimits | None = None,
         notices: NoticeService | None = None,
+        people: PeopleService | None = None,
     ) -> None:
         self.tickets = tickets
         self.clock = clock
         self.rates = rates
         self.notices = notices or NoticeService(tickets.store, clock)
+        self.people = people or PeopleService(tickets.store, clock, tickets)
 
     async def turn(
         self,
@@ -101,6 +105,10 @@ class ResidentConversation:
                 return staff_side, state
             # … except for a danger: it never waits for a person. Staff read it in the
             # conversation; the bot advises and files the urgent ticket at once.
+        if parse is None or not parse.urgent:  # a danger always goes to the dialogue first
+            people = await self._people_turn(uow, msg, resident, registry)
+            if people is not None:
+                return [*staff_side, people], state
         msg = await self._apply_scene(msg, registry, state)
         ctx = await self._context(uow, resident, registry, now, msg)
         turn = step(state, msg, parse, ctx, dialogue)
@@ -111,6 +119,23 @@ class ResidentConversation:
             replies += await self._run(uow, action, resident, msg, turn.state)
         replies += turn.after
         return replies, turn.state
+
+    async def _people_turn(
+        self, uow: UnitOfWork, msg: Inbound, resident: Resident, registry: Registry
+    ) -> Outbound | None:
+        """A building head's answer (已恢复 / 未恢复 …), a link code ("绑定 1234 5678"), or
+        "我的网格员": answered here, the conversation (a form in progress) left as it was."""
+        if msg.button:
+            asked = parse_helper_payload(msg.button)
+            if asked is None:
+                return None
+            return await self.people.answer(uow, resident, *asked)
+        code = link_code_in(msg.text)
+        if code is not None:
+            return await self.people.link(uow, resident, msg.channel, msg.user_id, code)
+        if asks_for_people(msg.text):
+            return await self.people.who_answer(uow, resident, msg.text, registry.buildings)
+        return None
 
     async def _apply_scene(self, msg: Inbound, registry: Registry, state: DialogueState) -> Inbound:
         """A stairwell QR code names a building: start a report with the building known."""

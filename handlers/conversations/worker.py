@@ -10,13 +10,14 @@ from handlers.conversations.patrol import file_patrol
 from handlers.conversations.staff_notices import publish_from_chat
 from handlers.departments import resolve_department, suggested
 from handlers.dialogue import DialogueState, ticket_numbers
-from handlers.errors import InvalidTransition
+from handlers.errors import InvalidInput, InvalidTransition
 from handlers.flows import flow_for_category
 from handlers.i18n import locale_of, status_text, t
 from handlers.lifecycle import Actor, Move, is_open, is_waiting, next_status
 from handlers.messages import Button, Inbound, MediaKind, Outbound
 from handlers.notice_service import NoticeService
 from handlers.notices import task_buttons, worker_notice
+from handlers.people_service import PeopleService, worker_reply
 from handlers.routing import route_to_target
 from handlers.ticket_service import TicketService, department_ref
 from handlers.worker import (
@@ -39,9 +40,15 @@ class WorkerConversation:
         tickets: the ticket operations the commands run on.
     """
 
-    def __init__(self, tickets: TicketService, notices: NoticeService | None = None) -> None:
+    def __init__(
+        self,
+        tickets: TicketService,
+        notices: NoticeService | None = None,
+        people: PeopleService | None = None,
+    ) -> None:
         self.tickets = tickets
         self.notices = notices or NoticeService(tickets.store, tickets.clock)
+        self.people = people or PeopleService(tickets.store, tickets.clock, tickets)
 
     async def turn(
         self,
@@ -227,6 +234,22 @@ class WorkerConversation:
                 Outbound(
                     text=t("worker.ask_note", locale, number=number, action=action_name),
                     buttons=(Button(t("button.cancel", locale), "tasks"),),
+                )
+            ], state
+        if command.command in (Command.HELPER_VERIFY, Command.HELPER_ASSIST):
+            purpose = "verify" if command.command == Command.HELPER_VERIFY else "assist"
+            try:
+                done = await self.people.ask_on_ticket(
+                    uow, ticket, purpose, actor, note=command.note
+                )
+            except InvalidInput as e:
+                return [Outbound(text=str(e))], state
+            return [
+                Outbound(
+                    text=worker_reply(ticket, purpose, done, locale),
+                    buttons=task_buttons(number, locale, ticket.status)
+                    if is_open(ticket.status)
+                    else (),
                 )
             ], state
         try:

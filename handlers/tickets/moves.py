@@ -10,6 +10,7 @@ flowchart LR
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from handlers.lifecycle import Actor, Move, next_status
@@ -17,6 +18,8 @@ from handlers.ports import Clock
 from handlers.tickets.clocks import SlaClocks
 from storage.interfaces import UnitOfWork
 from storage.models import Ticket, TicketEvent
+
+AfterMove = Callable[[UnitOfWork, Ticket, Move, Actor], Awaitable[None]]
 
 
 class Moves:
@@ -30,6 +33,9 @@ class Moves:
     def __init__(self, clock: Clock, clocks: SlaClocks) -> None:
         self.clock = clock
         self.clocks = clocks
+        # called after every move in the same transaction (a resolved ticket asks its
+        # building head to confirm: handlers/people_service.py)
+        self.after: list[AfterMove] = []
 
     async def apply(
         self,
@@ -66,6 +72,8 @@ class Moves:
         await uow.tickets.save(ticket)
         await self.event(uow, ticket, move.value, actor, note=note, before=before, data=data)
         await self.clocks.after_move(uow, ticket, move, now=now, level=level)
+        for hook in self.after:
+            await hook(uow, ticket, move, actor)
         return before
 
     async def event(

@@ -248,14 +248,28 @@ class Outcome:
     seconds_to_settle: float
 
 
+@dataclass
+class Deliveries:
+    """The outbox of one channel after a drill, checked against what the platform got."""
+
+    sent: int  # outbox items delivered (the platform's message id recorded)
+    rerouted: int  # urgent items that went through the worker's next channel instead
+    rerouted_unsent: int  # … whose copy on that channel is not delivered
+    pending: int
+    dead: int
+    duplicates: int  # messages the platform accepted that no outbox item accounts for
+    missing: int  # items marked sent whose message the platform never accepted
+
+
 class Cluster:
     """Our PostgreSQL, our Redis and two replicas."""
 
-    def __init__(self, root: Path, models: Path) -> None:
+    def __init__(self, root: Path, models: Path, extra_env: dict[str, str] | None = None) -> None:
         self.root = root
         self.redis = RedisServer(root)
         self.pg = PostgresServer(root)
         self.models = models
+        self.extra_env = dict(extra_env or {})
         self.replicas: list[Replica] = []
 
     async def start(self, replicas: int = 2) -> None:
@@ -278,6 +292,7 @@ class Cluster:
             # (tests/bot/test_abuse_limits.py) would refuse their tickets, which is not the
             # fault under test
             "MINHU_RATE_LIMITS__ENABLED": "false",
+            **self.extra_env,
         }
         first = Replica(env)
         first.start(self.root / "replica-0.log")  # migrates and loads the demo registry alone
@@ -297,6 +312,55 @@ class Cluster:
             self.pg.stop()
         if os.environ.get("MINHU_KEEP_DRILL") is None:
             self.pg.remove()
+
+    def bind_workers(self, channel: str, first_id: int) -> dict[int, str]:
+        """Every worker also on ``channel`` (preferred), ids from ``first_id``: {worker: id}."""
+        bound: dict[int, str] = {}
+        with psycopg.connect(self.pg.url) as conn:
+            workers = [row[0] for row in conn.execute("SELECT id FROM gridworker ORDER BY id")]
+            for n, worker in enumerate(workers):
+                user = str(first_id + n)
+                conn.execute(
+                    "INSERT INTO channelidentity (channel, user_id, worker_id, priority,"
+                    " reachable, created_at) VALUES (%s, %s, %s, -1, true, now())",
+                    (channel, user, worker),
+                )
+                bound[worker] = user
+        return bound
+
+    async def deliveries(
+        self, channel: str, accepted: Callable[[], set[str]], *, within: float = 240.0
+    ) -> Deliveries:
+        """Wait until nothing is pending (or ``within`` s), then compare the outbox of
+        ``channel`` with ``accepted()``: the ids of the messages the platform accepted."""
+        started = time.monotonic()
+        while True:
+            with psycopg.connect(self.pg.url) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM outbox WHERE status = 'pending'"
+                ).fetchone()
+            if not row or not row[0] or time.monotonic() - started > within:
+                break
+            await asyncio.sleep(0.5)
+        with psycopg.connect(self.pg.url) as conn:
+            rows = conn.execute(
+                "SELECT status, platform_message_id FROM outbox WHERE channel = %s", (channel,)
+            ).fetchall()
+            rerouted_unsent = conn.execute(
+                "SELECT count(*) FROM outbox WHERE dedupe_key LIKE 'reroute:%%'"
+                " AND status <> 'sent'"
+            ).fetchone()[0]  # type: ignore[index]
+        recorded = {pmid for status, pmid in rows if status == "sent" and pmid}
+        platform = accepted()
+        return Deliveries(
+            sent=sum(1 for status, _ in rows if status == "sent"),
+            rerouted=sum(1 for status, _ in rows if status == "rerouted"),
+            rerouted_unsent=int(rerouted_unsent),
+            pending=sum(1 for status, _ in rows if status == "pending"),
+            dead=sum(1 for status, _ in rows if status == "dead"),
+            duplicates=len(platform - recorded),
+            missing=len(recorded - platform),
+        )
 
     def restart_replica(self, i: int) -> None:
         self.replicas[i].start(self.root / f"replica-{i}.log")

@@ -8,12 +8,14 @@ exactly once, every urgent report filed exactly one ticket, nothing is left unfi
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from tests.bot.telegram.fake_api import SENDS, FakeTelegram
 from tests.faults.harness import Cluster, Outcome, tools_available
 
 pytestmark = pytest.mark.skipif(tools_available() is not None, reason=str(tools_available()))
@@ -31,6 +33,26 @@ async def cluster(tmp_path: Path, trained_models: Path) -> AsyncIterator[Cluster
         yield c
     finally:
         c.stop()
+
+
+TOKEN = "7000000001:AAHfake-token-for-the-drill"
+OUTAGE = 8.0  # bench/faults.py: 60 s
+
+
+def telegram_env(fake: FakeTelegram) -> dict[str, str]:
+    return {
+        "MINHU_TELEGRAM__TOKEN": TOKEN,
+        "MINHU_TELEGRAM__WEBHOOK_SECRET": "drill-webhook-secret-0123456789",
+        "MINHU_TELEGRAM__API_BASE": fake.base_url,
+        "MINHU_TELEGRAM__BOT_USERNAME": "minhu_drill_bot",
+        "MINHU_TELEGRAM__CHAT_INTERVAL_SECONDS": "0",
+        "MINHU_TELEGRAM__REQUEST_TIMEOUT_SECONDS": "5",
+    }
+
+
+def accepted(fake: FakeTelegram) -> set[str]:
+    """The ids of the messages the fake Bot API accepted (sends that succeeded)."""
+    return {str(c.result["message_id"]) for c in fake.calls if c.method in SENDS and c.result}
 
 
 def assert_exactly_once(outcome: Outcome) -> None:
@@ -79,3 +101,33 @@ async def test_a_replica_killed_mid_message_blocks_no_one_and_loses_nothing(
     outcome = await cluster.settle(counts, MESSAGES)
     assert_exactly_once(outcome)
     await asyncio.sleep(0)
+
+
+async def test_a_platform_outage_of_5xx_and_429_delivers_every_notification_exactly_once(
+    tmp_path: Path, trained_models: Path
+) -> None:
+    fake = FakeTelegram(TOKEN)
+    await fake.start()
+    cluster = Cluster(tmp_path, trained_models, extra_env=telegram_env(fake))
+    try:
+        await cluster.start()
+        cluster.bind_workers("telegram", 7_100_000_001)  # task cards go out on Telegram
+
+        def fault() -> None:
+            # the load goes on meanwhile (drive() waits for a fault function to return)
+            fake.outage = True
+            threading.Timer(OUTAGE, lambda: setattr(fake, "outage", False)).start()
+
+        counts = await cluster.drive(messages=MESSAGES, rate=RATE, fault_at=FAULT_AT, fault=fault)
+        outcome = await cluster.settle(counts, MESSAGES)
+        assert_exactly_once(outcome)
+        deliveries = await cluster.deliveries("telegram", lambda: accepted(fake), within=120)
+    finally:
+        cluster.stop()
+        await fake.stop()
+    assert fake.outage_answers > 0  # the outage was met
+    assert deliveries.sent + deliveries.rerouted >= outcome.tickets_expected, deliveries
+    assert (deliveries.pending, deliveries.dead, deliveries.rerouted_unsent) == (0, 0, 0), (
+        deliveries
+    )
+    assert (deliveries.duplicates, deliveries.missing) == (0, 0), deliveries

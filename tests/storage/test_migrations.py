@@ -30,6 +30,8 @@ CHAIN = (
     "0009_console",
     "0011_example_community",
     "0012_street",
+    "0013_people",
+    "0014_jobs",
     "0016_objects",
 )
 HEAD = CHAIN[-1]
@@ -122,4 +124,36 @@ def test_replicas_migrating_at_once_apply_each_migration_exactly_once(
         results = list(pool.map(lambda _: upgrade(url), range(3)))
     assert sorted(len(r.applied) for r in results) == [0, 0, len(CHAIN)]
     assert all(r.after == HEAD for r in results)
+    assert _schema_diff(url) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_buildings_of_an_upgraded_database_keep_the_numeric_qr_codes_printed_for_them(
+    backend: str, new_url: Callable[[str], str]
+) -> None:
+    from storage.registry_repository import building_code
+
+    url = new_url(backend)
+    upgrade(url, "0011_example_community")
+    _execute(
+        url,
+        "INSERT INTO community (id, name, street, hotline, settings, created_at) "
+        "VALUES (7, '老小区', '', '', '{}', '2026-11-01 00:00:00')",
+    )
+    for ident, name in ((41, "3幢"), (42, "综合楼")):
+        _execute(
+            url,
+            "INSERT INTO building (id, community_id, name, aliases) VALUES (:id, 7, :name, '[]')",
+            id=ident,
+            name=name,
+        )
+    upgrade(url)
+    codes = dict(_execute(url, "SELECT name, code FROM building"))
+    assert codes == {
+        "3幢": building_code("老小区", "3幢"),
+        "综合楼": building_code("老小区", "综合楼"),
+    }
+    # stickers printed with scene = the building's id keep naming it after any rebuild
+    scenes = sorted(_execute(url, "SELECT scene_id, building_code FROM qrscene"))
+    assert scenes == [(41, codes["3幢"]), (42, codes["综合楼"])]
     assert _schema_diff(url) == []

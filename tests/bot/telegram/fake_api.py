@@ -4,7 +4,8 @@ aiogram's Bot talks to it exactly as to api.telegram.org (multipart form posts t
 ``/bot<token>/<method>``, file downloads from ``/file/bot<token>/<path>``). It records every
 call, keeps the messages it "sent" so edits can be checked (and answers "message is not
 modified" like Telegram does), serves files for getFile, queues updates for getUpdates, and can
-be told to answer 429 (with ``retry_after``) or 403 (a user who blocked the bot).
+be told to answer 429 (with ``retry_after``) or 403 (a user who blocked the bot), or to be down
+for a while (``outage``: 502 and 429 by turns).
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ class FakeTelegram:
         self.blocked: set[int] = set()
         self.failures: dict[str, list[Failure]] = {}
         self.updates: list[dict[str, Any]] = []
+        # an outage (fault drill c): every send or edit answers 502 or 429 (retry_after 2)
+        self.outage = False
+        self.outage_answers = 0
         self.webhook: dict[str, Any] = {}
         self._ids = itertools.count(100)
         self._new_update = asyncio.Event()
@@ -206,6 +210,11 @@ class FakeTelegram:
             if failure.chat_id is None or failure.chat_id == call.chat_id:
                 queued.remove(failure)
                 return self._error(failure.status, failure.description, failure.retry_after)
+        if self.outage and (method in SENDS or method in EDITS):
+            self.outage_answers += 1
+            if self.outage_answers % 2:
+                return self._error(502, "Bad Gateway")
+            return self._error(429, "Too Many Requests: retry after 2", retry_after=2)
         if (method in SENDS or method in EDITS) and call.chat_id in self.blocked:
             return self._error(403, "Forbidden: bot was blocked by the user")
         handler = getattr(self, f"_m_{method}", None)

@@ -115,6 +115,20 @@ class Updates:
         }
         return update
 
+    def contact_of(self, user: TgUser, phone: str, owner: int | None) -> dict[str, Any]:
+        """A contact card someone else's (``owner`` another user id, or None: not on Telegram)."""
+        update = self._message("contact_message", user)
+        update["message"]["contact"] = {"phone_number": phone, "first_name": "王阿姨"}
+        if owner is not None:
+            update["message"]["contact"]["user_id"] = owner
+        return update
+
+    def forwarded(self, user: TgUser, text: str) -> dict[str, Any]:
+        """A message the user forwards from another chat (Bot API ``forward_origin``)."""
+        update = self._message("forwarded_message", user)
+        update["message"]["text"] = text
+        return update
+
     def voice(self, user: TgUser) -> dict[str, Any]:
         return self._message("voice_message", user)
 

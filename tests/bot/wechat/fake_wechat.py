@@ -146,11 +146,18 @@ class FakeWeChat:
             return error
         body = json.loads(await request.read())
         self.qrcodes.append(body)
-        scene = body["action_info"]["scene"]["scene_id"]
+        scene = body["action_info"]["scene"]
+        if body.get("action_name") in ("QR_LIMIT_STR_SCENE", "QR_STR_SCENE"):
+            value = str(scene.get("scene_str", ""))
+            if not 1 <= len(value) <= 64:
+                return self._error(40097, "invalid args")
+        else:
+            value = str(scene["scene_id"])
+        tag = secrets.token_hex(6)
         return web.json_response(
             {
-                "ticket": f"gQFT8DwAAAAAAAAAAS5odHRwOi8vd2VpeGluLnFxLmNvbS9xLzAy{scene}",
-                "url": f"http://weixin.qq.com/q/02fake{scene:06d}",
+                "ticket": f"gQFT8DwAAAAAAAAAAS5odHRwOi8vd2VpeGluLnFxLmNvbS9xLzAy{tag}",
+                "url": f"http://weixin.qq.com/q/02fake{tag}",
             }
         )
 

@@ -45,12 +45,20 @@ def test_qrcodes_creates_one_permanent_code_per_building_and_writes_printable_pn
     out = tmp_path / "codes"
     code, output = run("wechat", "qrcodes", "--out", str(out))
     assert code == 0, output
-    scenes = [q["action_info"]["scene"]["scene_id"] for q in fake_api.qrcodes]
-    assert {q["action_name"] for q in fake_api.qrcodes} == {"QR_LIMIT_SCENE"}
+    scenes = [q["action_info"]["scene"]["scene_str"] for q in fake_api.qrcodes]
+    assert {q["action_name"] for q in fake_api.qrcodes} == {"QR_LIMIT_STR_SCENE"}
     assert len(scenes) == 12 and len(set(scenes)) == 12
+    assert all(s.startswith("b1.") and len(s) <= 64 for s in scenes)
     files = sorted(out.glob("*.png"))
     assert len(files) == 12
-    assert any(f.name.endswith(f"-b{scenes[2]}.png") and "3幢" in f.name for f in files)
+    assert any(
+        f.name.endswith(f"-{scenes[2].replace('.', '_')}.png") and "3幢" in f.name for f in files
+    )
+    # the registry rebuilt from scratch: every building gets the code printed for it before
+    assert run("demo", "--reset")[0] == 0
+    fake_api.qrcodes.clear()
+    assert run("wechat", "qrcodes", "--out", str(tmp_path / "again"))[0] == 0
+    assert [q["action_info"]["scene"]["scene_str"] for q in fake_api.qrcodes] == scenes
     with Image.open(files[0]) as image:
         assert image.format == "PNG" and image.width >= 400
         # printable: the building's name under the code (when the machine has a Chinese font)

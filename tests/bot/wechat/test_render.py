@@ -8,7 +8,7 @@ from wechatpy.replies import TextReply
 
 from bot.channels.wechat import dedupe_key, xml_text
 from bot.notify.wechat import template_data
-from bot.wechat.render import Choices, chunks, join, numbered, options_line, render, split_passive
+from bot.wechat.render import Choices, join, numbered, options_line, render, split
 from handlers.dialogue import rating_buttons
 from handlers.messages import Button, Outbound
 from storage.state import MemorySessionStore
@@ -69,18 +69,62 @@ def test_several_replies_become_one_passive_reply_where_the_last_buttons_count()
     assert rendered.options == {"1": "building:3"}
 
 
-def test_a_reply_too_long_for_one_passive_answer_is_split_into_what_fits_and_the_rest() -> None:
+def size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def test_replies_that_fit_stay_one_text_exactly_as_joined() -> None:
+    replies = [
+        Outbound("我的工单：…", rating_buttons("MH-20261122-0001", "zh")),
+        Outbound("接着刚才的报事：\n\n第二段"),
+        Outbound("请问是哪一幢？", (Button("3幢", "building:3"), SKIP, CANCEL)),
+    ]
+    texts, options = split(replies)
+    assert texts == [join(replies).text]
+    assert options == join(replies).options == {"1": "building:3"}
+    assert split([Outbound("丁" * 666)]) == (["丁" * 666], {})
+
+
+def test_too_long_replies_are_cut_between_messages_then_lines_under_the_limits() -> None:
     replies = [Outbound("甲" * 300), Outbound("乙" * 300), Outbound("丙" * 300)]
-    head, rest = split_passive(replies, max_bytes=2000)
-    assert head == replies[:2] and rest == replies[2:]
-    assert split_passive([Outbound("丁" * 1000)], max_bytes=2000) == ([Outbound("丁" * 1000)], [])
+    texts, _ = split(replies, first_max=2000, max_bytes=2000)
+    assert texts == ["甲" * 300 + "\n\n" + "乙" * 300, "丙" * 300]
+    listing = "\n".join(f"MH-20261122-{i:04d} 3幢 电梯异响，已派单" for i in range(83))
+    texts, _ = split([Outbound(listing)], first_max=2000, max_bytes=1500)
+    assert size(texts[0]) <= 2000 and all(size(t) <= 1500 for t in texts[1:])
+    assert "\n".join(texts).split("\n") == listing.split("\n")  # whole lines, in order
 
 
-def test_long_texts_are_cut_into_parts_under_the_byte_limit() -> None:
-    text = "\n".join(f"第{i}行：" + "字" * 100 for i in range(30)) + "\n" + "长" * 2000
-    parts = chunks(text, max_bytes=2000)
-    assert all(len(p.encode("utf-8")) <= 2000 for p in parts)
-    assert "".join(parts).replace("\n", "") == text.replace("\n", "")
+def test_a_line_too_long_is_cut_after_a_sentence_then_a_clause_then_anywhere() -> None:
+    sentences = "".join(f"第{i}句话说的是楼道里的情况，很长很长。" for i in range(120))
+    texts, _ = split([Outbound(sentences)], max_bytes=2000)
+    assert len(texts) > 1 and all(size(t) <= 2000 for t in texts)
+    assert all(t.endswith("。") for t in texts) and "".join(texts) == sentences
+    clauses = "，".join("楼道堆物" for _ in range(400))
+    texts, _ = split([Outbound(clauses)], max_bytes=2000)
+    assert all(size(t) <= 2000 for t in texts) and "".join(texts) == clauses
+    assert all(t.endswith("，") for t in texts[:-1])
+    solid = "长" * 2000  # no break at all: cut at a whole character
+    texts, _ = split([Outbound(solid)], max_bytes=2000)
+    assert "".join(texts) == solid and all(size(t) <= 2000 for t in texts)
+
+
+def test_the_numbered_list_stays_whole_at_the_end_with_the_question_it_answers() -> None:
+    confirm = Outbound(
+        "请核对您的报事：\n描述：" + "楼道灯坏了一直没人修，" * 100 + "\n以上信息对吗？",
+        (Button("确认提交", "confirm"), Button("修改", "edit"), CANCEL),
+    )
+    texts, options = split([confirm], first_max=2000, max_bytes=2000)
+    assert len(texts) >= 2 and all(size(t) <= 2000 for t in texts)
+    assert "以上信息对吗？\n\n回复数字选择：\n【1】确认提交\n【2】修改" in texts[-1]
+    assert texts[-1].endswith("回复“取消”可随时放弃")
+    assert all("【1】" not in t for t in texts[:-1])
+    assert options == {"1": "confirm", "2": "edit"}
+    # a list that does not fit after the text takes the question along, never stands alone
+    full = Outbound("甲" * 650 + "\n以上信息对吗？", confirm.buttons)
+    texts, _ = split([full], first_max=2000, max_bytes=2000)
+    assert texts[0] == "甲" * 650
+    assert texts[1].startswith("以上信息对吗？\n\n回复数字选择：\n【1】确认提交")
 
 
 def test_reply_text_cannot_break_out_of_wechatpys_cdata() -> None:

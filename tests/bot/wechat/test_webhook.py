@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from wechatpy.crypto import WeChatCrypto
 
+from storage.models import Building
 from tests.bot.wechat.helpers import eventually, inbound_count, ticket_number
 from tests.bot.wechat.wire import (
     AES_KEY,
@@ -128,7 +129,7 @@ async def test_events_subscribe_scan_and_menu_do_what_the_resident_tapped(
 
         # a new follower scanning the stairwell code of 3幢: welcome, then the building is known
         scanned = (
-            await wire.send("event_subscribe_scene", openid="oScan01xxxxx", scene=b3.id)
+            await wire.send("event_subscribe_scene", openid="oScan01xxxxx", scene=b3.code)
         ).text
         assert scanned is not None and "民呼" in scanned and "3幢。请问遇到了什么问题" in scanned
         reply = await wire.say(
@@ -140,11 +141,14 @@ async def test_events_subscribe_scan_and_menu_do_what_the_resident_tapped(
             assert ticket is not None and ticket.building_name == "3幢"
 
         # an existing follower scanning (SCAN): no welcome, straight to the question
-        scanned = (await wire.send("event_scan", openid="oScan02xxxxx", scene=b3.id)).text
+        scanned = (await wire.send("event_scan", openid="oScan02xxxxx", scene=b3.code)).text
         assert scanned is not None and "民呼" not in scanned and "3幢" in scanned
         # a code of no registered building: how to use the service instead
         unknown = (await wire.send("event_scan", openid="oScan03xxxxx", scene=99999)).text
         assert unknown is not None and "使用方法" in unknown
+        # nor does a bare database id: ids change when the registry is rebuilt
+        bare = (await wire.send("event_scan", openid="oScan04xxxxx", scene=b3.id)).text
+        assert bare is not None and "使用方法" in bare
 
         # the custom menu
         report = (await wire.send("event_click", openid="oMenu01xxxxx", key="report")).text
@@ -327,6 +331,42 @@ async def test_scanning_a_code_after_an_abandoned_report_starts_fresh_at_that_bu
         await w.wire.say(openid, "楼道里堆满了杂物")  # a report left half-filled
         clock.advance(minutes=40)  # longer than the conversation TTL (30 min)
         b5 = await building(w.container, "5幢")
-        scanned = (await w.wire.send("event_scan", openid=openid, scene=b5.id)).text
+        scanned = (await w.wire.send("event_scan", openid=openid, scene=b5.code)).text
         assert scanned is not None and "超时" not in scanned
         assert "5幢。请问遇到了什么问题" in scanned
+
+
+async def test_printed_codes_reach_the_same_building_after_the_registry_is_rebuilt(
+    wechat_app: Any,
+) -> None:
+    from bot.demo import load_demo
+
+    async with wechat_app() as w:
+        b3 = await building(w.container, "3幢")
+        assert b3.code.startswith("b1.")
+        # a sticker printed before codes were stable carries 3幢's id as a numeric scene
+        async with w.container.store.unit() as uow:
+            await uow.registry.map_scene(int(b3.id), b3.code)
+        old_id = int(b3.id)
+
+        # `minhu demo --reset`: every building is deleted and created again (new ids on
+        # PostgreSQL; SQLite may hand out the same ones), then 3幢 once more at the end
+        await load_demo(w.container.store, reset=True)
+        async with w.container.store.unit() as uow:
+            gone = await uow.registry.building_by_code(b3.code)
+            assert gone is not None
+            await uow.admin.delete_row(gone)
+            await uow.registry.add(
+                Building(community_id=gone.community_id, grid_id=gone.grid_id, name="3幢")
+            )
+        w.container.service.invalidate_registry()
+        rebuilt = await building(w.container, "3幢")
+        assert rebuilt.id != old_id and rebuilt.code == b3.code
+
+        for openid, scene in (("oRebuilt0001", b3.code), ("oRebuilt0002", str(old_id))):
+            scanned = (await w.wire.send("event_scan", openid=openid, scene=scene)).text
+            assert scanned is not None and "3幢。请问遇到了什么问题" in scanned, scene
+            reply = await w.wire.say(openid, "电梯停在半层，有人被困在里面")
+            async with w.container.store.unit() as uow:
+                ticket = await uow.tickets.by_number(ticket_number(reply))
+            assert ticket is not None and ticket.building_id == rebuilt.id
