@@ -37,7 +37,8 @@ from typing import Any
 
 import nlu
 from bot.admin.errors import BadInput, Conflict, Missing
-from bot.container import Container
+from bot.config import S3Settings
+from bot.container import Container, s3_store
 from bot.jobs import JobError, run_in_process
 from bot.nlu_runtime import (
     ActivationRefused,
@@ -189,6 +190,7 @@ def train_version(
     evaluation, report = evaluate_version(repo, version)
     progress("save", 0.95)
     write_artefacts(outcome.version.path, data, evaluation, report)
+    repo.publish(version)  # with an object store: the artefacts too, for every replica
     return Outcome(version, evaluation, summary_of(evaluation))
 
 
@@ -196,11 +198,16 @@ def train_in_process(
     data: nlu.TrainingData,
     root: Path,
     tolerance: float,
+    s3: S3Settings | None = None,
     *,
     progress: Callable[[str, float], None],
 ) -> Outcome:
-    """`train_version` in a job process (bot.jobs): the repository is rebuilt from its path."""
-    return train_version(data, ModelRepository(root, tolerance=tolerance), progress=progress)
+    """`train_version` in a job process (bot.jobs): the repository is rebuilt from its path
+    and, when models are shared, its object store from the settings (a client does not
+    cross a process boundary)."""
+    shared = s3_store(s3) if s3 is not None else None
+    repo = ModelRepository(root, tolerance=tolerance, shared=shared)
+    return train_version(data, repo, progress=progress)
 
 
 def write_artefacts(
@@ -278,7 +285,14 @@ async def run_job(c: Container, job_id: int, data: nlu.TrainingData) -> None:
     try:
         # its own process: training in a thread held the GIL and chat p95 went to ~400 ms
         work = asyncio.ensure_future(
-            run_in_process(train_in_process, data, repo.root, repo.tolerance, progress=progress)
+            run_in_process(
+                train_in_process,
+                data,
+                repo.root,
+                repo.tolerance,
+                c.settings.s3 if repo.shared is not None else None,
+                progress=progress,
+            )
         )
         while not work.done():
             await asyncio.wait({work}, timeout=0.5)
