@@ -369,7 +369,9 @@ def run_danger_chat(model: Any, document: dict[str, Any]) -> dict[str, Any]:
         return asyncio.run(play_danger(save_for_chat(model, Path(tmp)), document))
 
 
-def run_chat(model: Any, rows: list[dict[str, Any]], texts: list[str]) -> Counter[str]:
+def run_chat(
+    model: Any, rows: list[dict[str, Any]], texts: list[str]
+) -> tuple[Counter[str], dict[str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         models = save_for_chat(model, Path(tmp))
         started = time.perf_counter()
@@ -379,7 +381,8 @@ def run_chat(model: Any, rows: list[dict[str, Any]], texts: list[str]) -> Counte
     print(f"\nchat: {len(texts)} residents played in {time.perf_counter() - started:.0f} s")
     refused = Counter(reply for _, reply in seen.get("refused", []))
     print("refused, first reply:", refused.most_common(4))
-    return outcomes
+    per_message = {rows[i]["id"]: outcome for outcome, seen_ in seen.items() for i, _ in seen_}
+    return outcomes, per_message
 
 
 # ------------------------------------------------------------------------------ (c) danger
@@ -544,9 +547,10 @@ def main() -> None:
             for outcome in NLU_OUTCOMES[1:] if args.show else ():
                 print(f"{mode} {outcome}: {result.examples.get(outcome, [])[: args.show]}")
         if args.chat:
-            chat = run_chat(model, rows, texts["chat text"])
+            chat, per_message = run_chat(model, rows, texts["chat text"])
             print_chat(chat, len(rows))
             out["chat"] = dict(chat)
+            out["chat_per_message"] = per_message  # community-dev id -> outcome
     else:
         print(f"community-dev: skipped ({args.labels} not found)")
     if args.danger.is_file():

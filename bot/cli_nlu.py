@@ -1,17 +1,23 @@
 """`minhu nlu …`: train, evaluate, cross-validate, parse, import/export Rasa YAML, versions.
 
+The training data lives in the database (the console edits it there). ``nlu/data`` (or
+``MINHU_NLU_DATA``) is only the seed loaded into a database that has none; ``train``, ``cv``,
+``export`` and ``import`` work against the database, and files only when named (``--data``
+to read one, ``--into``/``--out`` to write one).
+
 Other tools script these commands: flags and the ``--json`` output (one JSON object on the
 last line of stdout) are a contract.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -23,11 +29,64 @@ if TYPE_CHECKING:  # importing nlu (numpy, scikit-learn) takes seconds: only whe
 
 nlu_app = typer.Typer(help="Train, evaluate and inspect the NLU.", no_args_is_help=True)
 
+T = TypeVar("T")
 PACKAGED_DATA = Path(__file__).resolve().parent.parent / "nlu" / "data"
 
 
-def _data_path(data: Path | None, settings: Settings) -> Path:
-    return data or settings.nlu_data or PACKAGED_DATA
+def _seed_path(settings: Settings) -> Path:
+    return settings.nlu_data or PACKAGED_DATA
+
+
+def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(store)`` against the migrated database whose training data is seeded."""
+    from handlers import intent_service
+    from handlers.ports import SystemClock
+    from storage.db import Database
+    from storage.errors import StorageError
+    from storage.repositories import SqlStore
+
+    async def main() -> T:
+        database = Database(settings.database_url)
+        try:
+            await database.migrate()
+            store = SqlStore(database)
+            if await intent_service.is_empty(store):
+                seed = _seed_path(settings)
+                written = await intent_service.seed(
+                    store, SystemClock(), _load_data(seed), source=seed.name
+                )
+                if written is not None:
+                    typer.echo(
+                        f"数据库里还没有训练数据，已从 {seed} 载入 / seeded the database from "
+                        f"{seed}: {written[0]} intents, {written[1]} examples",
+                        err=True,
+                    )
+            return await work(store)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(main())
+    except StorageError as e:
+        raise fail(f"数据库错误 / database error: {e}", 2) from e
+
+
+def _database_data(settings: Settings) -> nlu.TrainingData:
+    """Everything training uses: the database's intents, examples and tables."""
+    from handlers.intent_service import training_data
+
+    async def read(store: Any) -> nlu.TrainingData:
+        async with store.unit() as uow:
+            return await training_data(uow)
+
+    return _with_store(settings, read)
+
+
+def _training(data: Path | None, settings: Settings) -> tuple[nlu.TrainingData, str]:
+    """The named file, else the database's training data; and where it came from."""
+    if data is not None:
+        return _load_data(data), str(data)
+    return _database_data(settings), "the database"
 
 
 def _load_data(path: Path) -> nlu.TrainingData:
@@ -57,7 +116,10 @@ def _repo(settings: Settings) -> Any:
     if isinstance(shared, S3ObjectStore):
         shared.ensure_bucket()  # the one-shot migrate job trains into a fresh MinIO
     return ModelRepository(
-        settings.models_path, tolerance=settings.admin.activation_tolerance, shared=shared
+        settings.models_path,
+        tolerance=settings.admin.activation_tolerance,
+        floor=settings.admin.intent_f1_floor,
+        shared=shared,
     )
 
 
@@ -102,7 +164,8 @@ def nlu_train(
     data: Annotated[
         Path | None,
         typer.Option(
-            help="Rasa YAML file or directory, or JSONL with text,label (default nlu/data)"
+            help="train on this Rasa YAML file or directory, or JSONL with text,label, "
+            "instead of the database's training data"
         ),
     ] = None,
     out: Annotated[
@@ -113,19 +176,24 @@ def nlu_train(
         bool, typer.Option("--if-missing", help="do nothing when a model is active")
     ] = False,
     activate: Annotated[
-        bool, typer.Option(help="activate the new version unless it scores worse")
+        bool,
+        typer.Option(help="activate the new version unless it scores worse or has weak intents"),
     ] = True,
     force: Annotated[
-        bool, typer.Option("--force", help="activate even if it scores worse (needs --reason)")
+        bool, typer.Option("--force", help="activate even if refused (needs --reason)")
     ] = False,
     reason: Annotated[str | None, typer.Option(help="why (recorded in the history)")] = None,
 ) -> None:
-    """Train a model (default: our nlu/data) and store it as a new version.
+    """Train a model on the database's training data (or --data) and store it as a version.
 
+    A database without training data is seeded from nlu/data (or MINHU_NLU_DATA) first.
     Without --out the model is stored as a new version with its held-out evaluation and
-    activated unless it scores worse than the active model on held-out examples.
+    activated unless it scores worse than the active model on held-out examples, or one of
+    its new or changed intents scores below the F1 floor on its own held-out examples.
     """
     import nlu
+    from bot.admin.training import evaluate_version, write_artefacts
+    from bot.nlu_runtime import ActivationRefused
 
     settings = load_settings()
     repo = _repo(settings)
@@ -134,11 +202,10 @@ def nlu_train(
         return
     if force and not reason:
         raise fail("--force needs --reason", 2)
-    path = _data_path(data, settings)
-    training = _load_data(path)
+    training, source = _training(data, settings)
     pipeline = _load_config(config)
     typer.echo(
-        f"training on {path}: {len(training.examples)} examples, {len(training.intents)} intents",
+        f"training on {source}: {len(training.examples)} examples, {len(training.intents)} intents",
         err=True,
     )
     try:
@@ -153,31 +220,51 @@ def nlu_train(
             return
         with _progress_bar("training") as progress:
             outcome = repo.train_version(
-                training,
-                config=pipeline,
-                progress=progress,
-                activate=activate,
-                force=force,
-                reason=reason,
+                training, config=pipeline, progress=progress, activate=False
             )
     except nlu.NLUError as e:
         raise fail(f"训练失败 / training failed: {e}", 2) from e
     stored = outcome.version
+    try:  # the console's evaluation page for this version, as if it was trained there
+        evaluation, report = evaluate_version(repo, stored.version)
+        write_artefacts(stored.path, training, evaluation, report)
+    except nlu.NLUError as e:
+        typer.echo(f"no evaluation report for {stored.version}: {e}", err=True)
     typer.echo(
         f"stored {stored.version}: {stored.n_examples} examples, {len(stored.intents)} intents; "
-        f"{_metrics_line(stored.metrics)}; thresholds {stored.thresholds}"
+        f"{_metrics_line(stored.metrics)} (its own held-out examples); "
+        f"thresholds {stored.thresholds}"
     )
-    if outcome.comparison is not None:
-        typer.echo(outcome.comparison.describe())
-    if outcome.activated:
-        typer.echo(f"activated {stored.version}; running services swap it in within seconds")
-    elif outcome.refused:
-        typer.echo(
-            f"NOT activated: it scores worse than {repo.active_version()}. "
-            f'Activate anyway: minhu nlu activate {stored.version} --force --reason "..."'
-        )
-    else:
+    if not activate:
         typer.echo(f"not activated (--no-activate): minhu nlu activate {stored.version}")
+        return
+    previous = repo.active_version()
+    try:
+        entry = repo.activate(stored.version, force=force, reason=reason or "trained")
+    except ActivationRefused as e:
+        if e.comparison is not None:
+            typer.echo(e.comparison.describe())
+        typer.echo(
+            f"NOT activated: {_refusal(e, previous)}. Activate anyway: "
+            f'minhu nlu activate {stored.version} --force --reason "..."'
+        )
+        return
+    except nlu.NLUError as e:
+        raise fail(f"启用失败 / activation failed: {e}", 2) from e
+    if entry.comparison:
+        typer.echo(_describe(entry.comparison))
+    typer.echo(f"activated {stored.version}; running services swap it in within seconds")
+
+
+def _refusal(e: Any, previous: str | None) -> str:
+    comparison = e.comparison
+    if comparison is not None and not comparison.worse and comparison.weak:
+        names = ", ".join(w.intent for w in comparison.weak)
+        return (
+            f"new or changed intents score below the F1 floor {comparison.floor:.2f} on their "
+            f"held-out examples ({names})"
+        )
+    return f"it scores worse than {previous}"
 
 
 # --- eval / cv -----------------------------------------------------------------------------
@@ -288,7 +375,9 @@ def nlu_eval(
 @nlu_app.command("cv")
 def nlu_cv(
     folds: Annotated[int, typer.Option(min=2, max=20, help="number of folds")] = 5,
-    data: Annotated[Path | None, typer.Option(help="training data (default nlu/data)")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="a training-data file (default: the database's data)")
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="pipeline config YAML")] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="print one JSON object as the last line")
@@ -299,24 +388,24 @@ def nlu_cv(
     import nlu
 
     settings = load_settings()
-    path = _data_path(data, settings)
-    training = _load_data(path)
+    training, source = _training(data, settings)
+    label = data.stem if data is not None else "database"
     pipeline = _load_config(config)
     try:
         with _progress_bar("cv") as progress:
             cv = nlu.cross_validate(training, folds=folds, config=pipeline, progress=progress)
     except (nlu.NLUError, ValueError) as e:
         raise fail(f"cross-validation failed: {e}", 2) from e
-    out_dir = report_dir or _default_report_dir("cv", path.stem or "data")
-    files = _write_outputs(cv.report, out_dir, f"{folds}-fold CV on {path.name}")
+    out_dir = report_dir or _default_report_dir("cv", label or "data")
+    files = _write_outputs(cv.report, out_dir, f"{folds}-fold CV on {label}")
     f1s = cv.fold_macro_f1
-    _print_report(cv.report, f"{folds}-fold CV on {path}")
+    _print_report(cv.report, f"{folds}-fold CV on {source}")
     typer.echo("fold macro-F1: " + ", ".join(f"{f:.4f}" for f in f1s))
     for what, file in files.items():
         typer.echo(f"{what}: {file}")
     if as_json:
         summary = cv.to_dict()
-        summary.update({"data": str(path), "files": files})
+        summary.update({"data": source, "files": files})
         typer.echo(json.dumps(summary, ensure_ascii=False))
 
 
@@ -403,7 +492,8 @@ def _domain_for(data: nlu.TrainingData) -> nlu.Domain:
                 "influence_conversation": False,
                 "mappings": [mapping],
             }
-    return nlu.Domain(intents=list(data.intents), entities=list(entities), slots=slots)
+    intents = list(dict.fromkeys(i.split("/", 1)[0] for i in data.intents))  # faq/ask_x → faq
+    return nlu.Domain(intents=intents, entities=list(entities), slots=slots)
 
 
 @nlu_app.command("export")
@@ -414,13 +504,16 @@ def nlu_export(
     domain: Annotated[
         Path | None, typer.Option(help="also write the intents/entities/slots domain.yml here")
     ] = None,
-    data: Annotated[Path | None, typer.Option(help="training data (default nlu/data)")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="export this training-data file instead of the database's data"),
+    ] = None,
 ) -> None:
-    """Export our training data as one Rasa 3 NLU YAML file (and a domain.yml fragment)."""
+    """Export the database's training data as one Rasa 3 NLU YAML file (and a domain.yml)."""
     import nlu
 
     settings = load_settings()
-    training = _load_data(_data_path(data, settings))
+    training, _ = _training(data, settings)
     text = nlu.dump_rasa_yaml(training)
     if out is None:
         typer.echo(text, nl=False)
@@ -434,9 +527,18 @@ def nlu_export(
             err=True,
         )
     if domain is not None:
-        domain.parent.mkdir(parents=True, exist_ok=True)
-        domain.write_text(nlu.dump_domain_yaml(_domain_for(training)), "utf-8")
-        typer.echo(f"wrote {domain}", err=True)
+        ours = _domain_for(training)
+        if domain.is_file():
+            try:
+                merged = nlu.merge_domain_yaml(domain.read_text("utf-8"), ours)
+            except (OSError, nlu.NLUError) as e:
+                raise fail(f"cannot merge into {domain}: {e}", 2) from e
+            domain.write_text(merged, "utf-8")
+            typer.echo(f"merged our intents, entities and slots into {domain}", err=True)
+        else:
+            domain.parent.mkdir(parents=True, exist_ok=True)
+            domain.write_text(nlu.dump_domain_yaml(ours), "utf-8")
+            typer.echo(f"wrote {domain}", err=True)
 
 
 @nlu_app.command("import")
@@ -445,19 +547,33 @@ def nlu_import(
     into: Annotated[
         Path | None,
         typer.Option(
-            help="training-data directory to add it to (default: MINHU_NLU_DATA or nlu/data)"
+            help="write it as a file into this training-data directory instead of the database"
         ),
     ] = None,
     name: Annotated[
-        str | None, typer.Option(help="file name to store it as (default: the file's name)")
+        str | None, typer.Option(help="with --into: the file name (default: the file's name)")
     ] = None,
     domain: Annotated[
         Path | None, typer.Option(help="a Rasa domain.yml to check the intents against")
     ] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="overwrite an existing file")] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="replace all the database's training data (with --into: overwrite the file)",
+        ),
+    ] = False,
 ) -> None:
-    """Add a Rasa NLU file to our training data (checked, then stored as Rasa YAML)."""
+    """Add a Rasa NLU file to the database's training data (checked, all or nothing).
+
+    Examples already there are skipped; synonym, lookup and regex tables are merged. Nothing
+    is written into nlu/data: it is the seed of new databases, not where data is kept.
+    """
     import nlu
+    from handlers.errors import Refused
+    from handlers.intent_service import import_data
+    from handlers.ports import SystemClock
+    from handlers.training_data import base_intent, import_notes
 
     settings = load_settings()
     imported = _load_data(file)
@@ -468,20 +584,44 @@ def nlu_import(
             declared = nlu.parse_domain_yaml(domain.read_text("utf-8"))
         except (OSError, nlu.NLUError) as e:
             raise fail(f"cannot read domain {domain}: {e}", 2) from e
-        missing = [i for i in imported.intents if i not in declared.intents]
+        # a retrieval intent (faq/ask_x) is declared by its base intent (faq)
+        missing = [i for i in imported.intents if base_intent(i) not in declared.intents]
         if missing:
             raise fail(f"intents not declared in {domain}: {', '.join(missing)}", 2)
-    target_dir = into or settings.nlu_data or PACKAGED_DATA
-    target = target_dir / f"{Path(name or file.name).stem}.yml"
-    if target.exists() and not replace:
-        raise fail(f"{target} exists; use --replace or --name", 2)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target.write_text(nlu.dump_rasa_yaml(imported), "utf-8")
-    merged = _load_data(target_dir)
+    for note in import_notes(imported):
+        typer.echo(f"注意 / note: {note}", err=True)
+    if into is not None:
+        target = into / f"{Path(name or file.name).stem}.yml"
+        if target.exists() and not replace:
+            raise fail(f"{target} exists; use --replace or --name", 2)
+        into.mkdir(parents=True, exist_ok=True)
+        target.write_text(nlu.dump_rasa_yaml(imported), "utf-8")
+        merged = _load_data(into)
+        typer.echo(
+            f"imported {len(imported.examples)} examples of {len(imported.intents)} intents "
+            f"into {target}; that directory now has {len(merged.examples)} examples of "
+            f"{len(merged.intents)} intents. Train on it with: minhu nlu train --data {into}"
+        )
+        return
+    if name is not None:
+        raise fail("--name only names a file written with --into", 2)
+
+    async def work(store: Any) -> dict[str, int]:
+        return await import_data(
+            store, SystemClock(), imported, replace=replace, actor=None, by="cli"
+        )
+
+    try:
+        written = _with_store(settings, work)
+    except Refused as e:
+        raise fail(f"导入失败，未做任何改动 / nothing imported: {e.message}", 2) from e
+    total = _database_data(settings)
     typer.echo(
-        f"imported {len(imported.examples)} examples of {len(imported.intents)} intents into "
-        f"{target}; the training data now has {len(merged.examples)} examples of "
-        f"{len(merged.intents)} intents. Train with: minhu nlu train --data {target_dir}"
+        f"imported {file} into the database ({'replacing' if replace else 'merged with'} its "
+        f"training data): {written['intents']} new intents, {written['examples']} new examples "
+        f"({len(imported.examples) - written['examples']} already there); the database now "
+        f"has {len(total.examples)} examples of {len(total.intents)} intents. "
+        "Train with: minhu nlu train"
     )
 
 

@@ -270,6 +270,9 @@ class AdminSettings(BaseModel):
     # a candidate model whose held-out macro-F1 is lower than the active one's by more than
     # this is refused unless forced with a reason
     activation_tolerance: float = Field(default=0.005, ge=0)
+    # …and so is one whose new or changed intents score an F1 below this on their held-out
+    # examples (0 turns the check off)
+    intent_f1_floor: float = Field(default=0.5, ge=0, le=1)
     max_upload_bytes: int = Field(default=1024 * 1024, ge=1024)  # CSV / YAML imports
     # the map draws buildings offline; with a tile server ("https://host/{z}/{x}/{y}.png")
     # its tiles are drawn underneath
@@ -325,6 +328,8 @@ class Settings(BaseSettings):
     secret_key_file: Path | None = None
     conversation_ttl_seconds: int = Field(default=1800, ge=60)
     max_text: int = Field(default=2000, ge=100)
+    # typed messages in a row the bot cannot make sense of before a person takes over
+    stuck_handoff_after: int = Field(default=3, ge=2, le=20)
     lock_timeout_seconds: float = Field(default=15.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_send_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -153,6 +153,7 @@ async def build(
     models = ModelRepository(
         settings.models_path,
         tolerance=settings.admin.activation_tolerance,
+        floor=settings.admin.intent_f1_floor,
         shared=objects if settings.s3 is not None else None,  # every replica, one version
     )
     if models.shared is not None:
@@ -206,7 +207,9 @@ async def build(
         interpreter=interpreter,
         clock=clock,
         config=ServiceConfig(
-            dialogue=DialogueConfig(max_text=settings.max_text),
+            dialogue=DialogueConfig(
+                max_text=settings.max_text, stuck_handoff_after=settings.stuck_handoff_after
+            ),
             conversation_ttl_seconds=settings.conversation_ttl_seconds,
             max_text=settings.max_text,
             lock_timeout_seconds=settings.lock_timeout_seconds,

@@ -78,7 +78,8 @@ _PREFIX = "models/"  # where versions, ACTIVE and history live in the object sto
 
 
 class ActivationRefused(nlu.NLUError):
-    """A candidate scores worse than the active model (activate it with ``force``)."""
+    """A candidate scores worse than the active model, or a new or changed intent scores below
+    the floor (activate it with ``force``)."""
 
     def __init__(self, message: str, comparison: Comparison | None) -> None:
         super().__init__(message)
@@ -152,10 +153,17 @@ class ModelRepository:
     """Model versions in a directory, with an atomically replaced ACTIVE pointer."""
 
     def __init__(
-        self, root: Path, *, tolerance: float = 0.0, shared: ObjectStore | None = None
+        self,
+        root: Path,
+        *,
+        tolerance: float = 0.0,
+        floor: float = 0.0,
+        shared: ObjectStore | None = None,
     ) -> None:
         self.root = root
         self.tolerance = tolerance
+        #: F1 a new or changed intent must reach on the candidate's held-out examples
+        self.floor = floor
         self.shared = shared  # the object store every replica reads (None: the directory)
 
     @property
@@ -351,7 +359,13 @@ class ModelRepository:
         if other is None:
             raise nlu.ModelLoadError("no active model to compare with")
         gate, active = self._gate(candidate), self._gate(other)
-        return compare(gate, active, comparison_examples(gate, active), tolerance=self.tolerance)
+        return compare(
+            gate,
+            active,
+            comparison_examples(gate, active),
+            tolerance=self.tolerance,
+            floor=self.floor,
+        )
 
     def activate(
         self,
@@ -365,12 +379,14 @@ class ModelRepository:
 
         The version is loaded first (a damaged model is never activated). When another
         version is active, the two versions' gates are scored on the candidate's held-out
-        examples that neither gate was trained on; a candidate that scores worse is refused
-        unless ``force``.
+        examples that neither gate was trained on; a candidate that scores worse, or one of
+        whose new or changed intents scores below ``floor`` on its own held-out examples, is
+        refused unless ``force``.
 
         Raises:
             ModelLoadError: the version is missing or damaged.
-            ActivationRefused: it scores worse than the active model and ``force`` is false.
+            ActivationRefused: it scores worse than the active model, or a new/changed intent
+                is below the floor, and ``force`` is false.
         """
         if force and not (reason and reason.strip()):
             raise nlu.NLUError("a forced activation needs a reason")
@@ -385,8 +401,10 @@ class ModelRepository:
                 log.warning("active model %s is unreadable (%s); not comparing", current, e)
             else:
                 examples = comparison_examples(gate, active)
-                comparison = compare(gate, active, examples, tolerance=self.tolerance)
-                if comparison.worse and not force:
+                comparison = compare(
+                    gate, active, examples, tolerance=self.tolerance, floor=self.floor
+                )
+                if comparison.refused and not force:
                     raise ActivationRefused(
                         f"not activated: {comparison.describe()}. Activate anyway with "
                         f"force and a reason (minhu nlu activate {version} --force "

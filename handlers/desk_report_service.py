@@ -83,6 +83,12 @@ class DeskReportIn(BaseModel):
             raise ValueError("未知类别")
         return value
 
+    @field_validator("unit", "room")
+    @classmethod
+    def _bare(cls, value: str) -> str:
+        # stored bare like the chat's slots ("2", "301"): the card adds 单元 / 室
+        return value.strip().removesuffix("单元").removesuffix("室").strip()
+
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str) -> str:

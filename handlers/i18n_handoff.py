@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 TEXT: dict[str, dict[str, str]] = {
+    "handoff.stuck": {
+        "zh": "抱歉，我几次都没能明白您的意思，已请社区工作人员来帮您。",
+        "en": "Sorry, I could not understand you several times; community staff will help you.",
+    },
     "handoff.opened": {
         "zh": "已为您转接社区工作人员，他们会在这里直接回复您，预计 {at} 前接入。"
         "等待时您可以继续描述情况；发送“结束人工”可回到智能助手。",

@@ -47,6 +47,12 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "这条请求不是发给您的，或已失效。",
         "en": "This request was not meant for you, or it is no longer valid.",
     },
+    "push.helper_reopened": {
+        "zh": "您反映的问题（工单 {number}）经{role}现场查看仍未恢复，已重新打开，"
+        "网格员会继续处理。",
+        "en": "The {role} checked on site: the problem of ticket {number} is not fixed yet. "
+        "It is reopened and the grid worker will continue.",
+    },
     "worker.helper.fixed": {
         "zh": "【{role}确认】{name}确认：{place} {what}已恢复（工单 {number}）。",
         "en": "[{role} confirms] {name}: the {what} at {place} works again (ticket {number}).",
@@ -125,6 +131,23 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "绑定成功！{name}，您是{place}的{role}，需要您帮忙确认或转告的消息会发到这里。",
         "en": "Linked! {name}, you are the {role} of {place}; requests to confirm or pass on "
         "will come here.",
+    },
+    "link.phone_asked": {
+        "zh": "如果 {phone} 有在电话或窗口登记的工单，绑定码会以短信发到该手机（30分钟内有效）。"
+        "收到后在这里发送“绑定 绑定码”即可。",
+        "en": "If {phone} has reports taken by phone or at the counter, a code is texted to it "
+        "(valid 30 minutes). Then send “bind <code>” here.",
+    },
+    "link.phone_code": {
+        "zh": "您的绑定码 {code}：在“民呼”对话中发送“绑定 {code}”，即可在微信/网页接收工单进展"
+        "（30分钟内有效）。如非本人操作，请忽略。",
+        "en": "Your code {code}: send “bind {code}” to Minhu to get your ticket updates there "
+        "(valid 30 minutes). If this was not you, ignore it.",
+    },
+    "link.phone_off": {
+        "zh": "短信验证暂未开通。请使用电话/窗口登记时回执上的绑定码，或联系社区工作人员。",
+        "en": "Text-message checks are not available. Use the code on your receipt, or ask the "
+        "community office.",
     },
     "link.bad": {
         "zh": "绑定码不对或已过期。请核对回执或短信上的8位绑定码，或请社区工作人员重新生成。",

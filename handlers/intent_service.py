@@ -34,6 +34,7 @@ from handlers.training_data import (
     entities_json,
     example_of,
     flow_info,
+    import_notes,
     new_table_row,
     parse_markup,
     table_items,
@@ -77,6 +78,7 @@ async def _write(
                 "intent_id": intent.id or 0,
                 "text": example.text,
                 "entities": entities_json(example),
+                "meta": dict(example.metadata) if example.metadata else None,
                 "source": source,
                 "created_by": by,
                 "created_at": now,
@@ -117,7 +119,7 @@ async def training_data(uow: UnitOfWork, p: Principal | None = None) -> nlu.Trai
     for row in await uow.nlu_data.all_examples():
         if p is not None and not sees_example(p, row.community_id):
             continue
-        data.examples.append(example_of(row.text, row.intent, row.entities))
+        data.examples.append(example_of(row.text, row.intent, row.entities, row.meta))
     for kind, target in (
         ("synonym", data.synonyms),
         ("lookup", data.lookups),
@@ -177,6 +179,55 @@ async def seed(
     return intents, examples
 
 
+async def import_data(
+    store: Store,
+    clock: Clock,
+    data: nlu.TrainingData,
+    *,
+    replace: bool,
+    actor: Principal | None,
+    by: str,
+    ip: str = "",
+) -> dict[str, int]:
+    """Merge training data into the database, or replace it all; all or nothing, audited.
+
+    The caller checks who may do it (the console: ``import_training``; the CLI: whoever can
+    reach the database).
+
+    Returns:
+        {"intents": new intents, "examples": new examples}.
+
+    Raises:
+        InvalidInput: a bad intent name or example, or a replacement that drops an intent
+            the dialogue relies on.
+        Conflict: the data changed underneath (nothing was written).
+    """
+    now = clock.now()
+    async with store.unit() as uow:
+        if replace:
+            missing = [name for name in (*FLOWS, *CONVERSATION_INTENTS) if name not in data.intents]
+            if missing:
+                raise InvalidInput(
+                    "替换导入会删除对话流程依赖的意图：" + "、".join(sorted(missing)),
+                )
+            await uow.nlu_data.clear()
+        try:
+            intents, examples = await _write(uow, data, source="import", by=by, now=now)
+        except DuplicateError as e:
+            raise Conflict(f"导入失败，未做任何改动：{e}") from e
+        await audit_service.record(
+            uow,
+            actor,
+            "nlu.import",
+            now=now,
+            summary=f"{'替换' if replace else '合并'}导入：新意图 {intents}，新例句 {examples}",
+            after={"intents": intents, "examples": examples, "replace": replace},
+            ip=ip,
+            username=by if actor is None else "",
+        )
+    return {"intents": intents, "examples": examples}
+
+
 class IntentDesk:
     """Intents, examples and tables on behalf of a console account.
 
@@ -207,8 +258,11 @@ class IntentDesk:
 
     async def import_yaml(
         self, p: Principal, text: str, *, replace: bool, ip: str = ""
-    ) -> dict[str, int]:
-        """Import Rasa NLU YAML: merge into the data, or replace it all. All or nothing."""
+    ) -> dict[str, Any]:
+        """Import Rasa NLU YAML: merge into the data, or replace it all. All or nothing.
+
+        Returns the new intents and examples and ``notes``: what is kept but not used
+        (entity roles/groups, retrieval intents' responses)."""
         require(p.subject, Action.IMPORT_TRAINING)
         try:
             data = nlu.parse_rasa_yaml(text)
@@ -216,31 +270,10 @@ class IntentDesk:
             raise InvalidInput(f"不是有效的 Rasa NLU YAML：{e}") from e
         if not data.examples and not (data.synonyms or data.lookups or data.regexes):
             raise InvalidInput("文件里没有意图例句或词表")
-        now = self.clock.now()
-        async with self.store.unit() as uow:
-            if replace:
-                missing = [
-                    name for name in (*FLOWS, *CONVERSATION_INTENTS) if name not in data.intents
-                ]
-                if missing:
-                    raise InvalidInput(
-                        "替换导入会删除对话流程依赖的意图：" + "、".join(sorted(missing)),
-                    )
-                await uow.nlu_data.clear()
-            try:
-                intents, examples = await _write(uow, data, source="import", by=p.username, now=now)
-            except DuplicateError as e:
-                raise Conflict(f"导入失败，未做任何改动：{e}") from e
-            await audit_service.record(
-                uow,
-                p,
-                "nlu.import",
-                now=now,
-                summary=f"{'替换' if replace else '合并'}导入：新意图 {intents}，新例句 {examples}",
-                after={"intents": intents, "examples": examples, "replace": replace},
-                ip=ip,
-            )
-        return {"intents": intents, "examples": examples}
+        result = await import_data(
+            self.store, self.clock, data, replace=replace, actor=p, by=p.username, ip=ip
+        )
+        return {**result, "notes": import_notes(data)}
 
     async def list_intents(self, p: Principal) -> tuple[list[IntentSummary], list[str]]:
         """Intents with example counts, last F1 and warnings; plus warnings about the whole data."""

@@ -159,6 +159,17 @@ def link_code_in(text: str) -> str | None:
     return match.group(1) + match.group(2) if match else None
 
 
+_PHONE_LINK = re.compile(
+    r"^\s*(?:绑定|綁定|验证)(?:手机号?|电话|号码)\s*[:：]?\s*([+\d][\d\s-]{9,18})\s*$"
+)
+
+
+def phone_link_in(text: str) -> str | None:
+    """ "绑定手机 139 1234 5678" → the mobile number whose tickets the writer claims."""
+    match = _PHONE_LINK.match(text)
+    return mobile(match.group(1)) if match else None
+
+
 def new_link_code() -> str:
     """Eight random digits (typed from a paper receipt or a text message)."""
     return f"{secrets.randbelow(10**8):08d}"

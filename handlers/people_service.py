@@ -19,36 +19,34 @@ sequenceDiagram
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from handlers.address import BuildingRef, resolve_building
-from handlers.errors import Conflict, InvalidInput, NotFound
+from handlers.codec import outbound_to_dict
+from handlers.errors import Conflict, InvalidInput
 from handlers.flows import category_label
-from handlers.guards import require, ticket_for
+from handlers.guards import ticket_for
 from handlers.helper_reach import SMS, by_rank, send_to_helper
 from handlers.i18n import t
 from handlers.lifecycle import Actor, Move, is_open
 from handlers.messages import Button, Outbound
-from handlers.notices import task_buttons
+from handlers.notices import resident_update, task_buttons
 from handlers.people import (
-    HelperRole,
     Person,
     building_mention,
     code_hash,
     code_text,
+    masked_phone,
     new_link_code,
-    parse_helpers_csv,
     person_line,
     role_label,
-    role_of,
 )
-from handlers.permissions import Action, CommunityTarget, Subject, communities_for
+from handlers.permissions import Action, Subject
 from handlers.ports import Clock
-from handlers.ticket_service import TicketService
+from handlers.ticket_service import TicketService, facts_of
 from handlers.tickets.access import grid_tree
-from nlu.pii import phone_digits
 from storage.interfaces import Store, UnitOfWork
 from storage.models import (
     Building,
@@ -78,7 +76,6 @@ WHAT = {
     "illegal_construction": {"zh": "违建问题", "en": "illegal construction"},
     "dispute": {"zh": "邻里纠纷", "en": "dispute"},
 }
-LINK_DAYS = 14
 
 
 def what_of(category: str, locale: str = "zh") -> str:
@@ -140,23 +137,9 @@ def worker_reply(ticket: Ticket, purpose: str, done: Asked, locale: str) -> str:
     return "\n".join(lines)
 
 
-def helper_json(helper: BuildingHelper, buildings: Sequence[Building]) -> dict[str, Any]:
-    """A helper as staff see it (the console and the API show the full phone)."""
-    return {
-        "id": helper.id,
-        "name": helper.name,
-        "role": helper.role,
-        "role_label": role_label(helper.role),
-        "community_id": helper.community_id,
-        "unit": helper.unit,
-        "phone": helper.phone,
-        "linked": helper.resident_id is not None,
-        "buildings": [{"id": b.id, "name": b.name} for b in buildings],
-    }
-
-
 class PeopleService:
-    """Building heads and volunteers: registry, tickets, residents' questions, link codes.
+    """Building heads and volunteers on tickets, residents' questions, link codes (the
+    registry itself: ``handlers/helper_registry_service.py``).
 
     Args:
         store: units of work.
@@ -171,169 +154,15 @@ class PeopleService:
         clock: Clock,
         tickets: TicketService,
         on_outbox: Callable[[], None] | None = None,
+        *,
+        sms: bool = False,
     ) -> None:
         self.store = store
         self.clock = clock
         self.tickets = tickets
+        self.sms = sms
         self._kick = on_outbox or (lambda: None)
         tickets.moves.after.append(self._after_move)
-
-    # --- the registry ---------------------------------------------------------------------
-
-    async def listed(
-        self, subject: Subject, *, building_id: int | None = None
-    ) -> list[dict[str, Any]]:
-        """The helpers the subject may see (staff: their community), with their buildings."""
-        ids = communities_for(subject, Action.VIEW)
-        async with self.store.unit() as uow:
-            helpers = await uow.people.helpers(
-                community_ids=list(ids) if ids is not None else None, building_id=building_id
-            )
-            return await self._json(uow, helpers)
-
-    async def _json(
-        self, uow: UnitOfWork, helpers: Sequence[BuildingHelper]
-    ) -> list[dict[str, Any]]:
-        places = await uow.people.buildings_of([h.id or 0 for h in helpers])
-        names = {b.id: b for b in await uow.registry.buildings()}
-        return [
-            helper_json(h, [names[i] for i in places.get(h.id or 0, []) if i in names])
-            for h in helpers
-        ]
-
-    async def register(
-        self,
-        subject: Subject,
-        *,
-        name: str,
-        role: str,
-        building_ids: Sequence[int],
-        unit: str = "",
-        phone: str = "",
-    ) -> dict[str, Any]:
-        """Add a helper looking after one or more buildings of one community.
-
-        Raises:
-            InvalidInput: empty name, unknown role or building, buildings of two communities.
-            NotAllowed: not the subject's community (``manage_registry``).
-        """
-        name = name.strip()
-        if not name or len(name) > 50:
-            raise InvalidInput("姓名不能为空，且不超过50字")
-        try:
-            kind = role_of(role)
-        except ValueError as e:
-            raise InvalidInput(str(e)) from e
-        if kind == HelperRole.UNIT_HEAD and not unit.strip():
-            raise InvalidInput("单元长需要填写单元（如 1单元）")
-        if not building_ids:
-            raise InvalidInput("请至少选择一幢楼")
-        async with self.store.unit() as uow:
-            buildings = []
-            for building_id in building_ids:
-                building = await uow.registry.building(building_id)
-                if building is None:
-                    raise InvalidInput(f"没有编号为 {building_id} 的楼栋")
-                buildings.append(building)
-            communities = {b.community_id for b in buildings}
-            if len(communities) != 1:
-                raise InvalidInput("一位楼栋长或志愿者只能负责同一个社区的楼栋")
-            community_id = communities.pop()
-            require(subject, Action.MANAGE_REGISTRY, CommunityTarget(community_id))
-            helper = await uow.people.add_helper(
-                BuildingHelper(
-                    community_id=community_id,
-                    name=name,
-                    role=kind.value,
-                    unit=unit.strip()[:20],
-                    phone=phone_digits(phone) if phone else "",
-                    created_at=self.clock.now(),
-                ),
-                [b.id or 0 for b in buildings],
-            )
-            return helper_json(helper, buildings)
-
-    async def remove(self, subject: Subject, helper_id: int) -> None:
-        """Retire a helper (kept for the tickets they answered on)."""
-        async with self.store.unit() as uow:
-            helper = await uow.people.helper(helper_id)
-            if helper is None or not helper.active:
-                raise NotFound(f"没有编号为 {helper_id} 的楼栋长或志愿者")
-            require(subject, Action.MANAGE_REGISTRY, CommunityTarget(helper.community_id))
-            helper.active = False
-            await uow.people.save_helper(helper)
-
-    async def import_csv(self, subject: Subject, text: str) -> int:
-        """Add every helper of the CSV, or none (errors per line).
-
-        Raises:
-            InvalidInput: the errors, one line each.
-        """
-        parsed = parse_helpers_csv(text)
-        errors = list(parsed.errors)
-        async with self.store.unit() as uow:
-            communities = {c.name: c for c in await uow.registry.communities()}
-            plans: list[tuple[BuildingHelper, list[int]]] = []
-            for row in parsed.rows:
-                community = communities.get(row.community)
-                if community is None:
-                    errors.append(f"第{row.line}行：没有名为“{row.community}”的社区")
-                    continue
-                if not _may_manage(subject, community.id):
-                    errors.append(f"第{row.line}行：您无权管理“{row.community}”")
-                    continue
-                refs = [
-                    BuildingRef(b.id or 0, b.name, tuple(b.aliases or ()), b.community_id, "")
-                    for b in await uow.registry.buildings(community.id)
-                ]
-                ids: list[int] = []
-                for name in row.buildings:
-                    found = resolve_building(name, refs, community_id=community.id)
-                    if not found:
-                        errors.append(f"第{row.line}行：{row.community}没有“{name}”")
-                        continue
-                    ids.append(found[0].id)
-                plans.append(
-                    (
-                        BuildingHelper(
-                            community_id=community.id or 0,
-                            name=row.name,
-                            role=row.role.value,
-                            unit=row.unit,
-                            phone=row.phone,
-                            created_at=self.clock.now(),
-                        ),
-                        ids,
-                    )
-                )
-            if errors:
-                raise InvalidInput("\n".join(errors))
-            if not plans:
-                raise InvalidInput("文件里没有楼栋长或志愿者")
-            for helper, ids in plans:
-                await uow.people.add_helper(helper, ids)
-        return len(plans)
-
-    async def link_code(self, subject: Subject, helper_id: int) -> tuple[str, datetime]:
-        """A one-time code the helper sends in their chat ("绑定 1234 5678") to link it."""
-        now = self.clock.now()
-        code = new_link_code()
-        expires = now + timedelta(days=LINK_DAYS)
-        async with self.store.unit() as uow:
-            helper = await uow.people.helper(helper_id)
-            if helper is None or not helper.active:
-                raise NotFound(f"没有编号为 {helper_id} 的楼栋长或志愿者")
-            require(subject, Action.MANAGE_REGISTRY, CommunityTarget(helper.community_id))
-            await uow.people.add_code(
-                LinkCode(
-                    code_hash=code_hash(code),
-                    kind="helper",
-                    helper_id=helper.id,
-                    created_at=now,
-                    expires_at=expires,
-                )
-            )
-        return code_text(code), expires
 
     # --- helpers on a ticket ----------------------------------------------------------------
 
@@ -456,9 +285,11 @@ class PeopleService:
                 kind="helper_request",
                 data={"number": ticket.number},
             )
-        row.status, row.asked_at = "asked", now
+        sent = await send_to_helper(uow, helper, message, now=now, ticket_id=ticket.id)
+        # no linked chat: the worker is given the phone to call instead
+        row.status, row.asked_at = ("asked" if sent else "no_chat"), now
         await uow.people.save_asked(row)
-        return await send_to_helper(uow, helper, message, now=now, ticket_id=ticket.id)
+        return sent
 
     async def _after_move(self, uow: UnitOfWork, ticket: Ticket, move: Move, actor: Actor) -> None:
         """A resolved ticket asks the helpers waiting to verify it."""
@@ -523,7 +354,16 @@ class PeopleService:
             # the fix did not hold: back to the worker, like a resident's low rating but
             # without the escalation (the neighbour checked, nobody missed a deadline yet)
             await self.tickets.apply(uow, ticket, Move.REOPEN, actor, note=said)
-            await self.tickets.push_resident(uow, ticket, "reopened", reporter=True)
+            await self.tickets.push_resident(uow, ticket, "reopened", reporter=False)
+            reporter_locale = await self.tickets.reporter_locale(uow, ticket)
+            text = t(
+                "push.helper_reopened",
+                reporter_locale,
+                number=ticket.number,
+                role=role_label(helper.role, reporter_locale),
+            )
+            update = resident_update("reopened", facts_of(ticket), reporter_locale)
+            await self.tickets.notifications.push_reporter(uow, ticket, replace(update, text=text))
             if ticket.assignee_id:
                 prefix = t("worker.helper.not_fixed", "zh", what=what, **values)
                 await self.tickets.push_task(uow, ticket.assignee_id, ticket, prefix=prefix)
@@ -673,6 +513,34 @@ class PeopleService:
             kind="people",
         )
 
+    async def ask_phone_code(self, uow: UnitOfWork, resident: Resident, phone: str) -> Outbound:
+        """ "绑定手机 139…": text a one-time code to that phone if staff filed reports for it,
+        so the writer proves the phone is theirs. The answer is the same whether or not the
+        number is known (it must not tell who reported), and one code per 10 minutes."""
+        locale = resident.locale
+        if not self.sms:
+            return Outbound(text=t("link.phone_off", locale))
+        now = self.clock.now()
+        identity = await uow.registry.identity(SMS, phone)
+        owner = identity.resident_id if identity else None
+        if owner is not None and owner != resident.id:
+            recent = await uow.people.codes_since(owner, now - timedelta(minutes=10))
+            if not recent:
+                code = new_link_code()
+                await uow.people.add_code(
+                    LinkCode(
+                        code_hash=code_hash(code),
+                        kind="resident",
+                        resident_id=owner,
+                        created_at=now,
+                        expires_at=now + timedelta(minutes=30),
+                    )
+                )
+                text = t("link.phone_code", "zh", code=code_text(code))
+                await uow.outbox.enqueue(SMS, phone, outbound_to_dict(Outbound(text=text)), now=now)
+                uow.queued += 1
+        return Outbound(text=t("link.phone_asked", locale, phone=masked_phone(phone)))
+
     async def link(
         self, uow: UnitOfWork, resident: Resident, channel: str, user_id: str, code: str
     ) -> Outbound:
@@ -745,9 +613,3 @@ async def link_resident(
 
 def _reachable_status(status: str) -> bool:
     return is_open(status) or status == "resolved"
-
-
-def _may_manage(subject: Subject, community_id: int | None) -> bool:
-    from handlers.permissions import may
-
-    return may(subject, Action.MANAGE_REGISTRY, CommunityTarget(community_id), {})

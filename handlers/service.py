@@ -42,6 +42,7 @@ from handlers.conversations.resident import ResidentConversation
 from handlers.conversations.worker import WorkerConversation
 from handlers.desk_report_service import DeskReports
 from handlers.dialogue import DialogueConfig, DialogueState
+from handlers.helper_registry_service import HelperRegistry
 from handlers.i18n import locale_of, t
 from handlers.messages import Inbound, Outbound
 from handlers.notice_service import NoticeService
@@ -107,7 +108,8 @@ class MinhuService:
         tickets: the ticket operations (built from the above when not given).
 
     Staff operations (the admin console, the APIs) go to ``tickets``, ``notices``, ``people``
-    (building heads and volunteers) and ``desk_reports`` (phone and counter reports) directly.
+    and ``helpers`` (building heads and volunteers on tickets; their registry) and
+    ``desk_reports`` (phone and counter reports) directly.
     """
 
     def __init__(
@@ -136,7 +138,10 @@ class MinhuService:
         )
         self.rates = rates
         self.notices = NoticeService(store, clock, self._on_outbox)
-        self.people = PeopleService(store, clock, self.tickets, self._on_outbox)
+        self.people = PeopleService(
+            store, clock, self.tickets, self._on_outbox, sms=self.config.sms
+        )
+        self.helpers = HelperRegistry(store, clock)
         self.desk_reports = DeskReports(
             store, clock, self.tickets, sms=self.config.sms, on_outbox=self._on_outbox
         )

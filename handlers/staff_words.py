@@ -35,7 +35,7 @@ MORE_EVENTS = {
     "merge_in": "并入其他工单",
     # issue 14: people around a building, reports by phone or at the counter
     "desk_report": "电话/窗口受理",
-    "helper_added": "请楼栋长协助",
+    "helper_added": "添加楼栋长/志愿者",
     "helper_fixed": "楼栋长确认已恢复",
     "helper_not_fixed": "楼栋长反馈未恢复",
     "helper_here": "楼栋长已到场",

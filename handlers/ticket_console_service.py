@@ -42,6 +42,7 @@ CLOCK_LABELS = {
     "resolve": "办结时限",
     "resolve_remind": "办结提醒",
     "rating": "评价期限（到期自动关闭）",
+    "callback": "回电承诺（网格员给居民回电）",
 }
 LEVEL_LABELS = {0: "网格员", 1: "网格长", 2: "社区工作人员", 3: "街道工作人员"}
 ROLE_LABELS = {

@@ -20,7 +20,8 @@ from handlers.i18n import t
 from nlu.rasa import parse_example
 from storage.models import NluLookup, NluRegex, NluSynonym
 
-INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{1,59}$")
+# a Rasa retrieval intent is "<base>/<sub>" (faq/ask_hours): the base is what domain.yml lists
+INTENT_NAME = re.compile(r"^(?=.{2,60}$)[a-z][a-z0-9_]*(/[a-z0-9_]+)?$")
 ENTITY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 TABLE_NAME = re.compile(r"^[\w\-.]{1,60}$")
 RESERVED = frozenset({"tables", "import", "export"})  # console paths under /admin/intents/
@@ -55,7 +56,12 @@ def entities_json(example: nlu.Example) -> list[dict[str, Any]]:
     return out
 
 
-def example_of(text: str, intent: str, entities: list[dict[str, Any]]) -> nlu.Example:
+def example_of(
+    text: str,
+    intent: str,
+    entities: list[dict[str, Any]],
+    metadata: dict[str, Any] | None = None,
+) -> nlu.Example:
     return nlu.Example(
         text,
         intent,
@@ -70,6 +76,7 @@ def example_of(text: str, intent: str, entities: list[dict[str, Any]]) -> nlu.Ex
             )
             for e in entities
         ),
+        metadata or None,
     )
 
 
@@ -195,3 +202,40 @@ def table_items(kind: str, name: str, items: list[str]) -> list[str]:
     if not clean:
         raise InvalidInput("至少需要一项")
     return clean
+
+
+def base_intent(name: str) -> str:
+    """The intent a Rasa domain lists for it: ``faq`` for the retrieval intent ``faq/ask_x``."""
+    return name.split("/", 1)[0]
+
+
+def import_notes(data: nlu.TrainingData) -> list[str]:
+    """What an import keeps but Minhu does not use, said before anyone relies on it."""
+    notes: list[str] = []
+    tagged = sum(
+        1 for e in data.examples for a in e.entities if a.role is not None or a.group is not None
+    )
+    if tagged:
+        notes.append(
+            f"{tagged} 处实体标注带有 role/group：会原样保存和导出，但本系统的实体识别不会预测 "
+            f"role/group / {tagged} annotations carry roles or groups: kept and exported, but "
+            "Minhu's entity extractors will not predict roles or groups"
+        )
+    retrieval = sorted({i for i in data.intents if "/" in i})
+    if retrieval:
+        notes.append(
+            f"检索意图 {'、'.join(retrieval[:5])}{'等' if len(retrieval) > 5 else ''} 各自作为一个"
+            "意图识别；本系统没有 Rasa 的回复选择器，它们按“其他问题”受理 / retrieval intents are "
+            "classified as intents of their own; without Rasa's response selector they are "
+            "handled as 其他问题"
+        )
+    own_time = sorted(
+        {a.entity for e in data.examples for a in e.entities if a.entity in {"date", "time"}}
+        | ({"date", "time"} & (set(data.lookups) | set(data.regexes)))
+    )
+    if own_time:
+        notes.append(
+            f"项目自己的 {'/'.join(own_time)} 实体优先于内置的时间识别 / the project's own "
+            f"{'/'.join(own_time)} entity wins over the built-in time extractor where they overlap"
+        )
+    return notes

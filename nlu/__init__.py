@@ -15,7 +15,14 @@ from nlu.evaluation import (
 )
 from nlu.loading import jsonl_row_text, load_jsonl, load_training_data
 from nlu.model import OUT_OF_SCOPE, NLUModel, load_gate, load_model
-from nlu.rasa import Domain, dump_domain_yaml, dump_rasa_yaml, parse_domain_yaml, parse_rasa_yaml
+from nlu.rasa import (
+    Domain,
+    dump_domain_yaml,
+    dump_rasa_yaml,
+    merge_domain_yaml,
+    parse_domain_yaml,
+    parse_rasa_yaml,
+)
 from nlu.safety import advice_for, detect_hazards
 from nlu.text import normalize
 from nlu.training import choose_thresholds, example_digest, holdout_split, train
@@ -73,6 +80,7 @@ __all__ = [
     "load_jsonl",
     "load_model",
     "load_training_data",
+    "merge_domain_yaml",
     "normalize",
     "parse_domain_yaml",
     "parse_rasa_yaml",

@@ -25,6 +25,10 @@ _PRIORITY = {
 }
 # Urgency cues may sit inside another entity's span ("电梯困人" as a lookup term).
 _NON_EXCLUSIVE = frozenset({"urgency_cues"})
+# Entity types the built-in time extractor stands for. A project whose training data defines
+# one of them itself (annotations, lookups, regexes) keeps its own reading where they overlap.
+_TIME_TYPES = frozenset({"date", "time"})
+_DATA_EXTRACTORS = frozenset({"lookup", "regex"})
 
 
 @dataclass(slots=True)
@@ -33,6 +37,12 @@ class EntityPipeline:
 
     enabled: frozenset[str]
     data: DataEntityExtractor = field(default_factory=DataEntityExtractor)
+    #: date/time types the training data defines itself (they win over the time extractor)
+    own_time: frozenset[str] = field(default=frozenset(), init=False)
+
+    def __post_init__(self) -> None:
+        defined = {kind for kind, _ in self.data.terms.values()} | set(self.data.patterns)
+        self.own_time = frozenset(defined & _TIME_TYPES)
 
     def extract(
         self, text: str, original: str, hints: Hints | None, now: datetime | None
@@ -55,18 +65,22 @@ class EntityPipeline:
             candidates.extend(extract_times(text, original, now))
         if "data_entity_extractor" in self.enabled:
             candidates.extend(self.data.extract(text, original))
-        kept = _resolve_overlaps(candidates)
+        kept = _resolve_overlaps(candidates, self.own_time)
         if "urgency_extractor" in self.enabled:
             kept.extend(extract_urgency(text, original))
         kept.sort(key=lambda e: (e.start, e.end, e.type))
         return tuple(kept)
 
 
-def _resolve_overlaps(candidates: list[Entity]) -> list[Entity]:
-    ordered = sorted(
-        candidates,
-        key=lambda e: (_PRIORITY.get(e.extractor, 9), -(e.end - e.start), e.start),
-    )
+def _resolve_overlaps(
+    candidates: list[Entity], own_time: frozenset[str] = frozenset()
+) -> list[Entity]:
+    def rank(e: Entity) -> float:
+        if own_time and e.type in own_time and e.extractor in _DATA_EXTRACTORS:
+            return _PRIORITY["regex_time"] - 0.5  # the project's own date/time reading first
+        return _PRIORITY.get(e.extractor, 9)
+
+    ordered = sorted(candidates, key=lambda e: (rank(e), -(e.end - e.start), e.start))
     kept: list[Entity] = []
     for entity in ordered:
         if entity.extractor in _NON_EXCLUSIVE or all(

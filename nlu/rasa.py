@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -14,9 +14,17 @@ from nlu.types import AnnotatedEntity, Example, TrainingData
 
 RASA_VERSION = "3.1"
 
-# [surface](entity), [surface](entity:value), [surface]{"entity": ..., "value": ...}
-_ANNOTATION = re.compile(r"\[(?P<text>[^\[\]]+)\](?:\((?P<short>[^()]+)\)|(?P<json>\{[^{}]*\}))")
-_PLAIN = re.compile(r"^[A-Za-z_][\w\-]*$")
+# [surface](entity), [surface](entity:value), [surface]{"entity": ..., "value": ...}, and
+# several entities on one span (Rasa 3): [surface]{"entity": "a"}{"entity": "b"} or the list
+# form [surface][{"entity": "a"}, {"entity": "b"}]
+_ANNOTATION = re.compile(
+    r"\[(?P<text>[^\[\]]+)\]"
+    r"(?:\((?P<short>[^()]+)\)|(?P<json>(?:\{[^{}]*\})+)|(?P<list>\[\s*\{[^\[\]]*\}\s*\]))"
+)
+_DICT = re.compile(r"\{[^{}]*\}")
+_PLAIN = re.compile(r"^[A-Za-z_][\w\-]*(/[\w\-]+)?$")
+# what is left of an annotation the patterns above could not read: refused, never kept as text
+_BROKEN = re.compile(r"\]\s*(\[\s*\{|\{)")
 
 
 def parse_example(markup: str, intent: str) -> Example:
@@ -42,24 +50,48 @@ def parse_example(markup: str, intent: str) -> Example:
             entity, _, value = match.group("short").partition(":")
             entities.append(AnnotatedEntity(start, end, entity.strip(), value.strip() or None))
             continue
-        try:
-            spec = json.loads(match.group("json"))
-        except json.JSONDecodeError as e:
-            raise TrainingDataError(f"bad entity annotation in {markup!r}: {e}") from e
-        if not isinstance(spec, dict) or not isinstance(spec.get("entity"), str):
-            raise TrainingDataError(f"entity annotation without 'entity' in {markup!r}")
-        entities.append(
-            AnnotatedEntity(
-                start,
-                end,
-                spec["entity"],
-                _opt_str(spec.get("value")),
-                _opt_str(spec.get("role")),
-                _opt_str(spec.get("group")),
+        specs = match.group("json") or match.group("list")
+        dicts = _DICT.findall(specs)
+        if match.group("list") is not None and not _is_list_of_dicts(specs, len(dicts)):
+            raise TrainingDataError(
+                f"cannot read an entity annotation in {markup!r}: write several entities on "
+                'one span as [text][{"entity": "…"}, {"entity": "…"}]'
             )
-        )
+        for raw in dicts:
+            try:
+                spec = json.loads(raw)
+            except json.JSONDecodeError as e:
+                raise TrainingDataError(f"bad entity annotation in {markup!r}: {e}") from e
+            if not isinstance(spec, dict) or not isinstance(spec.get("entity"), str):
+                raise TrainingDataError(f"entity annotation without 'entity' in {markup!r}")
+            entities.append(
+                AnnotatedEntity(
+                    start,
+                    end,
+                    spec["entity"],
+                    _opt_str(spec.get("value")),
+                    _opt_str(spec.get("role")),
+                    _opt_str(spec.get("group")),
+                )
+            )
     text_parts.append(markup[position:])
-    return Example("".join(text_parts), intent, tuple(entities))
+    text = "".join(text_parts)
+    if _BROKEN.search(text):
+        raise TrainingDataError(
+            f"cannot read an entity annotation in {markup!r}: use [text](entity), "
+            '[text]{"entity": "…"} or, for several entities on one span, '
+            '[text][{"entity": "…"}, {"entity": "…"}]'
+        )
+    return Example(text, intent, tuple(entities))
+
+
+def _is_list_of_dicts(text: str, n: int) -> bool:
+    """``[{..}, {..}]`` as JSON, or Rasa's lenient ``[{..}{..}]`` without commas."""
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError:
+        return _DICT.sub("", text).strip("[] ,\n\t") == ""
+    return isinstance(items, list) and len(items) == n
 
 
 def _opt_str(value: object) -> str | None:
@@ -67,46 +99,66 @@ def _opt_str(value: object) -> str | None:
 
 
 def render_example(example: Example) -> str:
-    """The inverse of :func:`parse_example`: text with inline annotations."""
+    """The inverse of :func:`parse_example`: text with inline annotations (several entities
+    on one span in Rasa 3's list form)."""
+    spans: dict[tuple[int, int], list[AnnotatedEntity]] = {}
+    for ann in example.entities:
+        spans.setdefault((ann.start, ann.end), []).append(ann)
     out: list[str] = []
     position = 0
-    for ann in sorted(example.entities, key=lambda a: (a.start, a.end)):
-        if ann.start < position or ann.end > len(example.text) or ann.end <= ann.start:
+    for (start, end), anns in sorted(spans.items()):
+        if start < position or end > len(example.text) or end <= start:
             continue  # overlapping or out-of-range annotations cannot be written inline
-        out.append(example.text[position : ann.start])
-        surface = example.text[ann.start : ann.end]
-        if ann.role is None and ann.group is None and ann.value is None:
-            out.append(f"[{surface}]({ann.entity})")
+        out.append(example.text[position:start])
+        surface = example.text[start:end]
+        if len(anns) > 1:
+            specs = ", ".join(json.dumps(_spec(a), ensure_ascii=False) for a in anns)
+            out.append(f"[{surface}][{specs}]")
+        elif anns[0].role is None and anns[0].group is None and anns[0].value is None:
+            out.append(f"[{surface}]({anns[0].entity})")
         else:
-            spec: dict[str, str] = {"entity": ann.entity}
-            for key, value in (("value", ann.value), ("role", ann.role), ("group", ann.group)):
-                if value is not None:
-                    spec[key] = value
-            out.append(f"[{surface}]{json.dumps(spec, ensure_ascii=False)}")
-        position = ann.end
+            out.append(f"[{surface}]{json.dumps(_spec(anns[0]), ensure_ascii=False)}")
+        position = end
     out.append(example.text[position:])
     return "".join(out)
 
 
+def _spec(ann: AnnotatedEntity) -> dict[str, str]:
+    spec: dict[str, str] = {"entity": ann.entity}
+    for key, value in (("value", ann.value), ("role", ann.role), ("group", ann.group)):
+        if value is not None:
+            spec[key] = value
+    return spec
+
+
 def _example_lines(block: object, where: str) -> list[str]:
+    return [line for line, _ in _examples_with_metadata(block, where)]
+
+
+def _examples_with_metadata(
+    block: object, where: str
+) -> list[tuple[str, dict[str, object] | None]]:
     if isinstance(block, str):
-        lines = []
+        lines: list[tuple[str, dict[str, object] | None]] = []
         for raw in block.splitlines():
             line = raw.strip()
             if not line:
                 continue
             if not line.startswith("-"):
                 raise TrainingDataError(f"{where}: example lines must start with '- ': {raw!r}")
-            lines.append(line[1:].strip())
+            lines.append((line[1:].strip(), None))
         return lines
     if isinstance(block, list):
         # Rasa also accepts a list of {"text": ..., "metadata": ...} mappings.
-        out = []
+        out: list[tuple[str, dict[str, object] | None]] = []
         for item in block:
             text = item.get("text") if isinstance(item, dict) else item
             if not isinstance(text, str):
                 raise TrainingDataError(f"{where}: cannot read example {item!r}")
-            out.append(text.strip())
+            meta = item.get("metadata") if isinstance(item, dict) else None
+            if meta is not None and not isinstance(meta, dict):
+                raise TrainingDataError(f"{where}: 'metadata' of {text!r} must be a mapping")
+            out.append((text.strip(), dict(meta) if meta else None))
         return out
     if block is None:
         return []
@@ -116,9 +168,12 @@ def _example_lines(block: object, where: str) -> list[str]:
 def parse_rasa_yaml(text: str) -> TrainingData:
     """Read Rasa NLU training data (the ``nlu:`` section of a Rasa 3 YAML file).
 
-    Supports intents with ``[text](entity)``, ``[text](entity:value)`` and
-    ``[text]{"entity": ..., "value": ..., "role": ..., "group": ...}`` annotations, synonyms,
-    regexes and lookup tables. Other sections (rules, stories, responses) are ignored.
+    Supports intents (retrieval intents ``faq/ask_x`` too) with ``[text](entity)``,
+    ``[text](entity:value)`` and ``[text]{"entity": ..., "value": ..., "role": ...,
+    "group": ...}`` annotations, several entities on one span (``[text]{..}{..}`` or
+    ``[text][{..}, {..}]``), example and intent ``metadata`` (kept on each example),
+    synonyms, regexes and lookup tables. Other sections (rules, stories, responses) are
+    ignored.
 
     Raises:
         TrainingDataError: the text is not valid YAML or not shaped like Rasa NLU data.
@@ -140,8 +195,16 @@ def parse_rasa_yaml(text: str) -> TrainingData:
             raise TrainingDataError(f"'nlu' entries must be mappings, got {item!r}")
         if "intent" in item:
             intent = str(item["intent"])
-            for line in _example_lines(item.get("examples"), f"intent {intent}"):
-                data.examples.append(parse_example(line, intent))
+            shared = item.get("metadata")
+            if shared is not None and not isinstance(shared, dict):
+                raise TrainingDataError(f"intent {intent}: 'metadata' must be a mapping")
+            for line, meta in _examples_with_metadata(item.get("examples"), f"intent {intent}"):
+                example = parse_example(line, intent)
+                # intent-level metadata belongs to every example of it (as in Rasa)
+                merged = {**(shared or {}), **(meta or {})}
+                if merged:
+                    example = replace(example, metadata=merged)
+                data.examples.append(example)
         elif "synonym" in item:
             key = str(item["synonym"])
             bucket = data.synonyms.setdefault(key, [])
@@ -178,7 +241,16 @@ def dump_rasa_yaml(data: TrainingData) -> str:
     out = [f'version: "{RASA_VERSION}"', "", "nlu:"]
     for intent in data.intents:
         out.append(f"- intent: {_scalar(intent)}")
-        out.extend(_block([render_example(e) for e in data.examples if e.intent == intent]))
+        examples = [e for e in data.examples if e.intent == intent]
+        if any(e.metadata for e in examples):
+            out.append("  examples:")
+            for e in examples:
+                out.append(f"  - text: {json.dumps(render_example(e), ensure_ascii=False)}")
+                if e.metadata:
+                    meta = json.dumps(dict(e.metadata), ensure_ascii=False, sort_keys=True)
+                    out.append(f"    metadata: {meta}")
+            continue
+        out.extend(_block([render_example(e) for e in examples]))
     for kind, table in (
         ("synonym", data.synonyms),
         ("regex", data.regexes),
@@ -270,5 +342,49 @@ def dump_domain_yaml(domain: Domain) -> str:
     ]
     if domain.slots:
         doc["slots"] = domain.slots
+    text: str = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    return text
+
+
+def _names(entries: list[object]) -> set[str]:
+    out: set[str] = set()
+    for entry in entries:
+        if isinstance(entry, str):
+            out.add(entry)
+        elif isinstance(entry, dict) and len(entry) == 1:
+            out.add(str(next(iter(entry))))
+    return out
+
+
+def merge_domain_yaml(theirs: str, ours: Domain) -> str:
+    """A project's ``domain.yml`` with our intents, entities and slots added.
+
+    Everything the project has is kept as it is (its intents with their options, entities
+    with roles and groups, slots with their mappings, responses, actions, forms, session
+    config); only what it lacks is appended. A slot both define keeps the project's
+    definition. Comments are not kept (the file is read and written as YAML data).
+
+    Raises:
+        TrainingDataError: the project's domain is not YAML or not a mapping.
+    """
+    parse_domain_yaml(theirs)  # the same shape checks as reading it
+    doc: dict[str, Any] = yaml.safe_load(theirs) or {}
+    doc.setdefault("version", RASA_VERSION)
+    for key, names, props in (
+        ("intents", ours.intents, ours.intent_properties),
+        ("entities", ours.entities, ours.entity_properties),
+    ):
+        entries: list[object] = list(doc.get(key) or [])
+        have = _names(entries)
+        for name in names:
+            if name not in have:
+                entries.append({name: props[name]} if name in props else name)
+                have.add(name)
+        doc[key] = entries
+    slots: dict[str, Any] = dict(doc.get("slots") or {})
+    for name, spec in ours.slots.items():
+        slots.setdefault(name, spec)
+    if slots:
+        doc["slots"] = slots
     text: str = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, default_flow_style=False)
     return text

@@ -76,6 +76,18 @@ def holdout_split(
     return train_idx, sorted(held)
 
 
+def intent_digests(examples: Sequence[Example]) -> dict[str, str]:
+    """One hash per intent over its example texts: two models whose hashes differ for an
+    intent were trained on different examples of it (a *changed* intent)."""
+    by_intent: dict[str, list[str]] = {}
+    for e in examples:
+        by_intent.setdefault(e.intent, []).append(e.text)
+    return {
+        intent: hashlib.sha256("\n".join(sorted(rows)).encode("utf-8")).hexdigest()[:16]
+        for intent, rows in sorted(by_intent.items())
+    }
+
+
 def choose_thresholds(
     confidences: Sequence[float],
     correct: Sequence[bool],
@@ -227,6 +239,7 @@ def train(
         "n_held_out": len(held_idx),
         "refit_on_all": bool(training.refit_on_all and held_idx),
         "examples_per_intent": {i: labels.count(i) for i in intents},
+        "intent_digests": intent_digests(examples),
         "data_sha256": digest,
         "temperature": round(core.classifier.temperature, 4),
         "thresholds": threshold_info,

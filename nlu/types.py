@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -143,6 +144,8 @@ class Example:
     text: str
     intent: str
     entities: tuple[AnnotatedEntity, ...] = ()
+    # Rasa example ``metadata`` (any mapping), kept through imports and exports; not a feature
+    metadata: Mapping[str, object] | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(slots=True)

@@ -268,7 +268,15 @@ class SqlNluData:
             .order_by(col(NluIntent.name), col(NluExample.id))
         )
         return [
-            ExampleRow(e.id or 0, name, e.text, list(e.entities or []), e.source, e.community_id)
+            ExampleRow(
+                e.id or 0,
+                name,
+                e.text,
+                list(e.entities or []),
+                e.source,
+                e.community_id,
+                dict(e.meta) if e.meta else None,
+            )
             for e, name in (await self.s.exec(query)).all()
         ]
 
@@ -283,7 +291,7 @@ class SqlNluData:
     async def insert_examples(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert many examples in one statement (seeding, imports); DuplicateError on a clash.
 
-        Each row: intent_id, text, entities, source, created_by, created_at.
+        Each row: intent_id, text, entities, source, created_by, created_at (and meta).
         """
         if not rows:
             return 0

@@ -20,6 +20,7 @@ class ExampleRow:
     entities: list[dict[str, Any]]
     source: str
     community_id: int | None = None
+    meta: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

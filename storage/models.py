@@ -544,6 +544,8 @@ class NluExample(SQLModel, table=True):
     intent_id: int = Field(foreign_key="nluintent.id", index=True)
     text: str = Field(max_length=500)
     entities: list[dict[str, Any]] = _json_list()
+    # a Rasa project's example metadata, kept so an import comes back out whole
+    meta: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     source: str = Field(default="admin", max_length=20)  # seed | admin | import | review
     # the community whose resident said it (review promotions); None for our own examples.
     # Staff see only their own community's resident-derived examples.

@@ -41,7 +41,8 @@ class TicketHelper(SQLModel, table=True):
     """A helper asked on a ticket: to respond first (``assist``) or to confirm the fix
     (``verify``, asked when the ticket is resolved).
 
-    ``status``: waiting (verify asked before resolution) → asked → answered.
+    ``status``: waiting (verify asked before resolution) → asked → answered; no_chat
+    when they have linked no chat (the worker calls them).
     ``answer``: here / cannot (assist), fixed / not_fixed (verify).
     """
 

@@ -40,6 +40,10 @@ class PeopleRepository(Protocol):
 
     async def add_code(self, code: LinkCode) -> LinkCode: ...
 
+    async def codes_since(self, resident_id: int, since: datetime) -> int:
+        """Resident link codes made for this resident since then (a text-message limit)."""
+        ...
+
     async def use_code(self, code_hash: str, *, now: datetime, channel: str) -> LinkCode | None:
         """Mark an unused, unexpired code used (one winner) and return it; else None."""
         ...

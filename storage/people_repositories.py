@@ -101,6 +101,12 @@ class SqlPeople:
         await self.s.flush()
         return code
 
+    async def codes_since(self, resident_id: int, since: datetime) -> int:
+        query = select(sa.func.count()).where(
+            LinkCode.resident_id == resident_id, col(LinkCode.created_at) >= since
+        )
+        return int((await self.s.exec(query)).one())
+
     async def use_code(self, code_hash: str, *, now: datetime, channel: str) -> LinkCode | None:
         table = table_of(LinkCode)
         # one conditional UPDATE: two chats racing for the same code cannot both win

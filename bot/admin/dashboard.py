@@ -3,6 +3,8 @@ resolved within target, satisfaction and a 30-day trend — over the caller's sc
 
 from __future__ import annotations
 
+import csv
+import io
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import replace
@@ -177,6 +179,46 @@ def _by_street(
             }
         )
     return sorted(rows, key=lambda r: (r["street_id"] is None, r["street"]))
+
+
+def to_csv(data: dict[str, Any]) -> str:
+    """The dashboard's figures as CSV (UTF-8 with BOM, so Excel reads the Chinese): one row
+    per figure, then one per category, grid, status and day."""
+    rows: list[tuple[str, str, object]] = [
+        ("统计区间", f"{data['from']} 至 {data['to']}", f"近{data['days']}天上报的工单"),
+        ("工单", "", data["total"]),
+        ("处理中", "", data["open"]),
+        ("当前超时", "", data["overdue_now"]),
+        ("已办结", "", data["resolved"]),
+        ("按时办结率", "", _share(data["resolved_in_time_share"])),
+        ("接单时长中位数（分钟）", "", data["median_accept_minutes"]),
+        ("办结时长中位数（分钟）", "", data["median_resolve_minutes"]),
+        ("评价数", "", data["satisfaction"]["rated"]),
+        ("平均评价（满分5星）", "", data["satisfaction"]["average"]),
+    ]
+    rows += [("按类别", x["label"], x["count"]) for x in data["by_category"]]
+    rows += [("按网格", x["grid"], x["count"]) for x in data["by_grid"]]
+    rows += [("按街道", x["street"], x["total"]) for x in data.get("by_street") or []]
+    rows += [("按状态", x["label"], x["count"]) for x in data["by_status"]]
+    rows += [(f"{s}星评价", "", n) for s, n in data["satisfaction"]["distribution"].items()]
+    for day in data["trend"]:
+        rows.append(("每日新增", day["day"], day["created"]))
+        rows.append(("每日办结", day["day"], day["resolved"]))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["项目", "分项", "数值"])
+    for row in rows:
+        # a cell starting with = + - @ would be a formula in a spreadsheet
+        writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in map(_cell, row)])
+    return "\ufeff" + buffer.getvalue()
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
 
 
 def charts(data: dict[str, Any]) -> dict[str, str]:

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import nlu
+from bot.admin.training import comparison_set, own_set
 from bot.container import Container
 from handlers.intent_service import IntentDesk, is_empty, seed
 
@@ -28,21 +29,37 @@ async def seed_if_empty(c: Container) -> bool:
     return True
 
 
-async def last_f1(c: Container) -> dict[str, float]:
-    """Per-intent F1 of the latest evaluation: the newest finished training job, else the
-    active model's held-out evaluation."""
+async def last_evaluation(c: Container) -> tuple[dict[str, float], str]:
+    """Per-intent F1 of the latest evaluation and, in words, the held-out examples it was
+    computed on: the newest finished training job's comparison, else the serving model's own
+    held-out part."""
     async with c.store.unit() as uow:
         for job in await uow.nlu_data.jobs(limit=20):
-            per_intent = (job.result or {}).get("per_intent_f1")
+            result = job.result or {}
+            per_intent = result.get("per_intent_f1")
             if job.status == "done" and isinstance(per_intent, dict):
-                return {str(k): float(v) for k, v in per_intent.items()}
+                on = result.get("held_out_set") or comparison_set(
+                    int(result.get("held_out") or 0), result.get("baseline_version")
+                )
+                return (
+                    {str(k): float(v) for k, v in per_intent.items()},
+                    f"训练任务 #{job.id}（版本 {job.version}）的{on}",
+                )
     model = getattr(c.interpreter, "model", None)
     held = (getattr(model, "metadata", {}) or {}).get("held_out") or {}
-    return {
+    scores = {
         name: float(m.get("f1", 0.0))
         for name, m in dict(held.get("per_intent") or {}).items()
         if isinstance(m, dict)
     }
+    if not scores:
+        return {}, ""
+    return scores, f"正在使用的模型 {c.interpreter.version} 的{own_set(int(held.get('n') or 0))}"
+
+
+async def last_f1(c: Container) -> dict[str, float]:
+    """Per-intent F1 of the latest evaluation (see :func:`last_evaluation`)."""
+    return (await last_evaluation(c))[0]
 
 
 def desk(c: Container) -> IntentDesk:

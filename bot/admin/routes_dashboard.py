@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from bot.admin import dashboard as service
@@ -27,6 +27,37 @@ async def api_dashboard(
     accept and to resolve; share resolved within target; ratings; a daily trend of new and
     resolved tickets; ``by_street``: one row per street."""
     return await service.stats(c, p, days=days, street_id=street)
+
+
+@router.get("/api/v1/exports/dashboard.csv", tags=["dashboard"], response_class=Response)
+async def api_dashboard_csv(
+    c: Dep,
+    p: ApiUser,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    street: Annotated[int | None, Query(description="one street's communities only")] = None,
+) -> Response:
+    """The dashboard's figures as CSV (UTF-8 with BOM): one row per figure, category, grid,
+    street, status and day."""
+    return _csv(await service.stats(c, p, days=days, street_id=street))
+
+
+@router.get("/admin/export.csv", include_in_schema=False)
+async def dashboard_csv(
+    c: Dep,
+    p: PageUser,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    street: Annotated[int | None, Query()] = None,
+) -> Response:
+    return _csv(await service.stats(c, p, days=days, street_id=street))
+
+
+def _csv(data: dict[str, Any]) -> Response:
+    name = f"dashboard-{data['from']}-{data['to']}.csv"
+    return Response(
+        content=service.to_csv(data).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/admin", include_in_schema=False)

@@ -72,13 +72,13 @@ async def api_helpers(
 ) -> list[dict[str, Any]]:
     """Building heads, unit heads and party-member volunteers (staff: their community), with
     their buildings, full phone and whether they linked a chat account."""
-    return await c.service.people.listed(p.subject, building_id=building)
+    return await c.service.helpers.listed(p.subject, building_id=building)
 
 
 @router.post("/api/v1/helpers", status_code=201, tags=["people"])
 async def api_add_helper(c: Dep, p: ApiUser, body: HelperIn) -> dict[str, Any]:
     """Register a helper for one or more buildings of a community."""
-    return await c.service.people.register(
+    return await c.service.helpers.register(
         p.subject,
         name=body.name,
         role=body.role,
@@ -91,7 +91,7 @@ async def api_add_helper(c: Dep, p: ApiUser, body: HelperIn) -> dict[str, Any]:
 @router.delete("/api/v1/helpers/{helper_id}", status_code=204, tags=["people"])
 async def api_remove_helper(c: Dep, p: ApiUser, helper_id: int) -> Response:
     """Retire a helper (kept on the tickets they answered)."""
-    await c.service.people.remove(p.subject, helper_id)
+    await c.service.helpers.remove(p.subject, helper_id)
     return Response(status_code=204)
 
 
@@ -105,13 +105,13 @@ async def api_import_helpers(
     """Import helpers from CSV (楼栋 may list several: ``3幢;5幢``). All or nothing: 422 with
     every bad line."""
     text = _decode(await read_limited(c, file))
-    return {"created": await c.service.people.import_csv(p.subject, text)}
+    return {"created": await c.service.helpers.import_csv(p.subject, text)}
 
 
 @router.post("/api/v1/helpers/{helper_id}/link-code", response_model=LinkCodeOut, tags=["people"])
 async def api_link_code(c: Dep, p: ApiUser, helper_id: int) -> LinkCodeOut:
     """A one-time code (14 days) that links the helper's WeChat / Telegram / web chat."""
-    code, expires = await c.service.people.link_code(p.subject, helper_id)
+    code, expires = await c.service.helpers.link_code(p.subject, helper_id)
     return LinkCodeOut(code=code, expires_at=expires.isoformat())
 
 
@@ -205,7 +205,7 @@ async def helpers_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
         request,
         "helpers.html",
         p,
-        helpers=await c.service.people.listed(p.subject),
+        helpers=await c.service.helpers.listed(p.subject),
         roles=[(r.value, labels["zh"]) for r, labels in ROLE_LABELS.items()],
         csv_header=",".join(CSV_HEADER),
         **await _places(c, p),
@@ -222,7 +222,7 @@ async def helpers_add(
     unit: Annotated[str, Form(max_length=20)] = "",
     phone: Annotated[str, Form(max_length=30)] = "",
 ) -> Response:
-    helper = await c.service.people.register(
+    helper = await c.service.helpers.register(
         p.subject, name=name, role=role, building_ids=buildings, unit=unit, phone=phone
     )
     return redirect("/admin/helpers", f"已添加{helper['role_label']}{helper['name']}")
@@ -232,13 +232,13 @@ async def helpers_add(
 async def helpers_import(
     _: LimitedBody, c: Dep, p: FormUser, file: Annotated[UploadFile, File()]
 ) -> Response:
-    count = await c.service.people.import_csv(p.subject, _decode(await read_limited(c, file)))
+    count = await c.service.helpers.import_csv(p.subject, _decode(await read_limited(c, file)))
     return redirect("/admin/helpers", f"已导入 {count} 位楼栋长或志愿者")
 
 
 @router.post("/admin/helpers/{helper_id}/link-code", include_in_schema=False)
 async def helpers_code(c: Dep, p: FormUser, helper_id: int) -> Response:
-    code, expires = await c.service.people.link_code(p.subject, helper_id)
+    code, expires = await c.service.helpers.link_code(p.subject, helper_id)
     day = expires.astimezone().strftime("%Y-%m-%d")
     return redirect(
         "/admin/helpers",
@@ -248,7 +248,7 @@ async def helpers_code(c: Dep, p: FormUser, helper_id: int) -> Response:
 
 @router.post("/admin/helpers/{helper_id}/remove", include_in_schema=False)
 async def helpers_remove(c: Dep, p: FormUser, helper_id: int) -> Response:
-    await c.service.people.remove(p.subject, helper_id)
+    await c.service.helpers.remove(p.subject, helper_id)
     return redirect("/admin/helpers", "已移除")
 
 

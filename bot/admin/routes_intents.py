@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from bot.admin.errors import BadInput
-from bot.admin.intents import desk
+from bot.admin.intents import desk, last_evaluation
 from bot.admin.routes_registry import LimitedBody, read_limited
 from bot.admin.web import ApiUser, Dep, FormUser, PageUser, build_model, client_ip, redirect, render
 from handlers.training_data import (
@@ -72,7 +72,7 @@ async def api_create_intent(request: Request, c: Dep, p: ApiUser, body: IntentIn
     return {"name": body.name}
 
 
-@router.get("/api/v1/admin/intents/{name}", tags=["nlu"])
+@router.get("/api/v1/admin/intents/{name:path}", tags=["nlu"])
 async def api_intent(c: Dep, p: ApiUser, name: str) -> dict[str, Any]:
     """An intent's examples (text, Rasa markup, entities), flow and questions."""
     detail = await desk(c).intent_detail(p, name)
@@ -80,7 +80,7 @@ async def api_intent(c: Dep, p: ApiUser, name: str) -> dict[str, Any]:
     return detail
 
 
-@router.patch("/api/v1/admin/intents/{name}", tags=["nlu"])
+@router.patch("/api/v1/admin/intents/{name:path}", tags=["nlu"])
 async def api_update_intent(
     request: Request, c: Dep, p: ApiUser, name: str, body: IntentPatch
 ) -> dict[str, Any]:
@@ -88,14 +88,14 @@ async def api_update_intent(
     return {"name": await desk(c).update_intent(p, name, body, ip=client_ip(request))}
 
 
-@router.delete("/api/v1/admin/intents/{name}", status_code=204, tags=["nlu"])
+@router.delete("/api/v1/admin/intents/{name:path}", status_code=204, tags=["nlu"])
 async def api_delete_intent(request: Request, c: Dep, p: ApiUser, name: str) -> Response:
     """Delete an intent without a flow, with its examples."""
     await desk(c).delete_intent(p, name, ip=client_ip(request))
     return Response(status_code=204)
 
 
-@router.post("/api/v1/admin/intents/{name}/examples", response_model=AddOut, tags=["nlu"])
+@router.post("/api/v1/admin/intents/{name:path}/examples", response_model=AddOut, tags=["nlu"])
 async def api_add_examples(
     request: Request, c: Dep, p: ApiUser, name: str, body: ExamplesIn
 ) -> AddOut:
@@ -155,7 +155,7 @@ async def api_import(
     p: ApiUser,
     file: Annotated[UploadFile, File(description="Rasa NLU YAML")],
     mode: Annotated[str, Form(pattern="^(merge|replace)$")] = "merge",
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Import Rasa NLU YAML (admins): ``merge`` adds to the data, ``replace`` swaps it all.
     Nothing is written when the file has an error."""
     text = await _text(c, file)
@@ -184,7 +184,8 @@ def _yaml(text: str) -> Response:
 @router.get("/admin/intents", include_in_schema=False)
 async def intents_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
     rows, overall = await desk(c).list_intents(p)
-    return render(request, "intents.html", p, intents=rows, overall=overall)
+    _, f1_set = await last_evaluation(c)
+    return render(request, "intents.html", p, intents=rows, overall=overall, f1_set=f1_set)
 
 
 @router.post("/admin/intents", include_in_schema=False)
@@ -244,19 +245,21 @@ async def import_page(
 ) -> Response:
     text = await _text(c, file)
     result = await desk(c).import_yaml(p, text, replace=mode == "replace", ip=client_ip(request))
-    return redirect(
-        "/admin/intents", f"导入完成：新意图 {result['intents']} 个，新例句 {result['examples']} 条"
-    )
+    message = f"导入完成：新意图 {result['intents']} 个，新例句 {result['examples']} 条"
+    if result["notes"]:
+        message += "。注意：" + "；".join(note.split(" / ")[0] for note in result["notes"])
+    return redirect("/admin/intents", message)
 
 
-@router.get("/admin/intents/{name}", include_in_schema=False)
+@router.get("/admin/intents/{name:path}", include_in_schema=False)
 async def intent_page(request: Request, c: Dep, p: PageUser, name: str) -> HTMLResponse:
     detail = await desk(c).intent_detail(p, name)
     rows, _ = await desk(c).list_intents(p)
-    return render(request, "intent.html", p, i=detail, names=[r.name for r in rows])
+    _, f1_set = await last_evaluation(c)
+    return render(request, "intent.html", p, i=detail, names=[r.name for r in rows], f1_set=f1_set)
 
 
-@router.post("/admin/intents/{name}/examples", include_in_schema=False)
+@router.post("/admin/intents/{name:path}/examples", include_in_schema=False)
 async def examples_add(
     request: Request,
     c: Dep,
@@ -273,7 +276,7 @@ async def examples_add(
     return redirect(f"/admin/intents/{name}", message)
 
 
-@router.post("/admin/intents/{name}/settings", include_in_schema=False)
+@router.post("/admin/intents/{name:path}/settings", include_in_schema=False)
 async def intent_settings(
     request: Request,
     c: Dep,

@@ -77,8 +77,34 @@ VERDICTS = {
     "better": "优于当前模型",
     "same": "与当前模型相当",
     "worse": "不如当前模型",
+    "weak": "新增或改动的意图识别太差",
     "no_baseline": "没有可对比的当前模型",
 }
+CHANGES = {"new": "新增", "changed": "例句有改动"}
+
+
+def comparison_set(n: int, baseline: str | None) -> str:
+    """Which held-out examples a number was computed on, in words staff can check."""
+    if baseline:
+        return f"对比评估集：本版本与 {baseline} 各自留出、两者都没训练过的 {n} 条例句"
+    return f"本版本的留出评估集：训练时留出、没用来训练的 {n} 条例句"
+
+
+def own_set(n: int) -> str:
+    return f"本版本的留出评估集：训练时留出、没用来训练的 {n} 条例句"
+
+
+def weak_rows(comparison: Comparison | None) -> list[dict[str, Any]]:
+    return [
+        {
+            "intent": w.intent,
+            "change": w.change,
+            "change_label": CHANGES.get(w.change, w.change),
+            "f1": w.f1,
+            "support": w.support,
+        }
+        for w in (comparison.weak if comparison else ())
+    ]
 
 
 @dataclass(slots=True)
@@ -129,6 +155,8 @@ def verdict_of(comparison: Comparison | None) -> str:
         return "no_baseline"
     if comparison.worse:
         return "worse"
+    if comparison.weak:
+        return "weak"
     return "better" if comparison.delta_macro_f1 > comparison.tolerance else "same"
 
 
@@ -149,12 +177,19 @@ def evaluate_version(repo: ModelRepository, version: str) -> tuple[dict[str, Any
     candidate_report = nlu.evaluate(candidate, usable)
     baseline_report = nlu.evaluate(baseline, usable) if baseline else None
     comparison = repo.compare(version) if baseline else None
+    held = candidate.metadata.get("held_out")
+    own_n = int(held.get("n", 0)) if isinstance(held, dict) else 0
     evaluation: dict[str, Any] = {
         "version": version,
         "baseline_version": active if baseline else None,
         "baseline_fair": True,
         "held_out": len(usable),
+        "held_out_set": comparison_set(len(usable), active if baseline else None),
+        "own_held_out": own_n,
+        "own_held_out_set": own_set(own_n),
         "tolerance": repo.tolerance,
+        "floor": repo.floor,
+        "weak_intents": weak_rows(comparison),
         "verdict": verdict_of(comparison),
         "macro_f1": {
             "candidate": round(candidate_report.macro_f1, 4),
@@ -228,6 +263,8 @@ def summary_of(evaluation: dict[str, Any]) -> dict[str, Any]:
         "verdict": evaluation["verdict"],
         "macro_f1": evaluation["macro_f1"],
         "held_out": evaluation["held_out"],
+        "held_out_set": evaluation["held_out_set"],
+        "weak_intents": evaluation["weak_intents"],
         "per_intent_f1": {r["intent"]: r["candidate_f1"] for r in evaluation["per_intent"]},
     }
 
@@ -454,14 +491,21 @@ async def versions(c: Container, p: Principal) -> dict[str, Any]:
     for item in sorted(items, key=lambda v: v.trained_at, reverse=True):
         evaluation = read_evaluation(repo, item.version)
         held = item.metrics if isinstance(item.metrics, dict) else {}
+        if evaluation:
+            macro = evaluation.get("macro_f1", {}).get("candidate")
+            on = evaluation.get("held_out_set") or comparison_set(
+                int(evaluation.get("held_out") or 0), evaluation.get("baseline_version")
+            )
+        else:
+            macro = held.get("macro_f1")
+            on = own_set(int(held.get("n") or 0)) if macro is not None else ""
         out.append(
             {
                 "version": item.version,
                 "trained_at": item.trained_at,
                 "active": item.active,
-                "macro_f1": (evaluation or {}).get("macro_f1", {}).get("candidate")
-                if evaluation
-                else held.get("macro_f1"),
+                "macro_f1": macro,
+                "macro_f1_set": on,
                 "verdict": (evaluation or {}).get("verdict"),
                 "baseline_version": (evaluation or {}).get("baseline_version"),
                 "has_evaluation": evaluation is not None,
@@ -496,6 +540,11 @@ async def evaluation_of(c: Container, p: Principal, version: str) -> dict[str, A
     evaluation["current_active"] = active
     evaluation["stale"] = evaluation.get("baseline_version") != active
     evaluation["verdict_label"] = VERDICTS.get(str(evaluation.get("verdict")), "")
+    evaluation.setdefault(
+        "held_out_set",
+        comparison_set(int(evaluation.get("held_out") or 0), evaluation.get("baseline_version")),
+    )
+    evaluation.setdefault("weak_intents", [])
     return evaluation
 
 
@@ -535,6 +584,16 @@ async def activate(
         )
         if cmp is not None and cmp.n == 0:
             text = "没有两个模型都没训练过的评估例句，无法证明新模型不比当前模型差；"
+        elif cmp is not None and not cmp.worse and cmp.weak:
+            text = (
+                "新增或改动的意图在本版本留出的评估例句上识别太差（"
+                + "；".join(
+                    f"{w.intent} {CHANGES.get(w.change, w.change)}："
+                    + (f"F1 {w.f1:.3f}（{w.support} 条）" if w.f1 is not None else "没有留出的例句")
+                    for w in cmp.weak
+                )
+                + f"，要求 F1 ≥ {cmp.floor:.2f}），"
+            )
         else:
             text = (
                 f"新模型在同一批评估例句上不如当前模型（macro-F1 {macro.get('candidate')} < "
@@ -542,13 +601,17 @@ async def activate(
             )
         raise Conflict(
             text + "如确需启用，请勾选“强制启用”并填写原因",
-            detail={"verdict": "worse", "macro_f1": macro},
+            detail={
+                "verdict": verdict_of(cmp) if cmp else "worse",
+                "macro_f1": macro,
+                "weak_intents": weak_rows(cmp),
+            },
         ) from e
     except nlu.NLUError as e:
         raise BadInput(f"该版本无法启用：{e}") from e
     comparison = comparison_from_dict(entry.comparison)
     verdict = verdict_of(comparison)
-    risky = verdict == "worse"
+    risky = verdict in {"worse", "weak"}
     await _swap(c, version)
     now = c.clock.now()
     async with c.store.unit() as uow:

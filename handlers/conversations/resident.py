@@ -16,6 +16,7 @@ from handlers.dialogue import (
     DialogueConfig,
     DialogueState,
     FollowTicket,
+    HandToStaff,
     RateTicket,
     RequestCallback,
     ResidentContext,
@@ -34,7 +35,7 @@ from handlers.lifecycle import OPEN_STATUSES, Actor, is_open
 from handlers.messages import Inbound, Outbound
 from handlers.notice_service import NoticeService
 from handlers.notices import LOCAL_TZ, worker_notice
-from handlers.people import asks_for_people, link_code_in
+from handlers.people import asks_for_people, link_code_in, phone_link_in
 from handlers.people_service import PeopleService, parse_helper_payload
 from handlers.ports import Clock
 from handlers.routing import route
@@ -133,6 +134,9 @@ class ResidentConversation:
         code = link_code_in(msg.text)
         if code is not None:
             return await self.people.link(uow, resident, msg.channel, msg.user_id, code)
+        phone = phone_link_in(msg.text)
+        if phone is not None:
+            return await self.people.ask_phone_code(uow, resident, phone)
         if asks_for_people(msg.text):
             return await self.people.who_answer(uow, resident, msg.text, registry.buildings)
         return None
@@ -225,6 +229,8 @@ class ResidentConversation:
             return await self._add_phone(uow, action, resident)
         if isinstance(action, RequestCallback):
             return await self._callback(uow, action, resident, msg)
+        if isinstance(action, HandToStaff):
+            return await self._hand_to_staff(uow, action, resident, msg)
         if isinstance(action, FollowTicket):
             return await self._follow(uow, action, resident, msg, state)
         if isinstance(action, AddSupplement):
@@ -514,6 +520,29 @@ class ResidentConversation:
                 ticket,
             )
         return [Outbound(text=t("phone_added", resident.locale, number=ticket.number))]
+
+    async def _hand_to_staff(
+        self, uow: UnitOfWork, action: HandToStaff, resident: Resident, msg: Inbound
+    ) -> list[Outbound]:
+        """The bot cannot help: the conversation waits in the staff inbox, with the reason."""
+        building = await uow.registry.building(action.building_id) if action.building_id else None
+        community_id = building.community_id if building else resident.community_id
+        if community_id is None:
+            communities = await uow.registry.communities()
+            community_id = communities[0].id if communities else None
+        opened = await open_handoff(
+            uow,
+            now=self.clock.now(),
+            msg=msg,
+            resident=resident,
+            community_id=community_id,
+            building_id=building.id if building else None,
+            phone=resident.phone or "",
+            note=action.note,
+            reason=action.reason,
+        )
+        locale = resident.locale
+        return [Outbound(text=promise_text(opened, locale), buttons=(end_button(locale),))]
 
     async def _callback(
         self, uow: UnitOfWork, action: RequestCallback, resident: Resident, msg: Inbound

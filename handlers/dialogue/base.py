@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from handlers.dialogue.types import DialogueConfig, DialogueState, ResidentContext, Turn
 from handlers.dialogue.words import SKIP_WORDS, word_key
-from handlers.flows import ReportFlow
+from handlers.flows import FALLBACK_FLOW, ReportFlow
 from handlers.messages import Button, Inbound, Outbound
 from nlu.types import Parse
 
@@ -83,6 +83,19 @@ class Step:
     def confident(self, intent: str) -> bool:
         """The message is ``intent``, with at least the clarify threshold's confidence."""
         return self.intent == intent and self.confidence >= self.cfg.clarify_threshold
+
+    def settled(self) -> bool:
+        """A confident report reading may be filed at once: a specific category, or
+        其他问题 (the catch-all) when no specific category has a real share of the
+        confidence (``DialogueConfig.fallback_share``)."""
+        if self.intent != FALLBACK_FLOW or self.parse is None:
+            return True
+        specific = sum(
+            r.confidence
+            for r in self.parse.ranking
+            if r.name in self.cfg.flows and r.name != FALLBACK_FLOW
+        )
+        return specific < self.cfg.fallback_share
 
     def is_skip(self, text: str) -> bool:
         """The resident declines to answer ("跳过", "不知道", or a confident deny)."""

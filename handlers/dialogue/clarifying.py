@@ -26,10 +26,28 @@ LETTER_CHARS = 10
 """Chinese characters from which an unsure message is asked back rather than turned away."""
 
 
+SPECIFIC_CHOICES = 3
+"""Specific categories offered when asking back; 其他问题 comes beside them (or 都不是)."""
+
+
+def choices(s: Step) -> list[str]:
+    """The report categories to offer, best first: the three likeliest specific ones and
+    其他问题 where it ranks among them — four buttons either way, with 都不是 otherwise."""
+    ranking = s.parse.ranking if s.parse else ()
+    picked: list[str] = []
+    specific = 0
+    for r in ranking:
+        if r.name not in s.cfg.flows or specific >= SPECIFIC_CHOICES:
+            continue
+        picked.append(r.name)
+        specific += r.name != FALLBACK_FLOW
+    return picked
+
+
 def unsure(s: Step, text: str) -> None:
     """Two-stage fallback: offer the likely report categories, or say we didn't get it."""
     ranking = s.parse.ranking if s.parse else ()
-    candidates = [r.name for r in ranking if r.name in s.cfg.flows][:3]
+    candidates = choices(s)
     top = ranking[0].name if ranking else ""
     report_like = top in s.cfg.flows or (top not in CONVERSATION_INTENTS and bool(candidates))
     if top == "inform" and says_more(s, text):
@@ -67,7 +85,7 @@ def report_with_details(s: Step, text: str) -> None:
         start_report(s, best.name, text)
         s.state.nlu_intent, s.state.nlu_confidence = best.name, share
         return
-    clarify(s, text, [r.name for r in reports][:3])
+    clarify(s, text, choices(s))
 
 
 def clarify(s: Step, text: str, candidates: list[str]) -> None:

@@ -43,7 +43,9 @@ def on_text(s: Step, text: str) -> None:
             return
     if conf >= s.cfg.clarify_threshold:
         if intent in s.cfg.flows:
-            if not notices.hold_report(s, intent, text):
+            if not s.settled():
+                unsure(s, text)  # 其他问题, or one of the specific categories it nearly was
+            elif not notices.hold_report(s, intent, text):
                 start_report(s, intent, text)
             return
         if intent == "greet":

@@ -32,6 +32,7 @@ from handlers.dialogue.types import (
     AddContactPhone,
     DialogueConfig,
     DialogueState,
+    HandToStaff,
     ResidentContext,
     Stage,
     Turn,
@@ -105,8 +106,42 @@ def step(
         reprompt(s)
     else:
         on_text(s, text)
+    typed = button is None and not msg.media and msg.location is None and not msg.contact_phone
+    _count_stuck(s, typed and bool(text))
     _finish(s)
     return s.turn
+
+
+def _count_stuck(s: Step, typed: bool) -> None:
+    """Typed messages in a row the bot could not help with (not understood, out of scope, or
+    asked back which kind of problem); at the limit a person takes over (the staff inbox,
+    reason 机器人无法处理) instead of a third "没听懂"."""
+    dead_ends = {t("not_understood", s.loc), t("out_of_scope", s.loc)}
+    unhelpful = (
+        typed
+        and not s.turn.actions
+        and (
+            any(r.text in dead_ends for r in s.turn.replies)
+            or s.state.stage == Stage.CLARIFYING  # asked back which kind of problem (again)
+        )
+    )
+    if not unhelpful:
+        s.state.stuck = 0
+        return
+    s.state.stuck += 1
+    if s.state.stuck < s.cfg.stuck_handoff_after:
+        return
+    slots = s.state.slots
+    told = [slots.get("description", ""), slots.get("building_name", ""), s.msg.text.strip()]
+    note = "；".join(dict.fromkeys(part for part in told if part))
+    building = slots.get("building_id", "")
+    home = s.ctx.home.id if s.ctx.home else None
+    s.reset()  # the form is dropped: a person reads what was told so far
+    s.turn.replies.clear()
+    s.say(t("handoff.stuck", s.loc))
+    s.turn.actions.append(
+        HandToStaff(note=note[:500], building_id=int(building) if building.isdigit() else home)
+    )
 
 
 def _awaiting_description_at(s: Step) -> bool:

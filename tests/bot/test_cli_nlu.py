@@ -12,13 +12,15 @@ import nlu
 from bot.cli import app
 
 MINI = Path(__file__).resolve().parents[1] / "nlu" / "fixtures" / "mini.yml"
+SOURCE_DATA = Path(__file__).resolve().parents[2] / "nlu" / "data"
 runner = CliRunner()
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private data directory (models under it) and our mini data as the training data."""
+    """A private data directory (models under it), a new database, our mini data as its seed."""
     monkeypatch.setenv("MINHU_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("MINHU_DATABASE_URL", f"sqlite:///{tmp_path / 'minhu.db'}")
     monkeypatch.setenv("MINHU_NLU_DATA", str(MINI))
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -174,3 +176,137 @@ def test_parse_prints_the_decision_and_thresholds(env: Path, trained: str) -> No
     assert parsed["decision"] in {"act", "clarify"}
     assert {e["entity"] for e in parsed["entities"]} >= {"building", "urgency"}
     assert parsed["model"] == trained
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+PETS_YAML = """version: "3.1"
+nlu:
+- intent: report_pets
+  examples: |
+    - 我家的猫跑丢了
+    - 邻居家的狗半夜一直叫
+    - 楼道里有流浪猫
+    - 小区里有人遛狗不牵绳
+    - 狗屎没人清理
+    - 有条大狗在[2幢](building)单元门口咬人
+    - 谁家的鹦鹉太吵
+    - 捡到一只小猫
+"""
+
+
+def test_import_goes_into_the_database_and_never_into_the_source_tree(env: Path) -> None:
+    before = _tree(SOURCE_DATA)
+    pets = env / "pets.yml"
+    pets.write_text(PETS_YAML, "utf-8")
+    code, out, err = invoke("import", str(pets))
+    assert code == 0, err
+    assert "seeded the database" in err  # a new database gets the seed first
+    assert "1 new intents, 8 new examples" in out and "into the database" in out
+    assert _tree(SOURCE_DATA) == before and not (SOURCE_DATA / "pets.yml").exists()
+    assert not list(env.glob("**/pets.yml.*"))
+    # the database is what export and training read
+    code, exported, _ = invoke("export")
+    assert code == 0
+    data = nlu.parse_rasa_yaml(exported)
+    assert "report_pets" in data.intents and "report_elevator" in data.intents
+    pet = next(e for e in data.examples if e.text == "有条大狗在2幢单元门口咬人")
+    assert [(a.entity, pet.text[a.start : a.end]) for a in pet.entities] == [("building", "2幢")]
+    code, out, err = invoke("train", "--no-activate")
+    assert code == 0, err
+    assert "training on the database" in err
+    listing = json.loads(invoke("versions", "--json")[1])
+    assert "report_pets" in listing["versions"][0]["intents"]
+    # importing again adds nothing; a replacement that drops the dialogue's intents is refused
+    code, out, _ = invoke("import", str(pets))
+    assert code == 0 and "0 new examples (8 already there)" in out
+    code, _, err = invoke("import", str(pets), "--replace")
+    assert code == 2 and "nothing imported" in err and "report_elevator" in err
+    code, _, err = invoke("import", str(pets), "--name", "x")
+    assert code == 2 and "--into" in err
+
+
+def test_train_refuses_a_new_intent_below_the_floor_unless_forced(env: Path, trained: str) -> None:
+    bad = env / "bad.yml"
+    bad.write_text(
+        'version: "3.1"\nnlu:\n- intent: report_misc\n  examples: |\n'
+        + "".join(
+            f"    - {t}\n"
+            for t in (
+                "电梯又坏了啊", "楼上又在装修好吵", "有车停在我家门口", "厨房天花板在漏水",
+                "电梯门关不上", "半夜有人大声唱歌", "消防通道被车堵了", "卫生间水管漏了",
+            )
+        ),
+        "utf-8",
+    )  # fmt: skip
+    assert invoke("import", str(bad))[0] == 0
+    code, out, err = invoke("train")
+    assert code == 0, err
+    assert "NOT activated" in out and "report_misc (new) F1" in out
+    assert "below the F1 floor 0.50" in out
+    listing = json.loads(invoke("versions", "--json")[1])
+    assert listing["active"] == trained
+    candidate = next(v["version"] for v in listing["versions"] if v["version"] != trained)
+    code, _, err = invoke("activate", candidate)
+    assert code == 1 and "report_misc" in err
+    code, out, _ = invoke("activate", candidate, "--force", "--reason", "试用一天")
+    assert code == 0 and f"activated {candidate}" in out
+
+
+PROJECT = Path(__file__).resolve().parents[1] / "data" / "rasa_project"
+
+
+def test_a_rasa_project_comes_in_whole_and_goes_out_whole(env: Path) -> None:
+    import shutil
+
+    import yaml
+
+    project = env / "project"
+    shutil.copytree(PROJECT, project)
+    code, out, err = invoke(
+        "import", str(project / "data" / "nlu.yml"), "--domain", str(project / "domain.yml")
+    )
+    assert code == 0, err
+    assert "4 new intents" in out  # greet is ours already; both faq/… intents are kept
+    assert "will not predict roles or groups" in err  # said at import, not discovered later
+    assert "faq/ask_hours" in err and "date entity wins over the built-in time extractor" in err
+
+    code, exported, _ = invoke("export")
+    data = nlu.parse_rasa_yaml(exported)
+    source = nlu.parse_rasa_yaml((PROJECT / "data" / "nlu.yml").read_text("utf-8"))
+    theirs = {(e.intent, e.text): e for e in source.examples}
+    back = {(e.intent, e.text): e for e in data.examples if (e.intent, e.text) in theirs}
+    assert back.keys() == theirs.keys()
+    for key, example in theirs.items():
+        assert back[key].entities == example.entities, key  # roles, several on one span
+        assert back[key].metadata == example.metadata, key
+    assert data.lookups["date"] == ["明天", "后天", "周五", "下周一"]
+
+    code, _, err = invoke(
+        "export", "--out", str(env / "nlu.yml"), "--domain", str(project / "domain.yml")
+    )
+    assert code == 0 and "merged our intents" in err
+    domain = nlu.parse_domain_yaml((project / "domain.yml").read_text("utf-8"))
+    assert domain.intents[:4] == ["greet", "book_visit", "transfer_household", "faq"]
+    assert "report_elevator" in domain.intents and "faq/ask_hours" not in domain.intents
+    assert domain.slots["building"]["type"] == "float"  # the project's slot, not ours
+    assert domain.entity_properties["city"] == {"roles": ["from", "to"]}
+    assert {"building", "phone", "city", "place", "date"} <= set(domain.entities)
+    doc = yaml.safe_load((project / "domain.yml").read_text("utf-8"))
+    assert "utter_faq/ask_documents" in doc["responses"]
+    assert doc["session_config"]["carry_over_slots_to_new_session"] is True
+
+
+def test_import_with_a_domain_refuses_a_retrieval_intent_whose_base_is_undeclared(
+    env: Path,
+) -> None:
+    domain = env / "domain.yml"
+    domain.write_text('version: "3.1"\nintents:\n  - greet\n', "utf-8")
+    faq = env / "faq.yml"
+    faq.write_text(
+        'version: "3.1"\nnlu:\n- intent: faq/ask_hours\n  examples: |\n    - 几点上班\n', "utf-8"
+    )
+    code, _, err = invoke("import", str(faq), "--domain", str(domain))
+    assert code == 2 and "faq/ask_hours" in err

@@ -168,3 +168,72 @@ def test_stored_version_is_never_overwritten_when_saving_the_same_name(
         json.loads((tmp_path / "models" / "v1" / "version.json").read_text("utf-8"))["version"]
         == "v1"
     )
+
+
+# A new intent whose examples are really other intents' complaints (what a hurried admin
+# pastes in): the model cannot learn it, whatever the macro-F1 over every intent says.
+MISLABELLED = [
+    "电梯又坏了啊",
+    "楼上又在装修好吵",
+    "有车停在我家门口",
+    "厨房天花板在漏水",
+    "电梯门关不上",
+    "半夜有人大声唱歌",
+    "消防通道被车堵了",
+    "卫生间水管漏了",
+]
+
+
+def with_intent(data: nlu.TrainingData, intent: str, texts: list[str]) -> nlu.TrainingData:
+    examples = [*data.examples, *(nlu.Example(t, intent) for t in texts)]
+    return nlu.TrainingData(examples, data.synonyms, data.regexes, data.lookups)
+
+
+def test_new_intent_below_the_f1_floor_is_refused_unless_forced_when_activating(
+    mini: nlu.TrainingData, tmp_path: Path
+) -> None:
+    repo = ModelRepository(tmp_path / "models", floor=0.5)
+    good = repo.train_version(mini).version.version
+    outcome = repo.train_version(with_intent(mini, "report_misc", MISLABELLED))
+    assert outcome.refused and not outcome.activated
+    comparison = outcome.comparison
+    assert comparison is not None and comparison.refused
+    weak = {w.intent: w for w in comparison.weak}
+    assert set(weak) == {"report_misc"}  # the untouched intents are not judged by the floor
+    assert weak["report_misc"].change == "new"
+    assert weak["report_misc"].f1 is not None and weak["report_misc"].f1 < 0.5
+    assert weak["report_misc"].support >= 1
+    assert "below the F1 floor 0.50" in comparison.describe()
+    assert "report_misc (new) F1" in comparison.describe()
+    assert repo.active_version() == good
+    with pytest.raises(ActivationRefused, match="report_misc"):
+        repo.activate(outcome.version.version)
+    entry = repo.activate(outcome.version.version, force=True, reason="试用一天")
+    assert entry.forced and entry.comparison is not None
+    assert entry.comparison["weak"][0]["intent"] == "report_misc"
+    assert entry.comparison["refused"] is True
+
+
+def test_changed_intent_is_judged_by_the_floor_and_a_sound_new_intent_passes(
+    mini: nlu.TrainingData, tmp_path: Path
+) -> None:
+    from bot.nlu_compare import intent_changes, weak_intents
+
+    before = nlu.train(mini, version="before")
+    pets = [
+        "我家的猫跑丢了",
+        "邻居家的狗半夜一直叫",
+        "楼道里有流浪猫",
+        "小区里有人遛狗不牵绳",
+        "狗屎没人清理",
+        "有条大狗在单元门口咬人",
+        "谁家的鹦鹉太吵",
+        "捡到一只小猫",
+    ]
+    changed = with_intent(mini, "report_leak", ["阳台上的狗一直叫"])
+    after = nlu.train(with_intent(changed, "report_pets", pets), version="after")
+    assert intent_changes(after, before) == {"report_leak": "changed", "report_pets": "new"}
+    assert intent_changes(after, None) == {}  # nothing to compare with: nothing is new
+    floor_all = weak_intents(after, before, 1.01)  # a floor nothing reaches: both are judged
+    assert {w.intent for w in floor_all} == {"report_leak", "report_pets"}
+    assert weak_intents(after, before, 0.0) == ()  # the check turned off

@@ -65,7 +65,7 @@ async def test_a_known_residents_chat_message_costs_a_handful_of_statements(
 
 
 async def test_a_healthy_session_store_adds_no_statement(start_app: Any) -> None:
-    async with start_app(load_demo=True) as app:
+    async with start_app(load_demo=True, **QUIET) as app:
         store = app.container.sessions
         engine = app.container.database.engine
         await store.load("warm-up")  # the one read of the outage-written keys

@@ -14,6 +14,7 @@ from handlers.people import (
     mobile,
     parse_helpers_csv,
     person_line,
+    phone_link_in,
     role_of,
 )
 
@@ -60,6 +61,13 @@ def test_a_building_is_found_inside_the_question() -> None:
 )
 def test_link_codes_are_read_with_or_without_spaces(text: str, code: str | None) -> None:
     assert link_code_in(text) == code
+
+
+def test_a_phone_to_link_is_read_from_the_message() -> None:
+    assert phone_link_in("绑定手机 139 1234 5678") == "13912345678"
+    assert phone_link_in("绑定电话：13912345678") == "13912345678"
+    assert phone_link_in("绑定手机 0571-88881234") is None
+    assert phone_link_in("我的手机13912345678") is None
 
 
 def test_residents_see_staff_phones_in_full_and_neighbours_phones_masked() -> None:

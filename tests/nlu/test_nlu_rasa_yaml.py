@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import nlu
+from nlu.rasa import parse_example, render_example
 
 RASA_NLU = """\
 version: "3.1"
@@ -184,3 +185,101 @@ def test_directory_merges_nlu_files_and_skips_domain_when_loading(tmp_path: Path
 def test_load_training_data_fails_clearly_when_path_is_missing(tmp_path: Path) -> None:
     with pytest.raises(nlu.TrainingDataError, match="no training data"):
         nlu.load_training_data(tmp_path / "missing.yml")
+
+
+PROJECT = Path(__file__).resolve().parents[1] / "data" / "rasa_project"
+
+
+def project_data() -> nlu.TrainingData:
+    return nlu.parse_rasa_yaml((PROJECT / "data" / "nlu.yml").read_text("utf-8"))
+
+
+def test_several_entities_on_one_span_are_read_in_both_forms_and_written_as_a_list() -> None:
+    data = project_data()
+    moves = {e.text: e for e in data.examples if e.intent == "transfer_household"}
+    listed = moves["我要把户口迁到宁波"]
+    assert [(a.entity, a.role, listed.text[a.start : a.end]) for a in listed.entities] == [
+        ("city", "to", "宁波"),
+        ("place", None, "宁波"),
+    ]
+    chained = moves["从上海迁户口需要什么"]  # [上海]{..}{..}: two entities, no literal braces
+    assert [(a.entity, a.role) for a in chained.entities] == [("city", "from"), ("place", None)]
+    assert "{" not in chained.text and "[" not in chained.text
+    written = render_example(chained)
+    assert written == (
+        '从[上海][{"entity": "city", "role": "from"}, {"entity": "place"}]迁户口需要什么'
+    )
+    assert parse_example(written, "transfer_household") == chained
+    again = nlu.parse_rasa_yaml(nlu.dump_rasa_yaml(data))
+    assert [(e.text, e.entities) for e in again.examples] == [
+        (e.text, e.entities) for e in data.examples
+    ]
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '从[上海][{"entity": "city"} 和 {"entity": "place"}]出发',
+        '从[上海]{"entity": {"nested": 1}}出发',
+        '从[上海]{"entity": "city"',
+    ],
+)
+def test_an_entity_annotation_that_cannot_be_read_is_refused_never_kept_as_text(
+    markup: str,
+) -> None:
+    with pytest.raises(nlu.TrainingDataError, match="cannot read an entity annotation"):
+        parse_example(markup, "transfer_household")
+
+
+def test_example_and_intent_metadata_and_retrieval_intents_survive_a_round_trip() -> None:
+    data = project_data()
+    book = [e for e in data.examples if e.intent == "book_visit"]
+    assert book[0].metadata == {"owner": "户籍科", "sentiment": "neutral"}
+    assert all(e.metadata and e.metadata["owner"] == "户籍科" for e in book)
+    assert "faq/ask_hours" in data.intents and "faq/ask_documents" in data.intents
+    text = nlu.dump_rasa_yaml(data)
+    assert "- intent: faq/ask_hours\n" in text  # as a Rasa project writes it
+    again = nlu.parse_rasa_yaml(text)
+    assert [(e.intent, e.text, e.metadata) for e in again.examples] == [
+        (e.intent, e.text, e.metadata) for e in data.examples
+    ]
+    assert nlu.dump_rasa_yaml(again) == text
+
+
+def test_merging_our_domain_keeps_everything_the_project_has() -> None:
+    theirs = (PROJECT / "domain.yml").read_text("utf-8")
+    ours = nlu.Domain(
+        intents=["greet", "report_elevator", "faq"],
+        entities=["building", "date", "time"],
+        slots={
+            "building": {"type": "text", "mappings": [{"type": "from_text"}]},
+            "description": {"type": "text", "mappings": [{"type": "from_text"}]},
+        },
+    )
+    merged_text = nlu.merge_domain_yaml(theirs, ours)
+    merged = nlu.parse_domain_yaml(merged_text)
+    assert merged.intents == ["greet", "book_visit", "transfer_household", "faq", "report_elevator"]
+    assert merged.intent_properties["book_visit"] == {"use_entities": ["date", "office"]}
+    assert merged.entities == ["date", "office", "city", "place", "building", "time"]
+    assert merged.entity_properties["city"] == {"roles": ["from", "to"]}
+    assert merged.slots["building"]["type"] == "float"  # theirs, not ours
+    assert merged.slots["office"]["values"] == ["户籍窗口", "社保窗口"]
+    assert "description" in merged.slots
+    import yaml
+
+    doc = yaml.safe_load(merged_text)
+    assert doc["responses"]["utter_faq/ask_hours"] == [{"text": "工作日上午九点到下午五点。"}]
+    assert doc["actions"] == ["action_book_visit"]
+    assert doc["session_config"]["session_expiration_time"] == 60
+    with pytest.raises(nlu.TrainingDataError):
+        nlu.merge_domain_yaml("- just\n- a list\n", ours)
+
+
+def test_a_projects_own_date_entity_is_not_overridden_by_the_time_extractor() -> None:
+    mini = nlu.load_training_data(Path(__file__).resolve().parent / "fixtures" / "mini.yml")
+    project = project_data()
+    own = nlu.train(mini.merge(nlu.TrainingData(project.examples, lookups=project.lookups)))
+    found = [(e.type, e.text, e.value) for e in own.parse("我想明天去社区").entities]
+    assert ("date", "明天", "明天") in found and all(t != "time" for t, _, _ in found)
+    ours = nlu.train(mini)  # without a date entity of its own the built-in reading stays
+    assert [e.type for e in ours.parse("我想明天去社区").entities] == ["time"]

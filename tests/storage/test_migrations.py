@@ -33,6 +33,7 @@ CHAIN = (
     "0013_people",
     "0014_jobs",
     "0016_objects",
+    "0017_training_home",
 )
 HEAD = CHAIN[-1]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -104,6 +106,20 @@ async def test_dashboard_figures_are_right_and_scoped(start_app: Any) -> None:
         assert own["total"] == 2
         week = (await liu.get("/api/v1/admin/dashboard", params={"days": 7})).json()
         assert len(week["trend"]) == 7
+        exported = await liu.get("/api/v1/exports/dashboard.csv")
+        assert exported.status_code == 200
+        assert exported.headers["content-type"].startswith("text/csv")
+        assert exported.content.startswith("\ufeff".encode())  # Excel reads it as UTF-8
+        rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+        figures = {(r[0], r[1]): r[2] for r in rows[1:]}
+        assert rows[0] == ["项目", "分项", "数值"]
+        assert figures[("工单", "")] == "3" and figures[("当前超时", "")] == "1"
+        assert figures[("按时办结率", "")] == "50%"
+        assert figures[("接单时长中位数（分钟）", "")] == "25.0"
+        assert figures[("按网格", "第一网格B微网格")] == "2"
+        assert figures[("每日新增", trend[-3]["day"])] == "1"  # the same figures as the page
+        assert figures[("平均评价（满分5星）", "")] == "3.5"
+        assert (await zhang.get("/api/v1/exports/dashboard.csv")).text.count("\n") < len(rows)
         assert (await liu.get("/api/v1/admin/dashboard", params={"days": 0})).status_code == 422
         assert (await app.client.get("/api/v1/admin/dashboard")).status_code == 401
         for client in (ops, liu, zhang):
@@ -118,5 +134,9 @@ async def test_dashboard_figures_are_right_and_scoped(start_app: Any) -> None:
         assert page.status_code == 200
         assert page.text.count("<svg") == 5
         assert "噪音" in page.text or "噪声" in page.text
+        assert 'href="/admin/export.csv?days=30"' in page.text
+        export = await app.client.get("/admin/export.csv", params={"days": 7})
+        assert export.status_code == 200 and "&lt;script" not in export.text
+        assert "<script>alert(1)</script>" in export.text  # CSV is data: the file holds it as is
         assert "<script>alert(1)" not in page.text and "&lt;script&gt;" in page.text
         assert "25分钟" in page.text and "8小时" in page.text and "50%" in page.text

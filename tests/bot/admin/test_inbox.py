@@ -152,3 +152,30 @@ async def test_a_negated_danger_while_waiting_stays_with_staff(start_app: Any) -
         await app.say(RESIDENT, "13812345678")
         replies = await app.say(RESIDENT, "3幢电梯坏了，还好没有人被困")
         assert texts(replies) == "已收到，社区工作人员接入后会在这里回复您。"
+
+
+async def test_a_resident_the_bot_cannot_understand_three_times_goes_to_the_inbox(
+    start_app: Any,
+) -> None:
+    async with start_app() as app:
+        c = app.container
+        ids = await demo_ids(c)
+        await make_user(c, "wangfang", "community_staff", community_id=ids["community"])
+        words = ("啊这个", "哦哦哦哦", "呃呃那个那个")  # not understood, out of scope, again
+        seen = [texts(await app.say("resident-stuck", w)) for w in words]
+        said = seen[-1]
+        assert said.startswith("抱歉，我几次都没能明白您的意思，已请社区工作人员来帮您。"), seen
+        assert "已为您转接社区工作人员" in said and "前接入" in said  # who answers, and by when
+        staff = fresh_client(app)
+        await login(staff, "wangfang")
+        inbox = (await staff.get("/api/v1/handoffs")).json()["handoffs"]
+        assert [(h["status_label"], h["reason_label"]) for h in inbox] == [
+            ("等待接入", "机器人无法处理")
+        ]
+        detail = (await staff.get(f"/api/v1/handoffs/{inbox[0]['id']}")).json()
+        assert any("呃呃那个那个" in m["text"] for m in detail["history"])
+        page = await staff.get("/admin/inbox")
+        assert "机器人无法处理" in page.text
+        # what the resident writes next goes to staff, not to the bot
+        waiting = await app.say("resident-stuck", "楼道灯坏了")
+        assert texts(waiting) == "已收到，社区工作人员接入后会在这里回复您。"

@@ -210,7 +210,7 @@ async def test_yaml_import_merges_or_replaces_all_or_nothing(start_app: Any) -> 
         )
         done = await upload(merge)
         assert done.status_code == 200, done.text
-        assert done.json() == {"intents": 1, "examples": 3}
+        assert done.json() == {"intents": 1, "examples": 3, "notes": []}
         after = await intents_of(c.ops)
         assert after["report_pets"]["examples"] == 2
         assert after["greet"]["examples"] == before["greet"]["examples"] + 1
@@ -243,3 +243,37 @@ async def test_grid_workers_cannot_touch_training_data(start_app: Any) -> None:
             await c.zhang.post("/api/v1/admin/intents/greet/examples", json={"examples": ["嗨"]})
         ).status_code == 403
         assert (await c.zhang.get("/api/v1/admin/nlu/export.yml")).status_code == 403
+
+
+PROJECT_NLU = Path(__file__).resolve().parents[2] / "data" / "rasa_project" / "data" / "nlu.yml"
+
+
+async def test_a_rasa_projects_retrieval_intents_and_metadata_work_in_the_console(
+    start_app: Any,
+) -> None:
+    async with clients(start_app) as c:
+        done = await c.ops.post(
+            "/api/v1/admin/nlu/import",
+            data={"mode": "merge"},
+            files={"file": ("nlu.yml", PROJECT_NLU.read_bytes(), "application/x-yaml")},
+        )
+        assert done.status_code == 200, done.text
+        notes = " ".join(done.json()["notes"])
+        assert "不会预测 role/group" in notes and "faq/ask_hours" in notes
+        detail = await c.ops.get("/api/v1/admin/intents/faq/ask_hours")
+        assert detail.status_code == 200, detail.text
+        assert {e["text"] for e in detail.json()["examples"]} >= {"你们几点上班", "周末开门吗"}
+        added = await c.ops.post(
+            "/api/v1/admin/intents/faq/ask_hours/examples", json={"examples": ["国庆节上班吗"]}
+        )
+        assert added.status_code == 200 and added.json()["added"] == 1
+        await login(c.app.client, "ops")
+        page = await c.app.client.get("/admin/intents/faq/ask_hours")
+        assert page.status_code == 200 and "国庆节上班吗" in page.text
+        listing = await c.app.client.get("/admin/intents")
+        assert 'href="/admin/intents/faq/ask_documents"' in listing.text
+        exported = nlu.parse_rasa_yaml((await c.ops.get("/api/v1/admin/nlu/export.yml")).text)
+        book = [e for e in exported.examples if e.intent == "book_visit"]
+        assert book[0].metadata == {"owner": "户籍科", "sentiment": "neutral"}
+        moved = next(e for e in exported.examples if e.text == "我要把户口迁到宁波")
+        assert [(a.entity, a.role) for a in moved.entities] == [("city", "to"), ("place", None)]

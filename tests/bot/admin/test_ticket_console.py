@@ -105,3 +105,35 @@ async def test_merge_and_cancel_with_refusals_in_words(start_app: Any) -> None:
         assert done.status_code == 303
         page = await staff.get(done.headers["location"])
         assert "已完成：上报给网格长" in page.text
+
+
+async def test_the_promised_call_back_is_a_clock_with_time_left_on_the_ticket_page(
+    start_app: Any,
+) -> None:
+    from datetime import timedelta
+
+    from storage.models import TicketClock
+
+    async with world(start_app) as w:
+        c = w.app.container
+        async with c.store.unit() as uow:
+            ticket = await uow.tickets.by_number(w.noise)
+            await uow.clocks.add(
+                TicketClock(
+                    ticket_id=ticket.id,
+                    kind="callback",
+                    level=1,
+                    due_at=w.clock.now() + timedelta(minutes=8),
+                    target_seconds=600,
+                    started_at=w.clock.now() - timedelta(minutes=2),
+                )
+            )
+        board = (await w.clients["liu"].get(f"/api/v1/tickets/{w.noise}/clocks")).json()
+        callback = next(x for x in board["clocks"] if x["kind"] == "callback")
+        assert callback["label"] == "回电承诺（网格员给居民回电）"
+        assert 7 * 60 < callback["seconds_left"] <= 8 * 60
+        assert callback["escalates_to"] == "网格长"  # a missed call-back goes to the leader
+        staff = fresh_client(w.app)
+        await login(staff, "liu")
+        page = (await staff.get(f"/admin/tickets/{w.noise}")).text
+        assert "回电承诺（网格员给居民回电）" in page and "剩余 0小时8分" in page

@@ -27,12 +27,12 @@ PETS = [
     "小区里有条狗咬伤了人，狗主人找不到了",
     "遛狗不拴绳，狗在儿童游乐场乱跑",
     "狗主人遛狗从来不牵绳子",
-    "小区花园里到处是狗屎",
+    "小区花园里到处是狗屎，遛狗的人从来不捡",
     "[3幢](building)楼下有只流浪狗很凶，见人就叫",
     "养狗的不办证，还不栓绳",
     "邻居养的猫总跑到我家阳台上",
     "有人在小区里喂流浪猫，猫越来越多",
-    "烈性犬在小区里遛，没戴嘴套",
+    "有人在小区里遛烈性犬，狗没戴嘴套也不牵绳",
     "宠物狗乱叫扰民，一叫就是一晚上",
 ]
 PROBE = "小区里有人遛狗不拴绳"
@@ -94,7 +94,7 @@ async def test_train_evaluate_activate_swaps_every_process_and_rolls_back(
         assert "candidate" in job["seen"] or "final" in job["seen"]
         version = job["version"]
         verdict = job["result"]["verdict"]
-        assert verdict in ("better", "same")  # not worse: it may be activated without force
+        assert verdict in ("better", "same"), job["result"]["weak_intents"]  # may be activated
         assert "report_pets" in job["result"]["per_intent_f1"]
 
         evaluation = (await liu.get(f"/api/v1/admin/nlu/versions/{version}/evaluation")).json()
@@ -268,3 +268,46 @@ async def test_a_model_trained_and_activated_on_one_replica_is_served_by_another
             assert rows[0].intent == "report_pets"
             # the console's evaluation travelled with the version
             assert (tmp_path / "replica-b" / version / "evaluation.json").is_file()
+
+
+MISLABELLED = [
+    "电梯又坏了，麻烦来看看",
+    "楼上又在装修，吵死了",
+    "有辆车停在我家门口不走",
+    "厨房天花板在漏水",
+    "电梯门关不上",
+    "半夜有人在楼下大声唱歌",
+    "消防通道被车堵了",
+    "卫生间的水管漏了",
+]
+
+
+async def test_a_new_intent_the_model_cannot_learn_is_refused_and_the_pages_say_why(
+    start_app: Any, models_copy: Path
+) -> None:
+    async with console(start_app, models_copy) as (app, c):
+        ops = c["ops"]
+        assert (await ops.post("/api/v1/admin/intents", json={"name": "report_misc"})).status_code
+        await ops.post("/api/v1/admin/intents/report_misc/examples", json={"examples": MISLABELLED})
+        job = await finish(ops, (await ops.post("/api/v1/admin/nlu/train")).json()["id"])
+        assert job["status"] == "done", job["error"]
+        version = job["version"]
+        weak = job["result"]["weak_intents"]
+        assert [(w["intent"], w["change"]) for w in weak] == [("report_misc", "new")]
+        assert weak[0]["f1"] < 0.5
+        assert job["result"]["verdict"] in ("weak", "worse")
+        refused = await ops.post("/api/v1/admin/nlu/activate", json={"version": version})
+        assert refused.status_code == 409 and "强制启用" in refused.json()["error"]
+        assert refused.json()["detail"]["weak_intents"][0]["intent"] == "report_misc"
+        assert app.container.models.active_version() == "v-test-1"
+
+        client = app.client
+        await login(client, "ops")
+        report = (await client.get(f"/admin/nlu/versions/{version}")).text
+        assert "新增或改动的意图识别太差" in report and "report_misc" in report
+        assert "本页的 macro-F1、各意图 F1" in report and "两者都没训练过的" in report
+        listing = (await client.get("/admin/nlu")).text
+        assert "对比评估集：本版本与 v-test-1 各自留出" in listing  # the new version's number
+        assert "本版本的留出评估集" in listing  # v-test-1: its own held-out examples
+        intents = (await client.get("/admin/intents")).text
+        assert f"“上次评估 F1”：训练任务 #{job['id']}（版本 {version}）的对比评估集" in intents

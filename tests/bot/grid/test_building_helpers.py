@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.bot.admin.helpers import api_token, bearer, make_user
+from tests.bot.admin.helpers import api_token, bearer, login, make_user
 from tests.bot.test_chat_api import file_report
 
 pytestmark = pytest.mark.slow
@@ -103,7 +103,10 @@ async def test_not_fixed_reopens_the_ticket_for_the_worker_and_helpers_can_respo
                 f"【楼栋长反馈未恢复】张桂兰反馈：6幢 公共设施仍未恢复，工单 {number} 已重新打开"
             )
             resident = await app.inbox("r-b")
-            assert number in resident[0]["text"] and "重新打开" in resident[0]["text"]
+            assert resident[0]["text"] == (
+                f"您反映的问题（工单 {number}）经楼栋长现场查看仍未恢复，已重新打开，"
+                "网格员会继续处理。"
+            )
             detail = (await client.get(f"/api/v1/tickets/{number}")).json()
             assert detail["status"] == "reopened"
             assert detail["events"][-1]["kind"] == "helper_not_fixed" or any(
@@ -208,3 +211,53 @@ async def test_helpers_are_imported_from_csv_and_link_their_chat_with_a_code(
         async with await staff(app) as client:
             listed = (await client.get("/api/v1/helpers", params={"building": 9})).json()
         assert {h["name"]: h["linked"] for h in listed} == {"孙丽": True, "钱伟": False}
+
+
+async def test_the_console_registers_helpers_files_a_phone_report_and_asks_on_the_ticket(
+    start_app: Any,
+) -> None:
+    async with start_app(**QUIET) as app:
+        place = await ids(app)
+        await make_user(
+            app.container, "desk-staff", "community_staff", community_id=place["community"]
+        )
+        csrf = await login(app.client, "desk-staff")
+        page = await app.client.get("/admin/helpers")
+        assert page.status_code == 200 and "张桂兰" in page.text and "已绑定" in page.text
+        added = await app.client.post(
+            "/admin/helpers",
+            data={
+                "csrf_token": csrf,
+                "name": "吴敏",
+                "role": "unit_head",
+                "unit": "1单元",
+                "buildings": str(place["9幢"]),
+                "phone": "13900000091",
+            },
+        )
+        assert added.status_code == 303
+        filed = await app.client.post(
+            "/admin/desk",
+            data={
+                "csrf_token": csrf,
+                "source": "counter",
+                "phone": "13812340000",
+                "building": str(place["9幢"]),
+                "unit": "1",
+                "category": "property",
+                "description": "9幢1单元楼道扶手松了",
+            },
+        )
+        assert filed.status_code == 200, filed.text
+        number = re.findall(r"MH-\d{8}-\d{4}", filed.text)[0]
+        assert "已登记工单" in filed.text and "绑定 " in filed.text
+        ticket = await app.client.get(f"/admin/tickets/{number}")
+        assert "单元长 吴敏" in ticket.text and "窗口受理" in ticket.text
+        asked = await app.client.post(
+            f"/admin/helpers/ask/{number}",
+            data={"csrf_token": csrf, "purpose": "assist", "note": "请先看看"},
+        )
+        assert asked.status_code == 303
+        again = await app.client.get(f"/admin/tickets/{number}")
+        assert "先到场协助" in again.text and "未绑定聊天，请电话联系" in again.text
+        assert "吴敏" in again.text

@@ -155,6 +155,21 @@ async def test_a_phone_report_of_an_open_problem_asks_staff_follow_or_new(
         await app.say("worker-li", f"办结 {number} 电梯已修好")
         texts = await texts_to(fake_sms, "13700001111", 3)
         assert "电梯已修好" in texts[-1]
+        # later the resident proves the phone from a chat: a code by text message, then 绑定
+        asked = await app.say("r-zhao", "绑定手机 137 0000 1111")
+        assert asked[0]["text"] == (
+            "如果 137****1111 有在电话或窗口登记的工单，绑定码会以短信发到该手机（30分钟内有效）。"
+            "收到后在这里发送“绑定 绑定码”即可。"
+        )
+        texts = await texts_to(fake_sms, "13700001111", 4)
+        code = re.findall(r"绑定 (\d{4} \d{4})", texts[-1])[0]
+        await app.say("r-zhao", "绑定手机 13700001111")  # no second code within 10 minutes
+        stranger = await app.say("r-other", "绑定手机 13600009999")  # unknown: same answer
+        assert stranger[0]["text"].startswith("如果 136****9999 有在电话或窗口登记的工单")
+        linked = await app.say("r-zhao", f"绑定 {code}")
+        assert linked[0]["text"] == f"绑定成功！工单 {number} 的进展以后会发到这里，不再发短信。"
+        await asyncio.sleep(0.3)
+        assert len(fake_sms.to("13700001111")) == 4 and fake_sms.to("13600009999") == []
 
 
 async def test_staff_of_another_community_and_bad_input_are_refused(start_app: Any) -> None:

@@ -193,3 +193,91 @@ def test_short_chat_is_still_out_of_scope(text: str) -> None:
     turn = step(DialogueState(), inbound(text), p, CTX, CFG)
     assert turn.state.stage == Stage.IDLE
     assert turn.actions == []
+
+
+@pytest.mark.parametrize(
+    ("text", "ranking", "buttons"),
+    [
+        # a letter read as 其他问题 while a specific category has a real share: asked back,
+        # 其他问题 first, the specific readings beside it, the words kept
+        (
+            "尊敬的领导：我们小区北面的屠宰场每天半夜开工，腥臭味飘进小区，恳请处理！",
+            [("report_other", 0.9), ("report_sanitation", 0.05), ("report_noise", 0.03)],
+            ["flow:report_other", "flow:report_sanitation", "flow:report_noise"],
+        ),
+        (
+            "关于某某小区交房三年还没通天然气的问题",
+            [("report_other", 0.93), ("inform", 0.02), ("report_utilities", 0.04)],
+            ["flow:report_other", "flow:report_utilities"],
+        ),
+    ],
+)
+def test_a_catch_all_reading_close_to_a_specific_category_is_asked_back(
+    text: str, ranking: list[tuple[str, float]], buttons: list[str]
+) -> None:
+    turn = step(DialogueState(), inbound(text), parse(text, ranking), CTX, CFG)
+    assert turn.state.stage == Stage.CLARIFYING
+    assert turn.state.slots["description"] == text
+    assert [b.payload for b in turn.replies[-1].buttons] == buttons
+    assert not any(isinstance(a, CreateTicket) for a in turn.actions)
+
+
+@pytest.mark.parametrize(
+    ("text", "ranking", "flow"),
+    [
+        # nothing specific in sight: 其他问题 is filed for community staff at once
+        (
+            "新生儿上户口要带什么证件",
+            [("report_other", 0.97), ("report_property", 0.01)],
+            "report_other",
+        ),
+        # a specific category is filed at once whatever 其他问题's share
+        (
+            "楼下烧烤店油烟太大了",
+            [("report_sanitation", 0.9), ("report_other", 0.08)],
+            "report_sanitation",
+        ),
+    ],
+)
+def test_a_sure_reading_starts_its_form_at_once(
+    text: str, ranking: list[tuple[str, float]], flow: str
+) -> None:
+    turn = step(DialogueState(), inbound(text), parse(text, ranking), CTX, CFG)
+    assert turn.state.stage == Stage.FILLING
+    assert turn.state.flow == flow
+
+
+@pytest.mark.parametrize(
+    ("ranking", "buttons"),
+    [
+        # 其他问题 among the likeliest: it and the three likeliest specific categories
+        (
+            [
+                ("report_other", 0.6),
+                ("report_property", 0.1),
+                ("report_noise", 0.05),
+                ("inform", 0.04),
+                ("report_sanitation", 0.03),
+                ("report_parking", 0.02),
+            ],
+            ["report_other", "report_property", "report_noise", "report_sanitation"],
+        ),
+        # 其他问题 further down: the three likeliest specific ones, then 都不是 (→ 其他问题)
+        (
+            [
+                ("report_property", 0.5),
+                ("report_parking", 0.2),
+                ("report_noise", 0.1),
+                ("report_other", 0.05),
+            ],
+            ["report_property", "report_parking", "report_noise", "report_other"],
+        ),
+    ],
+)
+def test_asking_back_offers_three_specific_categories_and_the_catch_all(
+    ranking: list[tuple[str, float]], buttons: list[str]
+) -> None:
+    text = "我们这边的情况比较复杂，好几年了一直没有解决，希望领导重视"
+    turn = step(DialogueState(), inbound(text), parse(text, ranking), CTX, CFG)
+    assert turn.state.stage == Stage.CLARIFYING
+    assert [b.payload for b in turn.replies[-1].buttons] == [f"flow:{b}" for b in buttons]
