@@ -24,6 +24,7 @@ from bot.logs import REQUEST_ID, request_id_from
 from bot.metrics_route import router as metrics_router
 from handlers.ports import Clock
 from storage.errors import StorageError
+from storage.objects import S3ObjectStore
 from storage.session_sql import ResilientSessionStore
 from storage.state import RedisSessionStore
 
@@ -107,6 +108,16 @@ async def readiness(container: Container, wait: float = 2.0) -> dict[str, str]:
     else:
         checks["redis"] = "not configured"
     checks["model"] = "ok" if container.interpreter.version else "error: no model"
+    objects = container.objects
+    if isinstance(objects, S3ObjectStore):
+        try:
+            async with asyncio.timeout(wait):
+                await asyncio.to_thread(objects.ping)
+            checks["objects"] = "ok"
+        except (StorageError, TimeoutError) as e:
+            checks["objects"] = f"error: {type(e).__name__}"
+    else:
+        checks["objects"] = "ok"  # a local directory
     return checks
 
 
@@ -194,7 +205,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @app.get("/readyz", tags=["ops"])
     async def readyz(request: Request) -> JSONResponse:
-        """Readiness for the load balancer: database, Redis (when configured) and a model."""
+        """Readiness for the load balancer: database, Redis (when configured), a model and the
+        object store (the S3 bucket when configured)."""
         container: Container = request.app.state.container
         checks = await readiness(container)
         ready = all(v in ("ok", "not configured") for v in checks.values())

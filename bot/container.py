@@ -8,7 +8,7 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.config import Settings
+from bot.config import S3Settings, Settings
 from bot.metrics import CountedHealth, PrometheusMetrics
 from bot.nlu_runtime import ActiveInterpreter, ModelRepository
 from bot.outbox import OutboxDispatcher
@@ -53,6 +53,7 @@ class Container:
     sessions: SessionStore
     models: ModelRepository
     interpreter: Interpreter
+    objects: ObjectStore  # photos (and models with MINHU_S3__…): storage/objects.py
     service: MinhuService
     dispatcher: OutboxDispatcher
     sweeper: SlaSweeper | None = None
@@ -239,6 +240,7 @@ async def build(
         sessions=sessions,
         models=models,
         interpreter=interpreter,
+        objects=objects,
         service=service,
         dispatcher=dispatcher,
         sweeper=sweeper,
@@ -257,13 +259,18 @@ def object_store(settings: Settings) -> ObjectStore:
     """Where photos' bytes go: the S3 bucket when configured, else ``<data_dir>/objects``."""
     if settings.s3 is None:
         return FilesystemObjectStore(settings.data_dir / "objects")
+    return s3_store(settings.s3)
+
+
+def s3_store(s3: S3Settings) -> S3ObjectStore:
+    """The configured S3 bucket's client."""
     return S3ObjectStore(
-        endpoint_url=settings.s3.endpoint_url,
-        bucket=settings.s3.bucket,
-        access_key=settings.s3.access_key.get_secret_value(),
-        secret_key=settings.s3.secret_key.get_secret_value(),
-        region=settings.s3.region,
-        timeout=settings.s3.timeout_seconds,
+        endpoint_url=s3.endpoint_url,
+        bucket=s3.bucket,
+        access_key=s3.access_key.get_secret_value(),
+        secret_key=s3.secret_key.get_secret_value(),
+        region=s3.region,
+        timeout=s3.timeout_seconds,
     )
 
 

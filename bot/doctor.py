@@ -77,6 +77,15 @@ def config_findings(settings: Settings) -> list[Finding]:
                 " / public URL is not https: cookies are not Secure",
             )
         )
+    if settings.s3 is None:
+        found.append(
+            Finding(
+                "warning",
+                "objects_local",
+                "未配置对象存储（MINHU_S3__…）：照片和模型只在本机目录，多副本之间不共享"
+                " / no object store: photos and models stay on this machine's disk",
+            )
+        )
     if settings.metrics_token is None:
         found.append(
             Finding(

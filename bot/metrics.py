@@ -1,4 +1,4 @@
-"""Prometheus metrics (``prometheus_client``) and ``GET /metrics``.
+"""Prometheus metrics (``prometheus_client``): what ``GET /metrics`` exposes.
 
 Two kinds of numbers:
 
@@ -17,16 +17,14 @@ in their own registry, never the library's global one. Tests read deltas.
 
 Access (bot/metrics_route.py): ``/metrics`` tells how busy the service is and how many
 tickets and failures there are (no personal data), so it is for the operators' Prometheus
-only: with
-``MINHU_METRICS_TOKEN`` set a request needs ``Authorization: Bearer <token>``; without it,
-only outside prod (``minhu doctor`` warns, and in prod /metrics answers 404). The reverse
-proxy never routes /metrics (docker/nginx.conf); Prometheus scrapes the replicas directly on
-the internal network.
+only: with ``MINHU_METRICS_TOKEN`` set a request needs ``Authorization: Bearer <token>``;
+without it, only outside prod (``minhu doctor`` warns, and in prod /metrics answers 404).
+The reverse proxy never routes /metrics (docker/nginx.conf); Prometheus scrapes the
+replicas directly on the internal network.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 from collections.abc import Iterable
@@ -39,7 +37,6 @@ from prometheus_client.registry import Collector
 from storage.observability import Snapshot
 from storage.session_sql import StoreHealth
 
-log = logging.getLogger("minhu.metrics")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

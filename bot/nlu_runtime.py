@@ -509,6 +509,12 @@ class ModelRepository:
 
     # ------------------------------------------------------------------ the shared store
 
+    def publish(self, version: str) -> None:
+        """Upload a version's files again (after artefacts were written beside it); nothing
+        without an object store."""
+        if self.shared is not None and (self.root / version).is_dir():
+            self._upload(version)
+
     def adopt_local(self) -> str | None:
         """With an empty object store, publish the directory's active version (a deployment
         that trained models before ``MINHU_S3__…`` was set); returns it, or None."""

@@ -178,6 +178,10 @@ class S3ObjectStore:
         except BotoCoreError as e:
             raise StorageError(f"object store {self.location} unreachable: {e}") from e
 
+    def ping(self) -> None:
+        """Fail (StorageError) unless the bucket answers (readiness)."""
+        self._call("head_bucket", self.bucket, Bucket=self.bucket)
+
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self._call(
             "put_object",

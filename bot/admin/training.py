@@ -37,7 +37,8 @@ from typing import Any
 
 import nlu
 from bot.admin.errors import BadInput, Conflict, Missing
-from bot.container import Container
+from bot.config import S3Settings
+from bot.container import Container, s3_store
 from bot.jobs import JobError, run_in_process
 from bot.nlu_runtime import (
     ActivationRefused,
@@ -224,6 +225,7 @@ def train_version(
     evaluation, report = evaluate_version(repo, version)
     progress("save", 0.95)
     write_artefacts(outcome.version.path, data, evaluation, report)
+    repo.publish(version)  # with an object store: the artefacts too, for every replica
     return Outcome(version, evaluation, summary_of(evaluation))
 
 
@@ -232,12 +234,16 @@ def train_in_process(
     root: Path,
     tolerance: float,
     floor: float,
+    s3: S3Settings | None = None,
     *,
     progress: Callable[[str, float], None],
 ) -> Outcome:
     """`train_version` in a job process (bot.jobs): the repository is rebuilt from its path
-    (with the same gate: tolerance and the new/changed intents' F1 floor)."""
-    repo = ModelRepository(root, tolerance=tolerance, floor=floor)
+    (with the same gate: tolerance and the new/changed intents' F1 floor) and, when models
+    are shared, its object store from the settings (a client does not cross a process
+    boundary)."""
+    shared = s3_store(s3) if s3 is not None else None
+    repo = ModelRepository(root, tolerance=tolerance, floor=floor, shared=shared)
     return train_version(data, repo, progress=progress)
 
 
@@ -316,15 +322,18 @@ async def run_job(c: Container, job_id: int, data: nlu.TrainingData) -> None:
     repo = repository(c)
     await _update(c, job_id, status="running", stage="split")
     try:
-        # its own process: training in a thread held the GIL and chat p95 went to ~400 ms.
-        # With a shared (S3) model store the repository's client cannot cross a process
-        # boundary: then it still trains in a thread
+        # its own process: training in a thread held the GIL and chat p95 went to ~400 ms;
+        # with shared (S3) models the process builds its own client from the settings
         work = asyncio.ensure_future(
             run_in_process(
-                train_in_process, data, repo.root, repo.tolerance, repo.floor, progress=progress
+                train_in_process,
+                data,
+                repo.root,
+                repo.tolerance,
+                repo.floor,
+                c.settings.s3 if repo.shared is not None else None,
+                progress=progress,
             )
-            if repo.shared is None
-            else asyncio.to_thread(train_version, data, repo, progress=progress)
         )
         while not work.done():
             await asyncio.wait({work}, timeout=0.5)

@@ -265,6 +265,7 @@ async def test_readyz_checks_database_redis_and_model(start_app: Any) -> None:
         assert body["checks"]["database"] == "ok"
         assert body["checks"]["model"] == "ok"
         assert body["checks"]["redis"] in ("ok", "not configured")
+        assert body["checks"]["objects"] == "ok"  # the local directory
 
 
 async def test_readyz_is_503_when_the_database_is_down(start_app: Any) -> None:

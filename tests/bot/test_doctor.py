@@ -34,6 +34,7 @@ def test_a_safe_prod_configuration_has_no_findings() -> None:
         redis_url="redis://127.0.0.1:6379/0",
         public_base_url="https://minhu.example.cn",
         metrics_token=SecretStr("t" * 32),
+        s3={"endpoint_url": "http://minio:9000", "access_key": "minhu", "secret_key": "s" * 32},
     )
     assert config_findings(settings) == []
 
@@ -41,7 +42,7 @@ def test_a_safe_prod_configuration_has_no_findings() -> None:
 def test_prod_without_a_metrics_token_is_warned_that_metrics_are_off() -> None:
     settings = Settings(env="prod", secret_key=SecretStr(KEY), redis_url="redis://h:6379/0")
     codes = {f.code: f.level for f in config_findings(settings)}
-    assert codes["metrics"] == "warning"
+    assert codes["metrics"] == "warning" and codes["objects_local"] == "warning"
 
 
 def test_secret_key_is_read_from_a_file(tmp_path: Path) -> None:

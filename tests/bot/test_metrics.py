@@ -108,3 +108,29 @@ def test_counts_of_worker_processes_add_up_in_multiprocess_mode(tmp_path: Path) 
     assert value(text, "minhu_messages_total", channel="web", outcome="handled") == 2
     assert value(text, "minhu_reply_seconds_count", channel="web") == 2
     assert value(text, "minhu_outbox_items", status="dead") == 0  # the database part is there
+
+
+@pytest.mark.parametrize(
+    ("token", "header", "allowed"),
+    [
+        (None, "", False),  # prod without a token: no metrics at all (404)
+        (TOKEN, "", False),
+        (TOKEN, f"Bearer {TOKEN}x", False),
+        (TOKEN, f"Bearer {TOKEN}", True),
+    ],
+)
+def test_in_prod_metrics_are_served_only_with_the_configured_token(
+    token: str | None, header: str, allowed: bool
+) -> None:
+    from types import SimpleNamespace
+
+    from pydantic import SecretStr
+    from starlette.requests import Request
+
+    from bot.config import Settings
+    from bot.metrics_route import _allowed
+
+    settings = Settings(env="prod", secret_key=SecretStr("k" * 64), metrics_token=token)
+    headers = [(b"authorization", header.encode())] if header else []
+    request = Request({"type": "http", "headers": headers, "method": "GET", "path": "/metrics"})
+    assert _allowed(request, SimpleNamespace(settings=settings)) is allowed  # type: ignore[arg-type]

@@ -40,6 +40,8 @@ async def test_a_photo_lands_in_s3_not_the_database_and_only_its_signed_link_ser
         good = await app.client.get(f"/api/v1/attachments/{ident}?sig={sign(secret, str(ident))}")
         assert good.status_code == 200 and good.content == PNG
         assert good.headers["content-type"] == "image/png"
+        ready = await app.client.get("/readyz")
+        assert ready.json()["checks"]["objects"] == "ok"  # the bucket answers
         forged = await app.client.get(f"/api/v1/attachments/{ident}?sig={'0' * 64}")
         assert forged.status_code == 403 and PNG not in forged.content
 

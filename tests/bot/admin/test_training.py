@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.bot.admin.helpers import api_token, bearer, demo_ids, login, make_user
 
@@ -236,6 +237,37 @@ async def test_console_pages_show_progress_evaluation_and_activate(
         assert activated.status_code == 303
         assert "已启用模型" in (await client.get("/admin/nlu")).text
         assert app.container.models.active_version() == version
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_model_trained_and_activated_on_one_replica_is_served_by_another_via_s3(
+    start_app: Any, models_copy: Path, tmp_path: Path, s3_settings: dict[str, Any]
+) -> None:
+    async with console(start_app, models_copy, s3=s3_settings) as (_app, c):
+        ops, liu = c["ops"], c["liu"]
+        assert (
+            await liu.post("/api/v1/admin/intents", json={"name": "report_pets"})
+        ).status_code == 201
+        await liu.post("/api/v1/admin/intents/report_pets/examples", json={"examples": PETS})
+        job = await finish(liu, (await liu.post("/api/v1/admin/nlu/train")).json()["id"])
+        assert job["status"] == "done", job["error"]
+        version = job["version"]
+        # a replica on another machine: its own, empty models directory; the same bucket
+        async with start_app(models=tmp_path / "replica-b", s3=s3_settings) as other:
+            assert other.container.interpreter.version == "v-test-1"  # published by A
+            done = await ops.post("/api/v1/admin/nlu/activate", json={"version": version})
+            assert done.status_code == 200, done.text
+            for _ in range(100):
+                if other.container.interpreter.version == version:
+                    break
+                await asyncio.sleep(0.1)
+            assert other.container.interpreter.version == version
+            await other.say("resident-pets-b", PROBE)
+            async with other.container.store.unit() as uow:
+                rows = await uow.inbound.recent_for_user("web", "resident-pets-b")
+            assert rows[0].intent == "report_pets"
+            # the console's evaluation travelled with the version
+            assert (tmp_path / "replica-b" / version / "evaluation.json").is_file()
 
 
 MISLABELLED = [
