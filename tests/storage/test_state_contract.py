@@ -223,10 +223,11 @@ async def test_load_returns_none_when_the_ttl_has_passed(backend: Backend) -> No
 
 async def test_save_restarts_the_ttl_when_the_state_is_saved_again(backend: Backend) -> None:
     store = backend.store
-    await store.save("k", {"step": 1}, ttl_seconds=1)
-    await backend.elapse(0.6)
-    await store.save("k", {"step": 2}, ttl_seconds=1)
-    await backend.elapse(0.6)  # 1.2 s after the first save, 0.6 s after the second
+    # margins of 0.8 s either way: a save on a loaded machine's database takes a while
+    await store.save("k", {"step": 1}, ttl_seconds=2)
+    await backend.elapse(1.2)
+    await store.save("k", {"step": 2}, ttl_seconds=2)
+    await backend.elapse(1.2)  # 2.4 s after the first save, 1.2 s after the second
 
     assert await store.load("k") == {"step": 2}
 

@@ -153,7 +153,7 @@ def test_staff_teach_train_activate_and_the_chat_answers_with_the_new_model(
     chat.fill("[data-testid=resident-input]", PROBE)
     chat.press("[data-testid=resident-input]", "Enter")
     reply = chat.locator("[data-testid=resident-log] .msg.bot").first
-    reply.wait_for()
+    reply.wait_for(timeout=90_000)  # the first parse after a model swap, on a loaded machine
     text = reply.inner_text()
     chat.screenshot(path=str(shots / "09-chat.png"), full_page=True)
     assert "我想确认一下" not in text
