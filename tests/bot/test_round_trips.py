@@ -75,4 +75,6 @@ async def test_a_healthy_session_store_adds_no_statement(start_app: Any) -> None
                 assert await store.claim(f"trip:{n}", ttl_seconds=60)
                 await store.save(f"trip-conv:{n}", {"n": n}, ttl_seconds=60)
                 assert await store.load(f"trip-conv:{n}") == {"n": n}
-        assert statements == []
+        # only the store's own table counts: the app's start-up recovery pass may still be
+        # leasing old inbound rows on the same engine while this runs
+        assert [s for s in statements if "sessionentry" in s.lower()] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -9,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlmodel import func, select
 
+from storage.models import InboundMessage, Outbox
 from tests.app_fixtures import Running
 from tests.bot.wechat.fake_wechat import FakeWeChat
 from tests.bot.wechat.wire import WeChatWire, wechat_config
@@ -19,6 +22,45 @@ from tests.bot.wechat.wire import WeChatWire, wechat_config
 async def fake_wechat() -> AsyncIterator[FakeWeChat]:
     async with FakeWeChat().running() as fake:
         yield fake
+
+
+@dataclass
+class Follow:
+    """Waits for the answer pushed after a holding reply: the message handled and every reply
+    of it delivered to the fake, then returns those texts as the resident reads them."""
+
+    fake: FakeWeChat
+    container: Any
+
+    async def pushed(self, openid: str, msg_id: str, before: int, wait: float = 60.0) -> str:
+        deadline = asyncio.get_running_loop().time() + wait
+        while asyncio.get_running_loop().time() < deadline:
+            async with self.container.database.session() as session:
+                inbound = (
+                    await session.exec(
+                        select(InboundMessage).where(
+                            InboundMessage.channel == "wechat", InboundMessage.message_id == msg_id
+                        )
+                    )
+                ).first()
+                waiting = 0
+                if inbound is not None:
+                    waiting = (
+                        await session.exec(
+                            select(func.count())
+                            .select_from(Outbox)
+                            .where(
+                                Outbox.dedupe_key.like(f"reply:{inbound.id}:%"),  # type: ignore[union-attr]
+                                Outbox.status == "pending",
+                            )
+                        )
+                    ).one()
+            if inbound is not None and inbound.status == "done" and not waiting:
+                texts = self.fake.texts_to(openid)[before:]
+                if texts:
+                    return "\n".join(texts)
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"no pushed answer to message {msg_id} within {wait} s")
 
 
 @dataclass
@@ -43,6 +85,7 @@ def wechat_app(start_app: Any, fake_wechat: FakeWeChat) -> Callable[..., Any]:
         config = wechat_config(fake_wechat.base_url, aes=aes, **wechat)
         async with start_app(clock=clock, wechat=config) as running:
             wire = WeChatWire(running.client, aes=aes, compatible=compatible)
+            wire.follow = Follow(fake_wechat, running.container)
             yield WeChatApp(running, wire, fake_wechat)
 
     return start
