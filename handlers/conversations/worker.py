@@ -106,6 +106,13 @@ class WorkerConversation:
             command = parse_command(text) if text else None
             if command is not None and command.command == Command.NOTICE and not _publishes(worker):
                 command = None  # "通知 物业…" from a grid worker is a note, not a notice
+            if (
+                command is not None
+                and command.command in STREET_COMMANDS
+                and command.number is None
+                and worker.role != "street_staff"
+            ):
+                command = None  # "退回了押金" replying to a card is a note, not a street command
             pending = parse_button(state.worker_pending) if state.worker_pending else None
             if command is None and pending is not None and card_number in (None, pending.number):
                 command = replace(pending, note=note)

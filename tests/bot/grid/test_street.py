@@ -346,6 +346,8 @@ async def test_street_staff_send_a_ticket_back_from_their_chat(start_app: Any) -
         )
         worker = await app.say("worker-li", f"退回 {number} 不归我管")
         assert worker[0]["text"].startswith("“退回”是街道工作人员的指令")
+        note = await app.say("worker-li", "退回了押金")  # a sentence, not a street command
+        assert not note[0]["text"].startswith("“退回”")
 
         await community.post(f"/api/v1/tickets/{number}/street", json={"reason": "需协调维修基金"})
         await heard(app, "street-zhou", "【社区上报街道】")
