@@ -132,6 +132,7 @@ class NluResult:
     flagged_urgent: list[str]
     n_non_safety: int
     examples: dict[str, list[tuple[str, str, str]]]
+    confusion: Counter[tuple[str, str]]  # (gold, plain top intent) -> messages
 
 
 def hazards_of(parse: Any) -> tuple[Any, ...]:
@@ -168,7 +169,8 @@ def run_nlu(model: Any, rows: list[dict[str, Any]], texts: list[str]) -> NluResu
         if g != "report_safety" and hazards_of(parse):
             flagged.append(row["id"])
     n_non_safety = sum(g != "report_safety" for g in gold)
-    return NluResult(score, dev_score, per, outcomes, flagged, n_non_safety, examples)
+    confusion = Counter(zip(gold, plain, strict=True))
+    return NluResult(score, dev_score, per, outcomes, flagged, n_non_safety, examples, confusion)
 
 
 # ------------------------------------------------------------------------------ (b) chat
@@ -475,6 +477,28 @@ def print_nlu(results: dict[str, NluResult], n: int) -> None:
             "{:.2f} / {:.2f} / {:.2f}".format(*results[m].per_label[label][:3]) for m in modes
         )
         print(f"| {label} | {cells} | {first.per_label[label][3]} |")
+    for mode in modes:
+        print_confusion(mode, results[mode].confusion, list(first.per_label))
+
+
+def short(intent: str) -> str:
+    return intent.removeprefix("report_")[:8]
+
+
+def print_confusion(mode: str, confusion: Counter[tuple[str, str]], labels: list[str]) -> None:
+    """Gold (rows) x the plain top intent (columns); intents outside the labels are "rest"."""
+    columns = [*labels, "rest"]
+    print(f"\nconfusion, {mode} (rows gold, columns predicted)\n")
+    print("| gold \\ predicted | " + " | ".join(map(short, columns)) + " |")
+    print("| --- |" + " --- |" * len(columns))
+    for gold in labels:
+        counts = Counter(
+            p if p in labels else "rest"
+            for (g, p), n in confusion.items()
+            for _ in range(n)
+            if g == gold
+        )
+        print(f"| {short(gold)} | " + " | ".join(str(counts[c]) for c in columns) + " |")
 
 
 def print_chat(outcomes: Counter[str], n: int) -> None:
@@ -543,6 +567,7 @@ def main() -> None:
                 "outcomes": dict(result.outcomes),
                 "per_label": result.per_label,
                 "flagged_urgent": result.flagged_urgent,
+                "confusion": {f"{g} -> {p}": n for (g, p), n in result.confusion.items()},
             }
             for outcome in NLU_OUTCOMES[1:] if args.show else ():
                 print(f"{mode} {outcome}: {result.examples.get(outcome, [])[: args.show]}")
