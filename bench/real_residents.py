@@ -8,7 +8,8 @@
     trained here on nlu/data) parses every community-dev message twice: the full text (title +
     text) and the chat text a resident would type (the title when present, else the opening
     sentence(s)). Reported: plain intent macro-F1 (the classifier's top intent, no thresholds)
-    over the labels with >= 10 examples (``other`` = ``report_other``), per-label P/R/F1, and the
+    over the labels with >= 10 examples (``other`` = ``report_other``), per-label P/R/F1, a
+    confusion matrix (gold x plain top intent; intents outside those labels are "rest"), and the
     outcome per message at the NLU level with the model's thresholds:
       confident right   top intent = gold report intent, confidence >= clarify
       clarify, right    top intent a report below clarify; gold among the top 3 report intents
