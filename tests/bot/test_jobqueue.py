@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -72,79 +74,79 @@ async def until(client: httpx.AsyncClient, job_id: int, statuses: set[str], limi
         await asyncio.sleep(0.2)
 
 
-async def teacher(app: Any) -> httpx.AsyncClient:
+@asynccontextmanager
+async def teacher(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin's API client, with a new intent's examples to train on."""
     await make_user(app.container, "ops", "admin")
     client = bearer(app, await api_token(app.container, "ops"))
-    assert (
-        await client.post("/api/v1/admin/intents", json={"name": "report_pets"})
-    ).status_code == 201
-    added = await client.post("/api/v1/admin/intents/report_pets/examples", json={"examples": PETS})
-    assert added.status_code == 201 or added.status_code == 200, added.text
-    return client
+    try:
+        made = await client.post("/api/v1/admin/intents", json={"name": "report_pets"})
+        assert made.status_code == 201, made.text
+        added = await client.post(
+            "/api/v1/admin/intents/report_pets/examples", json={"examples": PETS}
+        )
+        assert added.json()["added"] == len(PETS), added.text
+        yield client
+    finally:
+        await client.aclose()
 
 
 async def test_training_queued_while_no_worker_runs_is_done_when_a_worker_process_starts(
     start_app: Any, models_copy: Path
 ) -> None:
-    async with start_app(models=models_copy, **WORKER_ONLY) as app:
-        client = await teacher(app)
-        async with client:
-            started = await client.post("/api/v1/admin/nlu/train")
-            assert started.status_code == 202, started.text
-            job_id = started.json()["id"]
-            await asyncio.sleep(1.5)  # the web process does not run it
-            queued = await job_of(client, job_id)
-            assert queued["status"] == "queued" and queued["stage_label"] == "排队中"
-            listed = (await client.get("/api/v1/admin/nlu/jobs")).json()
-            assert any(j["id"] == job_id and j["kind_label"] == "训练" for j in listed)
+    async with start_app(models=models_copy, **WORKER_ONLY) as app, teacher(app) as client:
+        started = await client.post("/api/v1/admin/nlu/train")
+        assert started.status_code == 202, started.text
+        job_id = started.json()["id"]
+        await asyncio.sleep(1.5)  # the web process does not run it
+        queued = await job_of(client, job_id)
+        assert queued["status"] == "queued" and queued["stage_label"] == "排队中"
+        listed = (await client.get("/api/v1/admin/nlu/jobs")).json()
+        assert any(j["id"] == job_id and j["kind_label"] == "训练" for j in listed)
 
-            run = worker(worker_env(app), "--once")
-            out, _ = await asyncio.to_thread(run.communicate, timeout=600)
-            assert run.returncode == 0, out
-            assert "完成 1 个任务" in out
-            job = await job_of(client, job_id)
-            assert job["status"] == "done", job["error"]
-            assert job["version"] and job["version"] != "v-test-1"
-            assert "report_pets" in job["result"]["per_intent_f1"]
-            versions = (await client.get("/api/v1/admin/nlu/versions")).json()
-            assert job["version"] in [v["version"] for v in versions["versions"]]
-            activated = await client.post(
-                "/api/v1/admin/nlu/activate",
-                json={"version": job["version"], "force": True, "reason": "测试：队列训练出的版本"},
-            )
-            assert activated.status_code == 200, activated.text
-            assert (await client.get("/api/v1/admin/nlu/versions")).json()["serving"] == job[
-                "version"
-            ]
+        run = worker(worker_env(app), "--once")
+        out, _ = await asyncio.to_thread(run.communicate, timeout=600)
+        assert run.returncode == 0, out
+        assert "完成 1 个任务" in out
+        job = await job_of(client, job_id)
+        assert job["status"] == "done", job["error"]
+        assert job["version"] and job["version"] != "v-test-1"
+        assert "report_pets" in job["result"]["per_intent_f1"]
+        versions = (await client.get("/api/v1/admin/nlu/versions")).json()
+        assert job["version"] in [v["version"] for v in versions["versions"]]
+        activated = await client.post(
+            "/api/v1/admin/nlu/activate",
+            json={"version": job["version"], "force": True, "reason": "测试：队列训练出的版本"},
+        )
+        assert activated.status_code == 200, activated.text
+        assert (await client.get("/api/v1/admin/nlu/versions")).json()["serving"] == job["version"]
 
 
 async def test_a_job_whose_worker_was_killed_is_retried_by_the_next_worker(
     start_app: Any, models_copy: Path
 ) -> None:
-    async with start_app(models=models_copy, **WORKER_ONLY) as app:
-        client = await teacher(app)
-        async with client:
-            job_id = (await client.post("/api/v1/admin/nlu/train")).json()["id"]
-            env = worker_env(app, MINHU_JOBS__LEASE_SECONDS="2")
-            first = worker(env)
-            try:
-                running = await until(client, job_id, {"running", "done", "failed"}, 120)
-                assert running["status"] == "running", running
-                await until_progress(client, job_id)
-            finally:
-                os.killpg(first.pid, signal.SIGKILL)  # the worker and its training process
-                await asyncio.to_thread(first.wait, 30)
-            orphaned = await job_of(client, job_id)
-            assert orphaned["status"] == "running" and orphaned["attempts"] == 1
-            await asyncio.sleep(2.5)  # the dead worker's lease runs out
+    async with start_app(models=models_copy, **WORKER_ONLY) as app, teacher(app) as client:
+        job_id = (await client.post("/api/v1/admin/nlu/train")).json()["id"]
+        env = worker_env(app, MINHU_JOBS__LEASE_SECONDS="2")
+        first = worker(env)
+        try:
+            running = await until(client, job_id, {"running", "done", "failed"}, 120)
+            assert running["status"] == "running", running
+            await until_progress(client, job_id)
+        finally:
+            os.killpg(first.pid, signal.SIGKILL)  # the worker and its training process
+            await asyncio.to_thread(first.wait, 30)
+        orphaned = await job_of(client, job_id)
+        assert orphaned["status"] == "running" and orphaned["attempts"] == 1
+        await asyncio.sleep(2.5)  # the dead worker's lease runs out
 
-            second = worker(env, "--once")
-            out, _ = await asyncio.to_thread(second.communicate, timeout=600)
-            assert second.returncode == 0, out
-            job = await job_of(client, job_id)
-            assert job["status"] == "done", job["error"]
-            assert job["attempts"] == 2
-            assert "report_pets" in job["result"]["per_intent_f1"]
+        second = worker(env, "--once")
+        out, _ = await asyncio.to_thread(second.communicate, timeout=600)
+        assert second.returncode == 0, out
+        job = await job_of(client, job_id)
+        assert job["status"] == "done", job["error"]
+        assert job["attempts"] == 2
+        assert "report_pets" in job["result"]["per_intent_f1"]
 
 
 async def until_progress(client: httpx.AsyncClient, job_id: int) -> None:
