@@ -38,7 +38,7 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import nlu
@@ -122,7 +122,7 @@ async def enqueue(
     kind: str,
     payload: dict[str, Any],
     *,
-    now: Any,
+    now: datetime,
     by: str = "",
     baseline_version: str = "",
 ) -> NluJob:
@@ -206,7 +206,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"[:64]
 
 
-async def complete_in(uow: UnitOfWork, job: NluJob, result: dict[str, Any], now: Any) -> None:
+async def complete_in(uow: UnitOfWork, job: NluJob, result: dict[str, Any], now: datetime) -> None:
     """Mark a job done in the caller's transaction: a job whose effect commits with it
     (a broadcast) is then never run twice, even when its worker dies right after."""
     row = await uow.nlu_data.job(job.id or 0)
@@ -413,7 +413,10 @@ class ThreadRunner:
         self._ready.wait(30)
 
     def _main(self) -> None:
-        asyncio.run(self._serve())
+        try:
+            asyncio.run(self._serve())
+        except Exception:  # never silent: this process then takes no jobs
+            log.exception("the job runner thread stopped; this process takes no jobs")
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()

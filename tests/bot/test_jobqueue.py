@@ -234,3 +234,50 @@ async def test_a_claim_whose_lease_expired_is_taken_again_and_given_up_after_thr
     async with sql_store.unit() as uow:
         final = await uow.nlu_data.job(job.id or 0)
     assert final is not None and final.status == "failed" and "多次中断" in final.error
+
+
+async def test_the_apps_runner_hands_a_running_job_back_at_shutdown_and_does_it_after_restart(
+    start_app: Any, monkeypatch: Any
+) -> None:
+    """The embedded default: the web process's own runner thread (its own event loop)."""
+    import bot.job_kinds
+    from bot.jobqueue import submit
+
+    release = {"slow": True}
+
+    async def slow(ctx: JobContext, job: NluJob, progress: Any) -> dict[str, Any]:
+        progress("running", 0.5)
+        # the flag is flipped by the test's loop, not the runner's: an asyncio.Event can't
+        while release["slow"]:  # noqa: ASYNC110 -- until the app stops (cancelled) ...
+            await asyncio.sleep(0.05)
+        return {"text": "完成"}  # ... or, after the restart, at once
+
+    monkeypatch.setitem(bot.job_kinds.HANDLERS, "slow", slow)
+    async with start_app(sla={"sweep_seconds": 3600}) as app:
+        c = app.container
+        job_id = await submit(c.store, c.clock, "slow", {}, "test")
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            async with c.store.unit() as uow:
+                job = await uow.nlu_data.job(job_id)
+            if job is not None and job.status == "running" and job.progress == 0.5:
+                break
+            assert asyncio.get_running_loop().time() < deadline, job
+            await asyncio.sleep(0.1)
+    async with start_app(sla={"sweep_seconds": 3600}, jobs={"runner": "worker"}) as app:
+        async with app.container.store.unit() as uow:
+            handed_back = await uow.nlu_data.job(job_id)
+        assert handed_back is not None
+        assert (handed_back.status, handed_back.attempts, handed_back.worker) == ("queued", 0, "")
+    release["slow"] = False
+    async with start_app(sla={"sweep_seconds": 3600}) as app:
+        c = app.container
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            async with c.store.unit() as uow:
+                job = await uow.nlu_data.job(job_id)
+            if job is not None and job.status == "done":
+                break
+            assert asyncio.get_running_loop().time() < deadline, job
+            await asyncio.sleep(0.1)
+        assert job.result == {"text": "完成"} and job.attempts == 1
