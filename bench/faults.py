@@ -61,9 +61,9 @@ def faults(
         cluster.redis.start()
 
     def postgres() -> None:
+        # the load goes on while it is down: messages arriving then are journaled in Redis
         cluster.pg.stop()
-        time.sleep(outage)
-        cluster.pg.start()
+        cluster.restart_later(cluster.pg.start, outage)
 
     def replica() -> None:
         cluster.replicas[1].kill()
@@ -113,7 +113,7 @@ def row(name: str, o: Outcome, d: Deliveries) -> str:
     c = o.counts
     return (
         f"| {name} | {c.sent} | {c.answered} | {c.http_5xx} | {c.unreachable} | {c.apologies} "
-        f"| {o.stored} | {o.done} | {o.unfinished} | {o.duplicate_rows} "
+        f"| {c.journaled} | {o.stored} | {o.done} | {o.unfinished} | {o.duplicate_rows} "
         f"| {o.tickets}/{o.tickets_expected} | {o.duplicate_tickets} | {o.seconds_to_settle} "
         f"| {d.sent}+{d.rerouted} | {d.pending + d.dead + d.rerouted_unsent} "
         f"| {d.duplicates}/{d.missing} |"
@@ -144,11 +144,12 @@ async def main() -> int:
             " every third is an urgent report\n"
         )
         print(
-            "| drill | sent | answered | 5xx | refused | apologies | stored | done | unfinished "
+            "| drill | sent | answered | 5xx | refused | apologies | journaled | stored | done "
+            "| unfinished "
             "| duplicate rows | tickets | duplicate tickets | settled after s "
             "| cards sent+rerouted | cards undelivered | cards unaccounted/unconfirmed |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         failed = False
         for name in args.drills.split(","):
             outcome, deliveries = await drill(name, args, models)
@@ -166,6 +167,8 @@ async def main() -> int:
                 or outcome.duplicate_rows
                 or outcome.duplicate_tickets
                 or outcome.tickets != outcome.tickets_expected
+                or outcome.journal_left
+                or outcome.journaled_unanswered
             )
     return 1 if failed else 0
 

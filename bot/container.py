@@ -20,6 +20,7 @@ from handlers.sla_service import SlaSweeper
 from handlers.throttle_service import Rate, RateLimits
 from storage.db import Database
 from storage.interfaces import SessionStore, Store
+from storage.journal import RedisInboundJournal
 from storage.limits import Limiter, MemoryLimiter, make_limiter
 from storage.objects import FilesystemObjectStore, ObjectStore, S3ObjectStore
 from storage.repositories import SqlStore
@@ -89,6 +90,8 @@ class Container:
                 log.error("background task %s ignored cancellation; abandoning it", task.get_name())
         self.tasks.clear()
         await self.limiter.close()
+        if self.service.journal is not None:
+            await self.service.journal.close()
         await self.sessions.close()
         await self.database.dispose()
 
@@ -201,6 +204,13 @@ async def build(
         send_timeout=settings.outbox_send_timeout_seconds,
     )
     limiter = make_limiter(settings.redis_url, settings.redis_prefix)
+    # Redis keeps what arrives while PostgreSQL is down (storage/journal.py: why Redis, what
+    # survives); without Redis such a message is refused and the platform retries
+    journal = (
+        RedisInboundJournal(settings.redis_url, prefix=settings.redis_prefix)
+        if settings.redis_url is not None
+        else None
+    )
     service = MinhuService(
         store=store,
         sessions=sessions,
@@ -224,6 +234,7 @@ async def build(
         on_outbox=dispatcher.kick,
         rates=rate_limits(settings, limiter),
         metrics=PrometheusMetrics(),
+        journal=journal,
     )
     sweeper = SlaSweeper(
         store,
@@ -290,6 +301,13 @@ async def start_background(container: Container) -> None:
         container.service.recover_forever(container.settings.reliability.recovery_every_seconds),
         "recover-inbound",
     )
+    if container.service.journal is not None:
+        container.spawn(
+            container.service.drain_journal_forever(
+                container.settings.reliability.journal_drain_seconds
+            ),
+            "drain-journal",
+        )
     if container.settings.privacy.purge_daily:
         container.spawn(_purge_daily(container), "privacy-purge")
 

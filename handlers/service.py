@@ -24,6 +24,7 @@ sequenceDiagram
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -52,7 +53,9 @@ from handlers.privacy import mask_id
 from handlers.throttle_service import RateLimits
 from handlers.ticket_service import LifecycleConfig, TicketService
 from nlu.types import Parse
+from storage.errors import StorageError, StorageUnavailable
 from storage.interfaces import SessionStore, Store, UnitOfWork
+from storage.journal import InboundJournal, JournalEntry, new_owner
 
 log = logging.getLogger("minhu.service")
 
@@ -87,7 +90,9 @@ class RecoveryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """What `receive` did with a message: stored it now, or saw it before."""
+    """What `receive` did with a message: stored it now, saw it before, or journaled it
+    (status ``journaled``, no row yet: the database was unreachable; `drain_journal` stores
+    and processes it later and pushes the answer)."""
 
     inbound_id: int
     new: bool
@@ -106,6 +111,8 @@ class MinhuService:
         config: dialogue thresholds, TTLs, limits and the lifecycle policies.
         on_outbox: called after a commit that queued pushed messages (wakes the dispatcher).
         tickets: the ticket operations (built from the above when not given).
+        journal: where messages wait while the database is unreachable (storage/journal.py);
+            without one such a message is refused with ``StorageUnavailable``.
 
     Staff operations (the admin console, the APIs) go to ``tickets``, ``notices``, ``people``
     and ``helpers`` (building heads and volunteers on tickets; their registry) and
@@ -124,8 +131,12 @@ class MinhuService:
         tickets: TicketService | None = None,
         rates: RateLimits | None = None,
         metrics: MessageMetrics | None = None,
+        journal: InboundJournal | None = None,
     ) -> None:
         self.store = store
+        self.journal = journal
+        self._journal_owner = new_owner()
+        self._journal_down = False
         self.metrics = metrics or NoMetrics()
         self.sessions = sessions
         self.interpreter = interpreter
@@ -167,6 +178,8 @@ class MinhuService:
                 return [Outbound(text=t("rate.message", self._locale(msg), seconds=seconds))]
         receipt = await self.receive(msg)
         if not receipt.new:
+            if receipt.status == "journaled":
+                return [Outbound(text=t("journaled", self._locale(msg)))]
             if receipt.status == "done":
                 return list(receipt.replies)
             if receipt.status == "failed":
@@ -174,8 +187,51 @@ class MinhuService:
             return [Outbound(text=t("busy", self._locale(msg)))]
         return await self.process(receipt.inbound_id, msg)
 
-    async def receive(self, msg: Inbound) -> Receipt:
-        """Persist the inbound message first, so nothing a resident sent is ever lost."""
+    async def receive(self, msg: Inbound, *, journal: bool = True) -> Receipt:
+        """Persist the inbound message first, so nothing a resident sent is ever lost.
+
+        With the database unreachable the message goes to the journal (when there is one),
+        and so does every later message of a sender who still has some there: their order
+        is kept. Both down: ``StorageUnavailable`` (the platform retries). ``journal=False``:
+        a message the channel answers itself, not through a dialogue turn (the drain would
+        give it one) is refused instead while the database is down.
+        """
+        use = self.journal is not None and journal
+        if use and await self._journal_holds(msg):
+            return await self._to_journal(msg)
+        try:
+            return await self._record(msg)
+        except StorageUnavailable as e:
+            if not use:
+                raise
+            log.warning("database unreachable, journaling inbound: %s", type(e).__name__)
+            return await self._to_journal(msg)
+
+    async def _journal_holds(self, msg: Inbound) -> bool:
+        if self.journal is None:
+            return False
+        try:
+            return await self.journal.holds(msg.channel, msg.user_id)
+        except StorageError:
+            return False  # Redis down: nothing can be journaled meanwhile either
+
+    async def _to_journal(self, msg: Inbound) -> Receipt:
+        if self.journal is None:  # pragma: no cover - callers check
+            raise StorageUnavailable("no inbound journal")
+        try:
+            added = await self.journal.append(
+                msg.channel,
+                msg.message_id,
+                msg.user_id,
+                inbound_to_dict(msg),
+                received_at=self.clock.now(),
+            )
+        except StorageError as e:
+            raise StorageUnavailable(f"database and inbound journal both unreachable: {e}") from e
+        self.metrics.message(msg.channel, "journaled" if added else "duplicate")
+        return Receipt(0, False, "journaled")
+
+    async def _record(self, msg: Inbound) -> Receipt:
         async with self.store.unit() as uow:
             now = self.clock.now()
             row, new = await uow.inbound.record(
@@ -301,6 +357,72 @@ class MinhuService:
             ):
                 queued += 1
         return queued
+
+    async def drain_journal(self, *, limit: int = 50, lease_seconds: float = 30.0) -> int:
+        """Store and process journaled messages, oldest first; push each answer.
+
+        One process at a time (a lease); any process may. An entry leaves the journal only
+        once its row is committed, and a row already there (a retry stored it, or a drain
+        died before forgetting the entry) is not processed again here: the recovery loop
+        finishes whatever is left ``received``. The sender was told the message was saved,
+        so the answer is always pushed (by the recovery loop when processing failed).
+        """
+        journal = self.journal
+        if journal is None or not await journal.pending(1):
+            return 0
+        owner = self._journal_owner
+        if not await journal.lease(owner, lease_seconds):
+            return 0
+        drained = 0
+        try:
+            for entry in await journal.pending(limit):
+                await self._drain_one(entry)
+                await journal.ack(entry)
+                drained += 1
+                if not await journal.lease(owner, lease_seconds):
+                    break  # our lease lapsed and another process took over
+        finally:
+            with contextlib.suppress(StorageError):
+                await journal.release(owner)
+        return drained
+
+    async def _drain_one(self, entry: JournalEntry) -> None:
+        msg = inbound_from_dict(entry.payload)
+        receipt = await self._record(msg)
+        self.metrics.message(msg.channel, "drained")
+        if not receipt.new:
+            return
+        replies = await self.process(receipt.inbound_id, msg)
+        async with self.store.unit() as uow:
+            stored = await uow.inbound.get(receipt.inbound_id)
+            if stored is None or stored.status != "done":
+                return  # failed: the recovery loop retries it and pushes the answer
+            await self.push_replies(uow, receipt.inbound_id, msg, replies)
+        self._on_outbox()
+
+    async def drain_journal_forever(self, every_seconds: float) -> None:
+        """Drain the journal whenever it holds something (errors are logged, not fatal)."""
+        while True:
+            try:
+                count = await self.drain_journal()
+                if self._journal_down:
+                    log.info("inbound journal drain works again")
+                self._journal_down = False
+            except asyncio.CancelledError:
+                raise
+            except StorageError as e:
+                # the database (or Redis) is still down: say so once, not every second
+                if not self._journal_down:
+                    log.warning("inbound journal not drained yet: %s", e)
+                self._journal_down = True
+                count = 0
+            except Exception:
+                log.exception("inbound journal drain failed")
+                count = 0
+            if count:
+                log.info("moved %d journaled inbound messages into the database", count)
+                continue
+            await asyncio.sleep(every_seconds)
 
     async def recover_forever(self, every_seconds: float) -> None:
         """The recovery loop each process runs for its lifetime (errors are logged, not fatal)."""
