@@ -145,6 +145,7 @@ class TelegramRuntime:
             limiter=self.limiter,
             codec=self.codec,
             max_wait=min(3.0, container.settings.outbox_send_timeout_seconds / 2),
+            request_timeout=settings.request_timeout_seconds,
         )
         self.cards = CardSync(container.store, container.clock, self.codec)
         self._chains: dict[int, asyncio.Task[None]] = {}
