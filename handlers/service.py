@@ -28,9 +28,10 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 
 # re-exported (``as``): bot/ and the channels import these from here
 from handlers.codec import inbound_from_dict as inbound_from_dict
@@ -170,22 +171,82 @@ class MinhuService:
         A flood (per identity, and per address when the channel knows it) is answered
         politely and not stored: that is what keeps invented ids from filling the database.
         """
-        if self.rates is not None:
-            wait = await self.rates.allow("message", f"{msg.channel}:{msg.user_id}", msg.origin)
-            if wait > 0:
-                seconds = max(1, math.ceil(wait))
-                self.metrics.message(msg.channel, "rate_limited")
-                return [Outbound(text=t("rate.message", self._locale(msg), seconds=seconds))]
+        limited = await self._rate_limited(msg)
+        if limited is not None:
+            return limited
         receipt = await self.receive(msg)
         if not receipt.new:
-            if receipt.status == "journaled":
-                return [Outbound(text=t("journaled", self._locale(msg)))]
-            if receipt.status == "done":
-                return list(receipt.replies)
-            if receipt.status == "failed":
-                return [Outbound(text=t("error_apology", self._locale(msg)))]
-            return [Outbound(text=t("busy", self._locale(msg)))]
+            return await self._answer_seen(msg, receipt)
         return await self.process(receipt.inbound_id, msg)
+
+    async def handle_within(
+        self,
+        msg: Inbound,
+        seconds: float,
+        turns: asyncio.Semaphore,
+        spawn: Callable[[Coroutine[Any, Any, Any], str], asyncio.Task[Any]],
+    ) -> list[Outbound]:
+        """`handle`, answering by ``seconds`` whatever the load once the message is stored.
+
+        An overloaded process still stores a new message first and answers it: with the
+        turn's replies when it finishes in time, otherwise with the holding reply, and the
+        turn goes on in the background (at most ``turns`` at once) and pushes its replies.
+        A sender who times out and retries would only add load; one who gets no answer at
+        all may give up and the message would be lost if it were never stored.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        limited = await self._rate_limited(msg)
+        if limited is not None:
+            return limited
+        receipt = await self.receive(msg)
+        if not receipt.new:
+            return await self._answer_seen(msg, receipt)
+        late = asyncio.Event()
+        task = spawn(self._turn_then_push(receipt.inbound_id, msg, turns, late), "web-turn")
+        try:
+            async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                replies: list[Outbound] = await asyncio.shield(task)
+                return replies
+        except TimeoutError:
+            late.set()  # the turn pushes its replies when it ends (same event loop: no race)
+            if task.done() and not task.cancelled() and task.exception() is None:
+                return list(task.result())
+            self.metrics.message(msg.channel, "answered_later")
+            return [Outbound(text=t("holding", self._locale(msg)))]
+
+    async def _turn_then_push(
+        self, inbound_id: int, msg: Inbound, turns: asyncio.Semaphore, late: asyncio.Event
+    ) -> list[Outbound]:
+        async with turns:
+            replies = await self.process(inbound_id, msg)
+        if late.is_set():
+            async with self.store.unit() as uow:
+                stored = await uow.inbound.get(inbound_id)
+                if stored is None or stored.status != "done":
+                    return replies  # failed: the recovery loop retries it and pushes the answer
+                await self.push_replies(uow, inbound_id, msg, replies)
+            self._on_outbox()
+        return replies
+
+    async def _rate_limited(self, msg: Inbound) -> list[Outbound] | None:
+        if self.rates is None:
+            return None
+        wait = await self.rates.allow("message", f"{msg.channel}:{msg.user_id}", msg.origin)
+        if wait <= 0:
+            return None
+        seconds = max(1, math.ceil(wait))
+        self.metrics.message(msg.channel, "rate_limited")
+        return [Outbound(text=t("rate.message", self._locale(msg), seconds=seconds))]
+
+    async def _answer_seen(self, msg: Inbound, receipt: Receipt) -> list[Outbound]:
+        if receipt.status == "journaled":
+            return [Outbound(text=t("journaled", self._locale(msg)))]
+        if receipt.status == "done":
+            return list(receipt.replies)
+        if receipt.status == "failed":
+            return [Outbound(text=t("error_apology", self._locale(msg)))]
+        return [Outbound(text=t("busy", self._locale(msg)))]
 
     async def receive(self, msg: Inbound, *, journal: bool = True) -> Receipt:
         """Persist the inbound message first, so nothing a resident sent is ever lost.

@@ -3,6 +3,7 @@ answered once, in order, when it is back (storage/journal.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -141,3 +142,27 @@ async def test_a_database_that_refuses_connections_is_unavailable_not_just_an_er
                 await uow.inbound.get(1)
     finally:
         await database.dispose()
+
+
+async def test_a_web_message_is_answered_in_time_however_slow_its_turn(
+    start_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with start_app(reliability={"web_answer_seconds": 0.3}) as app:
+        interpreter = app.container.service.interpreter
+        parse = interpreter.parse
+
+        async def slow(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(1.0)  # an overloaded machine
+            return await parse(*args, **kwargs)
+
+        monkeypatch.setattr(interpreter, "parse", slow)
+        started = asyncio.get_running_loop().time()
+        replies = await app.say("r-slow", "使用帮助", message_id="m-slow")
+        assert asyncio.get_running_loop().time() - started < 0.9
+        assert [r["text"] for r in replies] == [t("holding", "zh")]
+        [row] = await rows(app, "r-slow")  # stored before it was answered
+        pushed = await app.inbox("r-slow", expect=1, wait=5)
+        assert pushed and "使用" in pushed[0]["text"]  # the turn's own answer, pushed once
+        assert len(await app.inbox("r-slow", expect=1, wait=0.5)) == 0
+        [row] = await rows(app, "r-slow")
+        assert row.status == "done"
