@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/faults.py [--messages 600] [--rate 10] [--fault-at 20]
 
-For each drill (none, Redis killed for 10 s, PostgreSQL restarted, a replica SIGKILLed, the
-platform API answering 502/429 for 60 s) it prints what the load saw (answers, 5xx, refused
-connections, apologies), what the database holds afterwards (messages stored and done,
+For each drill (none, Redis killed for 10 s, PostgreSQL down for 10 s while the load goes on,
+a replica SIGKILLed, the platform API answering 502/429 for 60 s) it prints what the load saw
+(answers, 5xx, refused connections or timeouts, apologies, "saved" answers to messages
+journaled while PostgreSQL was down), what the database holds afterwards (messages stored and done,
 unfinished, duplicate rows, tickets filed against tickets expected, duplicate tickets), how
 long it took for everything to finish, and the task cards' delivery: the workers are on
 Telegram (a local fake Bot API), and every card must be accepted by it exactly once (or go
