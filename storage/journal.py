@@ -40,6 +40,7 @@ from storage.errors import StorageError
 
 _T = TypeVar("_T")
 _CALL_TIMEOUT = 5.0
+_CHECK_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,9 +233,9 @@ class RedisInboundJournal:
         self._take = self._redis.register_script(_LEASE_LUA)
         self._give = self._redis.register_script(_RELEASE_LUA)
 
-    async def _call(self, what: str, op: Awaitable[_T]) -> _T:
+    async def _call(self, what: str, op: Awaitable[_T], *, within: float = _CALL_TIMEOUT) -> _T:
         try:
-            async with asyncio.timeout(_CALL_TIMEOUT):
+            async with asyncio.timeout(within):
                 return await op
         except TimeoutError as e:
             raise StorageError(f"inbound journal {what} timed out") from e
@@ -261,8 +262,12 @@ class RedisInboundJournal:
         return bool(added)
 
     async def holds(self, channel: str, user_id: str) -> bool:
+        # asked for every message while the database is up: a Redis that hangs must not
+        # hold each of them up for long
         found = await self._call(
-            "check", self._redis.hexists(self._users, _user_field(channel, user_id))
+            "check",
+            self._redis.hexists(self._users, _user_field(channel, user_id)),
+            within=_CHECK_TIMEOUT,
         )
         return bool(found)
 
