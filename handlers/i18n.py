@@ -419,13 +419,6 @@ _TEXT: dict[str, dict[str, str]] = {
     "worker.button.resolve": {"zh": "办结", "en": "Resolve"},
     "worker.button.transfer": {"zh": "转派", "en": "Transfer"},
     "worker.button.contact": {"zh": "联系居民", "en": "Contact resident"},
-    "worker.help": {
-        "zh": "网格员指令：\n接单 [工单号]\n进展 [工单号] 说明\n办结 [工单号] 处理结果\n"
-        "转派 [工单号] 网格名或网格员姓名\n任务（查看我的待办）\n只有一个待办时可省略工单号。",
-        "en": "Worker commands:\naccept [ticket]\nprogress [ticket] note\nresolve [ticket] "
-        "result\ntransfer [ticket] grid or worker name\ntasks (list my open tasks)\nThe ticket "
-        "number may be left out when you have only one open task.",
-    },
     "worker.unknown": {
         "zh": "没有识别出指令“{text}”。",
         "en": "Unknown command '{text}'.",

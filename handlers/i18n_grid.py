@@ -40,18 +40,22 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "[Call-back overdue] Ticket {number}: no call-back within {target}; {who} has been "
         "told. Please call now and tap 'Called back'.",
     },
-    "worker.help": {
+    "worker.help": {  # the one list of worker commands (street staff get theirs appended)
         "zh": "网格员指令：\n接单 [工单号]\n已回电 [工单号]（给居民回过电话后）\n"
         "联系不上 [工单号]（回电未接通）\n进展 [工单号] 说明\n办结 [工单号] 处理结果\n"
         "转派 [工单号] 网格名或网格员姓名\n移交 [工单号] 部门（如城管、交管、物业）\n"
-        "协办 [工单号] 部门\n合并 被合并的工单号 保留的工单号（网格长、社区）\n"
-        "任务（查看我的待办）\n只有一个待办时可省略工单号。",
+        "协办 [工单号] 部门\n联系居民 [工单号]\n请楼栋长确认 / 请楼栋长协助 [工单号]\n"
+        "随手拍 楼栋 问题（巡查发现的问题，可带照片）\n"
+        "合并 被合并的工单号 保留的工单号（网格长、社区）\n任务（查看我的待办）\n"
+        "只有一个待办时可省略工单号；等待补充说明时回复“取消”可放弃该指令。",
         "en": "Worker commands:\naccept [ticket]\ncalled [ticket] (after calling the resident "
         "back)\nunreachable [ticket] (the call was not answered)\nprogress [ticket] note\n"
         "resolve [ticket] result\ntransfer [ticket] grid or worker name\nhandoff [ticket] "
-        "department\ncohandle [ticket] department\nmerge <ticket to merge> <ticket to keep> "
-        "(leaders, staff)\ntasks (list my open tasks)\nThe ticket number may be left out when "
-        "you have only one open task.",
+        "department\ncohandle [ticket] department\ncontact [ticket]\nhelper_verify / "
+        "helper_assist [ticket]\npatrol <building> <problem> (what you saw on patrol; a photo "
+        "welcome)\nmerge <ticket to merge> <ticket to keep> (leaders, staff)\ntasks (list my "
+        "open tasks)\nThe ticket number may be left out when you have only one open task; "
+        "send 'cancel' to drop a command waiting for its note.",
     },
     "task.callback": {
         "zh": "\n请于 {deadline} 前回电居民",

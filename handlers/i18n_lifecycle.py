@@ -270,17 +270,6 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "[Department done] Ticket {number}, {department}: {note}\nPlease check, then send "
         "'resolve {number} <result>'.",
     },
-    "worker.help": {
-        "zh": "网格员指令：\n接单 [工单号]\n进展 [工单号] 说明\n办结 [工单号] 处理结果\n"
-        "转派 [工单号] 网格名或网格员姓名\n移交 [工单号] 部门（如城管、交管、物业）\n"
-        "协办 [工单号] 部门\n合并 被合并的工单号 保留的工单号（网格长、社区）\n"
-        "任务（查看我的待办）\n只有一个待办时可省略工单号。",
-        "en": "Worker commands:\naccept [ticket]\nprogress [ticket] note\nresolve [ticket] "
-        "result\ntransfer [ticket] grid or worker name\nhandoff [ticket] department\ncohandle "
-        "[ticket] department\nmerge <ticket to merge> <ticket to keep> (leaders, staff)\n"
-        "tasks (list my open tasks)\nThe ticket number may be left out when you have only one "
-        "open task.",
-    },
     # --- departments ----------------------------------------------------------------------------
     "dept.card": {
         "zh": "【移交工单】{number} {category}{urgent}\n地点：{location}\n问题：{description}"

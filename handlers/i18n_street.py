@@ -69,4 +69,13 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Street commands:\nsend_back <ticket> <instruction> (back to the community)\n"
         "forward_city <ticket> (confirmed in the console)",
     },
+    "worker.cancelled": {
+        "zh": "已取消，这条指令没有执行。回复“任务”查看待办。",
+        "en": "Cancelled; that command was not carried out. Send 'tasks' for your list.",
+    },
+    "worker.nothing_to_cancel": {
+        "zh": "当前没有等待补充说明的指令，不需要取消。回复“任务”查看待办。",
+        "en": "No command is waiting for a note, so there is nothing to cancel. Send 'tasks' "
+        "for your list.",
+    },
 }

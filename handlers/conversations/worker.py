@@ -10,6 +10,7 @@ from handlers.conversations.patrol import file_patrol
 from handlers.conversations.staff_notices import publish_from_chat
 from handlers.departments import resolve_department, suggested
 from handlers.dialogue import DialogueState, ticket_numbers
+from handlers.dialogue.words import CANCEL_WORDS, word_key
 from handlers.errors import InvalidInput, InvalidTransition
 from handlers.flows import flow_for_category
 from handlers.i18n import locale_of, t, worker_status_text
@@ -114,6 +115,11 @@ class WorkerConversation:
             ):
                 command = None  # "退回了押金" replying to a card is a note, not a street command
             pending = parse_button(state.worker_pending) if state.worker_pending else None
+            if command is None and not photos and word_key(text) in CANCEL_WORDS:
+                # "取消" is never a note: it drops the command waiting for one (or says none waits)
+                state.worker_pending = None
+                key = "worker.cancelled" if pending is not None else "worker.nothing_to_cancel"
+                return [Outbound(text=t(key, locale))], state
             if command is None and pending is not None and card_number in (None, pending.number):
                 command = replace(pending, note=note)
             elif command is None and card_number is not None:

@@ -346,3 +346,22 @@ async def test_a_finished_ticket_is_refused_at_once_instead_of_offering_choices(
                 == f"工单 {number} 当前状态为“已办结，等待居民评价”，不能{action}。"
             )
             assert reply[0]["buttons"] == []
+
+
+async def test_cancel_drops_a_command_waiting_for_its_note_instead_of_becoming_the_note(
+    start_app: Any,
+) -> None:
+    async with start_app() as app:
+        number = await file_report(app, "r-cancel", "6幢楼道灯坏了")
+        await app.inbox("worker-li")
+        asked = await app.say("worker-li", f"办结 {number}")
+        assert asked[0]["text"] == f"请回复工单 {number} 的办结说明："
+        dropped = await app.say("worker-li", "取消")
+        assert dropped[0]["text"] == "已取消，这条指令没有执行。回复“任务”查看待办。"
+        ticket = await ticket_row(app, number)
+        assert ticket.status == "assigned"  # not resolved with the note "取消"
+        again = await app.say("worker-li", "取消")
+        assert again[0]["text"].startswith("当前没有等待补充说明的指令")
+        helped = await app.say("worker-li", "帮助")
+        for command in ("随手拍", "请楼栋长确认", "已回电", "移交"):
+            assert command in helped[0]["text"], command
