@@ -104,6 +104,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "{place}的网格负责人：\n{lines}\n{hint}",
         "en": "Who looks after {place}:\n{lines}\n{hint}",
     },
+    "people.hint_staff": {
+        "zh": "（有事可以直接在这里说，网格员会联系您。）",
+        "en": "(Tell me here what happened and the grid worker will contact you.)",
+    },
     "people.hint": {
         "zh": "（楼栋长、志愿者的电话只显示部分号码。有事可以直接在这里说，网格员会联系您。）",
         "en": "(Building heads' and volunteers' phones are partly hidden. Tell me here what "

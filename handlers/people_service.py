@@ -34,6 +34,7 @@ from handlers.lifecycle import Actor, Move, is_open
 from handlers.messages import Button, Outbound
 from handlers.notices import resident_update, task_buttons
 from handlers.people import (
+    STAFF_LABELS,
     Person,
     building_mention,
     code_hash,
@@ -506,10 +507,11 @@ class PeopleService:
         if not any(p.role == "grid_worker" for p in people):
             return Outbound(text=t("people.none", locale, place=place))
         lines = "\n".join(person_line(p, locale) for p in people)
+        # the note on partly hidden numbers only where a neighbour's number is shown
+        masked = any(p.role not in STAFF_LABELS for p in people)
+        hint = t("people.hint" if masked else "people.hint_staff", locale)
         return Outbound(
-            text=t(
-                "people.answer", locale, place=place, lines=lines, hint=t("people.hint", locale)
-            ),
+            text=t("people.answer", locale, place=place, lines=lines, hint=hint),
             kind="people",
         )
 

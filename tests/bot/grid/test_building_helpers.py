@@ -150,6 +150,9 @@ async def test_residents_ask_who_their_grid_worker_and_building_head_are(start_a
         await file_report(app, "r-c", "3幢门口垃圾堆了好几天没人清")
         mine = await app.say("r-c", "网格员电话多少")
         assert mine[0]["text"].startswith("3幢的网格负责人：\n· 网格员：张伟，电话 13800000001")
+        # 3幢 has no building head or volunteer: no note about hidden numbers
+        assert mine[0]["text"].endswith("（有事可以直接在这里说，网格员会联系您。）")
+        assert "部分号码" not in mine[0]["text"]
         # a complaint about the worker is a report, not a question
         complaint = await app.say("r-c", "网格员一直不来修，太慢了")
         assert not complaint[0]["text"].startswith("3幢的网格负责人")
