@@ -38,6 +38,9 @@ from storage.interfaces import Store, UnitOfWork
 from storage.models import Community, Grid, GridWorker, InboundMessage, Ticket, TicketEvent
 
 EXPORT_LIMIT = 20_000
+# the list counts matches up to here and then says "1000+ 条": an exact total of a city-wide
+# search would count a hundred thousand rows on every page
+COUNT_UP_TO = 1000
 PRIORITY_LABELS = {"urgent": "紧急", "high": "高", "normal": "普通", "low": "低"}
 EVENT_LABELS = {
     "created": "居民上报",
@@ -123,6 +126,21 @@ class TicketQuery(BaseModel):
             "date_to": self.date_to.isoformat() if self.date_to else None,
             "q": self.q,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Total:
+    """How many tickets a list matches: exactly ``count``, or at least ``count`` when ``more``."""
+
+    count: int
+    more: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.count}+" if self.more else str(self.count)
+
+    def pages(self, per_page: int) -> int:
+        """Pages to offer: one more than counted when the count stopped early."""
+        return max(1, (self.count + per_page - 1) // per_page + (1 if self.more else 0))
 
 
 @dataclass(slots=True)
@@ -403,18 +421,23 @@ class StaffTicketDesk:
 
     async def list(
         self, principal: Principal, query: TicketQuery
-    ) -> tuple[list[dict[str, Any]], int, Names]:
-        """A page of the tickets the principal may see, newest first."""
+    ) -> tuple[list[dict[str, Any]], Total, Names]:
+        """A page of the tickets the principal may see, newest first, and how many match
+        (counted up to ``COUNT_UP_TO``: "1000+ 条")."""
         now = self.clock.now()
         async with self.store.unit() as uow:
             names = await load_names(uow)
             f = build_filter(
                 principal, query, names, grids=_tree(names), now=now, targets=self.targets
             )
-            rows, total = await uow.ticket_queries.search(
-                f, limit=query.per_page, offset=(query.page - 1) * query.per_page
+            found = await uow.ticket_queries.page(
+                f,
+                limit=query.per_page,
+                offset=(query.page - 1) * query.per_page,
+                count_up_to=COUNT_UP_TO,
             )
-        return [ticket_json(t, names, now=now, targets=self.targets) for t in rows], total, names
+        rows = [ticket_json(t, names, now=now, targets=self.targets) for t in found.rows]
+        return rows, Total(found.total, found.more), names
 
     async def detail(self, principal: Principal, number: str) -> dict[str, Any]:
         """Everything about one ticket: facts, timeline, photos, the conversation around it.

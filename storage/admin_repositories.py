@@ -6,6 +6,7 @@ action and its audit entry commit or roll back together.
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,7 @@ from storage.admin_types import (
     ResolveTargets,
     TableKind,
     TicketFilter,
+    TicketPage,
     TicketTiming,
 )
 from storage.errors import DuplicateError, NotFound
@@ -428,6 +430,56 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# Ticket numbers are MH-YYYYMMDD-NNNN (``SqlTicketRepository.next_number``), phones are stored
+# as digits only (``nlu.pii.phone_digits``). A search term that cannot occur in a column is not
+# looked for there, and one that can only occur at its start is a prefix look-up: the results
+# are those of ``ILIKE '%term%'`` over the five columns, without a trigram scan of every number
+# and phone of the city (their trigrams are in all of them).
+_NUMBER_PREFIX = "MH-"
+_NUMBER_CHARS = frozenset("MH-0123456789")
+_LONGEST_DIGIT_RUN_IN_NUMBER = 8  # the date
+_PHONE_PREFIX_DIGITS = 11  # a mobile number or longer: matched from the start of the phone
+# pg_trgm indexes runs of three word characters; '%xy%' alone gives it nothing to look up
+_TRIGRAM = re.compile(r"\w{3}")
+
+
+def _text_match(term: str) -> Any:
+    """The search condition for ``term`` (stripped, not empty) on both backends."""
+    pattern = f"%{_escape_like(term)}%"
+    upper = term.upper()
+    digits = term.isascii() and term.isdigit()
+    # a term without letters (Chinese, digits) matches the same case-sensitively, and LIKE
+    # does not lower-case every row it reads (twice as fast as ILIKE over a city's tickets)
+    caseless = term.lower() == upper
+
+    def contains(column: Any) -> Any:
+        if not _TRIGRAM.search(term):
+            # no trigram in '%漏水%': the trigram index would hand back every row, unsorted;
+            # an expression the index does not cover lets the plan read newest-first instead
+            column = column.concat("")
+        if caseless:
+            return column.like(pattern, escape="\\")
+        return column.ilike(pattern, escape="\\")
+
+    wide = [
+        contains(col(Ticket.description)),
+        contains(col(Ticket.building_name)),
+        contains(col(Ticket.location_note)),
+    ]
+    if upper.startswith(_NUMBER_PREFIX):
+        # "MH-" begins every number and occurs nowhere else in it: a prefix (an index range)
+        wide.append(col(Ticket.number).like(f"{_escape_like(upper)}%", escape="\\"))
+    elif set(upper) <= _NUMBER_CHARS and not (
+        digits and len(term) > _LONGEST_DIGIT_RUN_IN_NUMBER
+    ):
+        wide.append(contains(col(Ticket.number)))
+    if digits and len(term) >= _PHONE_PREFIX_DIGITS:
+        wide.append(col(Ticket.contact_phone).like(f"{term}%"))
+    elif digits:
+        wide.append(contains(col(Ticket.contact_phone)))
+    return sa.or_(*wide)
+
+
 def _where(query: Any, f: TicketFilter) -> Any:
     if f.community_ids is not None:
         query = query.where(col(Ticket.community_id).in_(list(f.community_ids)))
@@ -448,16 +500,7 @@ def _where(query: Any, f: TicketFilter) -> Any:
     if f.numbers:
         query = query.where(col(Ticket.number).in_(list(f.numbers)))
     if f.query.strip():
-        pattern = f"%{_escape_like(f.query.strip())}%"
-        query = query.where(
-            sa.or_(
-                col(Ticket.number).ilike(pattern, escape="\\"),
-                col(Ticket.description).ilike(pattern, escape="\\"),
-                col(Ticket.building_name).ilike(pattern, escape="\\"),
-                col(Ticket.location_note).ilike(pattern, escape="\\"),
-                col(Ticket.contact_phone).ilike(pattern, escape="\\"),
-            )
-        )
+        query = query.where(_text_match(f.query.strip()))
     if f.overdue is not None:
         o = f.overdue
         late: list[Any] = []
@@ -507,6 +550,22 @@ class SqlTicketQueries:
             await self.s.exec(query.order_by(col(Ticket.id).desc()).offset(offset).limit(limit))
         ).all()
         return rows, total
+
+    async def page(
+        self, f: TicketFilter, *, limit: int = 50, offset: int = 0, count_up_to: int = 1000
+    ) -> TicketPage:
+        query = _where(select(Ticket), f)
+        rows = (
+            await self.s.exec(query.order_by(col(Ticket.id).desc()).offset(offset).limit(limit))
+        ).all()
+        if len(rows) < limit and (rows or offset == 0):
+            return TicketPage(rows, offset + len(rows))  # the page holds the last match
+        bound = max(count_up_to, offset + limit)
+        counted = sa.select(sa.func.count()).select_from(
+            query.with_only_columns(col(Ticket.id)).order_by(None).limit(bound + 1).subquery()
+        )
+        total = int((await self.s.execute(counted)).scalar_one())
+        return TicketPage(rows, min(total, bound), more=total > bound)
 
     async def count_by(self, f: TicketFilter, column: str) -> dict[Any, int]:
         """Ticket counts grouped by one column (category, status, grid_id, priority, rating)."""

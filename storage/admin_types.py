@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -58,6 +58,16 @@ class TicketFilter:
     query: str = ""
     overdue: Overdue | None = None
     numbers: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPage:
+    """A page of tickets and how many match: exactly ``total``, or when ``more`` is true at
+    least ``total`` (counting stopped there: a city-wide search matches a hundred thousand)."""
+
+    rows: Sequence[Any]
+    total: int
+    more: bool = False
 
 
 @dataclass(frozen=True, slots=True)

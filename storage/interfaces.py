@@ -17,6 +17,7 @@ from storage.admin_types import (
     ResolveTargets,
     TableKind,
     TicketFilter,
+    TicketPage,
     TicketTiming,
 )
 from storage.grid_interfaces import HotspotRepository, NoticeRepository
@@ -540,6 +541,13 @@ class TicketQueryRepository(Protocol):
         self, f: TicketFilter, *, limit: int = 50, offset: int = 0
     ) -> tuple[Sequence[Ticket], int]:
         """Tickets matching the filter, newest first, and how many match in all."""
+        ...
+
+    async def page(
+        self, f: TicketFilter, *, limit: int = 50, offset: int = 0, count_up_to: int = 1000
+    ) -> TicketPage:
+        """A page of the tickets matching the filter, newest first; matches are counted up to
+        ``count_up_to`` (or to the end of this page, if further), then ``more`` is set."""
         ...
 
     async def count_by(self, f: TicketFilter, column: str) -> dict[Any, int]: ...

@@ -119,6 +119,8 @@ class TicketDetailOut(TicketOut):
 class TicketPage(BaseModel):
     tickets: list[TicketOut]
     total: int
+    # true when counting stopped at ``total`` (1,000, or the end of the page asked for)
+    total_is_lower_bound: bool = False
     page: int
     per_page: int
 
@@ -136,7 +138,8 @@ async def api_list(c: Dep, p: ApiUser, query: Annotated[TicketQuery, Query()]) -
     rows, total, _ = await desk(c).list(p, query)
     return TicketPage(
         tickets=[TicketOut.model_validate(r) for r in rows],
-        total=total,
+        total=total.count,
+        total_is_lower_bound=total.more,
         page=query.page,
         per_page=query.per_page,
     )
@@ -281,10 +284,11 @@ async def list_page(
         "tickets.html",
         p,
         tickets=rows,
-        total=total,
+        total=str(total),
         query=query,
         params=query.params(),
-        pages=max(1, (total + query.per_page - 1) // query.per_page),
+        pages=total.pages(query.per_page),
+        more_pages=total.more,
         **await _choices(c, p),
     )
 
