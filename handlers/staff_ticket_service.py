@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -31,7 +31,7 @@ from handlers.privacy import mask_text
 from handlers.staff_words import MORE_EVENTS, channel_label, place
 from handlers.staff_words import staff_status as status_text
 from handlers.ticket_service import TicketService
-from handlers.tickets.access import grid_tree
+from handlers.tickets.access import grid_tree_of
 from handlers.tickets.staff import staff_actor
 from storage.admin_types import TicketFilter
 from storage.interfaces import Store, UnitOfWork
@@ -165,10 +165,37 @@ class Names:
 
 
 async def load_names(uow: UnitOfWork) -> Names:
+    """Every community, grid and worker (reports over a whole area; a city has thousands)."""
     return Names(
         communities={c.id: c for c in await uow.registry.communities() if c.id is not None},
         grids={g.id: g for g in await uow.registry.grids() if g.id is not None},
         workers={w.id: w for w in await uow.registry.workers() if w.id is not None},
+    )
+
+
+async def names_for(uow: UnitOfWork, tickets: Iterable[Ticket]) -> Names:
+    """The communities, grids and workers these tickets name: a page's worth, one query
+    each, instead of the whole registry on every console request."""
+    listed = list(tickets)
+    communities = {t.community_id for t in listed if t.community_id is not None}
+    grids = {t.grid_id for t in listed if t.grid_id is not None}
+    workers = {t.assignee_id for t in listed if t.assignee_id is not None}
+    return Names(
+        communities={
+            c.id: c
+            for c in (await uow.registry.communities(ids=list(communities)) if communities else ())
+            if c.id is not None
+        },
+        grids={
+            g.id: g
+            for g in (await uow.registry.grids(ids=list(grids)) if grids else ())
+            if g.id is not None
+        },
+        workers={
+            w.id: w
+            for w in (await uow.registry.workers(ids=list(workers)) if workers else ())
+            if w.id is not None
+        },
     )
 
 
@@ -179,13 +206,13 @@ def _local_start(day: date) -> datetime:
 def build_filter(
     principal: Principal,
     query: TicketQuery,
-    names: Names,
     *,
     grids: GridTree,
     now: datetime,
     targets: Targets,
 ) -> TicketFilter:
-    """The query as a storage filter, narrowed to what the principal may see."""
+    """The query as a storage filter, narrowed to what the principal may see. ``grids``: the
+    grid tree of the principal's grid and of the grid asked for (``grid_tree_of``)."""
     scope = visible_tickets(principal.subject, grids)
     for status in query.status:
         if status not in {s.value for s in Status}:
@@ -196,9 +223,9 @@ def build_filter(
             raise InvalidInput(f"未知类别 {category!r}")
     grid_ids: tuple[int, ...] = ()
     if query.grid is not None:
-        if query.grid not in names.grids:
+        if query.grid not in grids:
             raise InvalidInput(f"没有编号为 {query.grid} 的网格")
-        grid_ids = subtree(query.grid, _tree(names))
+        grid_ids = subtree(query.grid, grids)
     if scope.grid_ids is not None:  # a leader's grid: their filter only narrows it
         grid_ids = tuple(g for g in grid_ids if g in scope.grid_ids) or (-1,)
         grid_ids = grid_ids if query.grid is not None else scope.grid_ids
@@ -426,16 +453,15 @@ class StaffTicketDesk:
         (counted up to ``COUNT_UP_TO``: "1000+ 条")."""
         now = self.clock.now()
         async with self.store.unit() as uow:
-            names = await load_names(uow)
-            f = build_filter(
-                principal, query, names, grids=_tree(names), now=now, targets=self.targets
-            )
+            tree = await grid_tree_of(uow, principal.subject.grid_id, query.grid)
+            f = build_filter(principal, query, grids=tree, now=now, targets=self.targets)
             found = await uow.ticket_queries.page(
                 f,
                 limit=query.per_page,
                 offset=(query.page - 1) * query.per_page,
                 count_up_to=COUNT_UP_TO,
             )
+            names = await names_for(uow, found.rows)
         rows = [ticket_json(t, names, now=now, targets=self.targets) for t in found.rows]
         return rows, Total(found.total, found.more), names
 
@@ -447,10 +473,12 @@ class StaffTicketDesk:
         """
         now = self.clock.now()
         async with self.store.unit() as uow:
-            names = await load_names(uow)
             ticket = ticket_for(
-                principal.subject, await uow.tickets.by_number(number), _tree(names)
+                principal.subject,
+                await uow.tickets.by_number(number),
+                await grid_tree_of(uow, principal.subject.grid_id),
             )
+            names = await names_for(uow, [ticket])
             events = await uow.tickets.events(ticket.id or 0)
             photos = await uow.attachments.for_ticket(ticket.id or 0)
             conversation = []
@@ -507,7 +535,7 @@ class StaffTicketDesk:
             ticket = ticket_for(
                 principal.subject,
                 await uow.tickets.by_number(number, for_update=True),
-                await grid_tree(uow),
+                await grid_tree_of(uow, principal.subject.grid_id),
                 action,
             )
             before = {
@@ -562,11 +590,10 @@ class StaffTicketDesk:
         """The filtered list as CSV (UTF-8 with BOM, formulas defused, up to 20,000 rows)."""
         now = self.clock.now()
         async with self.store.unit() as uow:
-            names = await load_names(uow)
-            f = build_filter(
-                principal, query, names, grids=_tree(names), now=now, targets=self.targets
-            )
+            tree = await grid_tree_of(uow, principal.subject.grid_id, query.grid)
+            f = build_filter(principal, query, grids=tree, now=now, targets=self.targets)
             rows, _total = await uow.ticket_queries.search(f, limit=EXPORT_LIMIT, offset=0)
+            names = await names_for(uow, rows)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow([label for _, label in CSV_COLUMNS])
@@ -587,7 +614,3 @@ class StaffTicketDesk:
                 values[key] = _local(getattr(ticket, key))
             writer.writerow([_cell(values.get(key)) for key, _ in CSV_COLUMNS])
         return "\ufeff" + buffer.getvalue()  # BOM: spreadsheet programs then read UTF-8
-
-
-def _tree(names: Names) -> GridTree:
-    return {g.id: g.parent_id for g in names.grids.values() if g.id is not None}

@@ -469,9 +469,7 @@ def _text_match(term: str) -> Any:
     if upper.startswith(_NUMBER_PREFIX):
         # "MH-" begins every number and occurs nowhere else in it: a prefix (an index range)
         wide.append(col(Ticket.number).like(f"{_escape_like(upper)}%", escape="\\"))
-    elif set(upper) <= _NUMBER_CHARS and not (
-        digits and len(term) > _LONGEST_DIGIT_RUN_IN_NUMBER
-    ):
+    elif set(upper) <= _NUMBER_CHARS and not (digits and len(term) > _LONGEST_DIGIT_RUN_IN_NUMBER):
         wide.append(contains(col(Ticket.number)))
     if digits and len(term) >= _PHONE_PREFIX_DIGITS:
         wide.append(col(Ticket.contact_phone).like(f"{term}%"))

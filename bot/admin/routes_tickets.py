@@ -257,14 +257,16 @@ def _csv(text: str) -> Response:
 
 
 async def _choices(c: Container, p: Principal) -> dict[str, Any]:
+    # the filters offer the grids and workers of what they may see (the communities a
+    # principal sees do not depend on the grid tree)
+    scope = visible_tickets(p.subject, {}).community_ids
     async with c.store.unit() as uow:
-        grids = await uow.registry.grids()
-        workers = await uow.registry.workers()
-    tree = {g.id: g.parent_id for g in grids if g.id is not None}
-    scope = visible_tickets(p.subject, tree).community_ids
-    if scope is not None:  # the filters offer the grids and workers of what they may see
-        grids = [g for g in grids if g.community_id in scope]
-        workers = [w for w in workers if w.community_id in scope]
+        if scope is None:
+            grids = list(await uow.registry.grids())
+            workers = list(await uow.registry.workers())
+        else:
+            grids = [g for cid in scope for g in await uow.registry.grids(cid)]
+            workers = [w for cid in scope for w in await uow.registry.workers(cid)]
     return {
         "grids": grids,
         "workers": [w for w in workers if w.active],
