@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -157,7 +158,8 @@ def server(cmd: list[str], env: dict[str, str], port: int, ready: str) -> Iterat
         wait_ready(port, proc, ready)
         yield
     except RuntimeError:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited by itself
+            os.killpg(proc.pid, signal.SIGKILL)
         _, err = proc.communicate(timeout=30)
         sys.stderr.write(err.decode(errors="replace")[-3000:])
         raise
@@ -306,6 +308,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             env = app_env(db_url, prefix, port, {})
             subprocess.run([minhu, "db", "upgrade"], env=env, check=True, capture_output=True)
             subprocess.run([minhu, "demo"], env=env, check=True, capture_output=True)
+            # what `make run` does: a model once (var/models), then every run reuses it
+            subprocess.run(
+                [minhu, "nlu", "train", "--if-missing"], env=env, check=True, capture_output=True
+            )
             cmd = [minhu, "serve", "--workers", str(workers), "--port", str(port)]
             with server(cmd, env, port, "/healthz"):
                 run_wrk(port, 1, 4, f"{n + 1}0")  # warm-up: model, connections, JIT caches

@@ -25,6 +25,21 @@ class DeadLetter:
     created_at: datetime
     ticket_id: int | None
     urgent: bool
+    reason: str = ""  # Outbox.dead_reason: gave_up | window | unreachable | refused
+
+    @property
+    def reason_label(self) -> str:
+        """Why it died, in the console's words, and whether the recipient's next message
+        brings it back by itself (transient deaths do, refusals never)."""
+        return DEAD_REASONS.get(self.reason, "未记录原因")
+
+
+DEAD_REASONS = {
+    "gave_up": "重试到期仍失败（对方下次发消息时自动补发）",
+    "window": "微信48小时互动窗口已关闭（对方下次发消息时自动补发）",
+    "unreachable": "对方已取关、拉黑或账号无效（不会自动补发）",
+    "refused": "平台拒收（不会自动补发）",
+}
 
 
 async def dead_letters(store: Store, actor: Principal, *, limit: int = 200) -> list[DeadLetter]:
@@ -43,6 +58,7 @@ async def dead_letters(store: Store, actor: Principal, *, limit: int = 200) -> l
             created_at=r.created_at,
             ticket_id=r.ticket_id,
             urgent=r.priority > 0,
+            reason=r.dead_reason,
         )
         for r in rows
     ]

@@ -40,4 +40,33 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "【12345】工单 {number}：{note}",
         "en": "[12345] Ticket {number}: {note}",
     },
+    "worker.street_only": {
+        "zh": "“{command}”是街道工作人员的指令；需要街道协调请用“上报街道”或联系社区工作人员。",
+        "en": "'{command}' is for street office staff; ask community staff to refer the ticket "
+        "to the street.",
+    },
+    "worker.not_with_street": {
+        "zh": "工单 {number} 不在街道（当前状态：{status}），不能{command}。",
+        "en": "Ticket {number} is not with the street (status: {status}); cannot {command}.",
+    },
+    "worker.sent_back_ok": {
+        "zh": "已将工单 {number} 退回社区，已通知{count}人。街道意见：{note}",
+        "en": "Ticket {number} was sent back to the community ({count} told). Instruction: {note}",
+    },
+    "worker.forward_in_console": {
+        "zh": "工单 {number} 转12345需要在管理后台的工单页点“转12345”完成：要确认居民是否同意"
+        "提供联系方式，并核对转交内容。也可以先回复“退回 {number} 意见”退回社区。",
+        "en": "To hand ticket {number} to 12345, use '转12345' on the ticket's console page: the "
+        "resident's consent to share their contact must be confirmed there.",
+    },
+    "worker.street_number": {
+        "zh": "请带上工单号，例如：{command} MH-20261122-0001 请社区先联系物业到场处理",
+        "en": "Please include the ticket number, e.g. {command} MH-20261122-0001 <instruction>",
+    },
+    "worker.street_help": {
+        "zh": "街道指令：\n退回 工单号 街道意见（退回社区办理）\n"
+        "转12345 工单号（在管理后台确认后转交）",
+        "en": "Street commands:\nsend_back <ticket> <instruction> (back to the community)\n"
+        "forward_city <ticket> (confirmed in the console)",
+    },
 }

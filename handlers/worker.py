@@ -24,6 +24,8 @@ class Command(StrEnum):
     PATROL = "patrol"  # 随手拍: a worker files what they saw on patrol
     HELPER_VERIFY = "helper_verify"  # 请楼栋长确认: the building head confirms the fix
     HELPER_ASSIST = "helper_assist"  # 请楼栋长协助: the building head responds first
+    SEND_BACK = "send_back"  # street staff: 退回 MH-… instruction (back to the community)
+    FORWARD_CITY = "forward_city"  # street staff: 转12345 (confirmed in the console)
 
 
 WORDS: dict[str, Command] = {
@@ -76,6 +78,13 @@ WORDS: dict[str, Command] = {
     "楼栋长协助": Command.HELPER_ASSIST,
     "请楼长协助": Command.HELPER_ASSIST,
     "helper_assist": Command.HELPER_ASSIST,
+    "退回": Command.SEND_BACK,
+    "退回社区": Command.SEND_BACK,
+    "send_back": Command.SEND_BACK,
+    "转12345": Command.FORWARD_CITY,
+    "转交12345": Command.FORWARD_CITY,
+    "转市民热线": Command.FORWARD_CITY,
+    "forward_city": Command.FORWARD_CITY,
 }
 
 ACTION_NAMES = {
@@ -91,10 +100,19 @@ ACTION_NAMES = {
     Command.UNREACHABLE: {"zh": "联系不上", "en": "unreachable"},
     Command.HELPER_VERIFY: {"zh": "请楼栋长确认", "en": "ask the building head to confirm"},
     Command.HELPER_ASSIST: {"zh": "请楼栋长协助", "en": "ask the building head to help"},
+    Command.SEND_BACK: {"zh": "退回", "en": "send back"},
+    Command.FORWARD_CITY: {"zh": "转12345", "en": "forward to 12345"},
 }
 
 NEEDS_NOTE = frozenset(
-    {Command.PROGRESS, Command.RESOLVE, Command.TRANSFER, Command.HANDOFF, Command.COHANDLE}
+    {
+        Command.PROGRESS,
+        Command.RESOLVE,
+        Command.TRANSFER,
+        Command.HANDOFF,
+        Command.COHANDLE,
+        Command.SEND_BACK,
+    }
 )
 
 CALL_COMMANDS = (Command.CALLED, Command.UNREACHABLE)
@@ -127,9 +145,13 @@ def parse_command(text: str) -> WorkerCommand | None:
     rest = match.group("rest").strip()
     if command in (Command.TASKS, Command.HELP) and rest:
         return None
-    if command in (Command.ACCEPT, Command.CONTACT, *CALL_COMMANDS, Command.HELPER_VERIFY) and (
-        rest and not number
-    ):
+    if command in (
+        Command.ACCEPT,
+        Command.CONTACT,
+        *CALL_COMMANDS,
+        Command.HELPER_VERIFY,
+        Command.FORWARD_CITY,
+    ) and (rest and not number):
         # "接单" takes no note: "接到了居民电话" is not a command
         found = re.search(r"MH-\d{8}-\d{4}", rest, re.IGNORECASE)
         if found is None:

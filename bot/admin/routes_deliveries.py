@@ -25,7 +25,10 @@ async def api_dead_letters(c: Dep, p: ApiUser) -> dict[str, Any]:
     items = await dead_letters(c.store, p)
     return {
         "counts": await delivery_counts(c.store),
-        "dead": [{**asdict(d), "created_at": d.created_at.isoformat()} for d in items],
+        "dead": [
+            {**asdict(d), "reason_label": d.reason_label, "created_at": d.created_at.isoformat()}
+            for d in items
+        ],
     }
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from bot.admin.errors import BadInput
 from bot.admin.routes_registry import LimitedBody, read_limited
 from bot.admin.web import ApiUser, Dep, FormUser, PageUser, redirect, render
+from bot.config import Settings
 from bot.container import Container
 from handlers.accounts import Principal
 from handlers.desk_report_service import DeskReportIn, DuplicateFound
@@ -50,6 +51,9 @@ class AskIn(BaseModel):
 class LinkCodeOut(BaseModel):
     code: str = Field(description='the helper sends "绑定 <code>" in their own chat')
     expires_at: str
+    telegram_link: str = Field(
+        default="", description="t.me deep link that sends the code by a tap (bot username set)"
+    )
 
 
 def _decode(data: bytes) -> str:
@@ -112,7 +116,9 @@ async def api_import_helpers(
 async def api_link_code(c: Dep, p: ApiUser, helper_id: int) -> LinkCodeOut:
     """A one-time code (14 days) that links the helper's WeChat / Telegram / web chat."""
     code, expires = await c.service.helpers.link_code(p.subject, helper_id)
-    return LinkCodeOut(code=code, expires_at=expires.isoformat())
+    return LinkCodeOut(
+        code=code, expires_at=expires.isoformat(), telegram_link=telegram_link(c.settings, code)
+    )
 
 
 @router.get("/api/v1/tickets/{number}/helpers", tags=["people"])
@@ -240,10 +246,21 @@ async def helpers_import(
 async def helpers_code(c: Dep, p: FormUser, helper_id: int) -> Response:
     code, expires = await c.service.helpers.link_code(p.subject, helper_id)
     day = expires.astimezone().strftime("%Y-%m-%d")
+    telegram = telegram_link(c.settings, code)
+    also = f"，或在 Telegram 打开 {telegram}" if telegram else ""
     return redirect(
         "/admin/helpers",
-        f"绑定码 {code}：请本人在“民呼”公众号或网页对话发送“绑定 {code}”（{day} 前有效，仅一次）",
+        f"绑定码 {code}：请本人在“民呼”公众号或网页对话发送“绑定 {code}”{also}"
+        f"（{day} 前有效，仅一次）",
     )
+
+
+def telegram_link(settings: Settings, code: str) -> str:
+    """The bot's deep link that sends the code by a tap (needs MINHU_TELEGRAM__BOT_USERNAME)."""
+    username = (settings.telegram.bot_username if settings.telegram else "").lstrip("@")
+    if not username:
+        return ""
+    return f"https://t.me/{username}?start=link-{code.replace(' ', '')}"
 
 
 @router.post("/admin/helpers/{helper_id}/remove", include_in_schema=False)

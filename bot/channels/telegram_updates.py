@@ -28,6 +28,10 @@ COMMANDS: dict[str, str] = {
 }
 _COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{3,64})?(?:\s+(?P<arg>.*))?$")
 BIND_PREFIX = "bind-"
+# ``t.me/<bot>?start=link-48291375``: a resident's or building head's link code (people.py),
+# tapped instead of typed; it reaches the conversation as "绑定 48291375"
+LINK_PREFIX = "link-"
+_LINK_ARG = re.compile(r"^link-(\d{8})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,8 @@ def _message(message: Message, max_photo_bytes: int) -> Incoming | None:
             arg = (command.group("arg") or "").strip()
             if name == "start" and arg.startswith(BIND_PREFIX):
                 return replace(base, bind_code=arg.removeprefix(BIND_PREFIX))
+            if name == "start" and (link := _LINK_ARG.match(arg)):
+                return replace(base, text=f"绑定 {link.group(1)}")
             if name in COMMANDS:
                 return replace(base, button=COMMANDS[name])
         return replace(base, text=text)

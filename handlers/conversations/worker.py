@@ -32,6 +32,29 @@ from nlu.types import Parse
 from storage.interfaces import UnitOfWork
 from storage.models import GridWorker, Ticket
 
+STREET_COMMANDS = (Command.SEND_BACK, Command.FORWARD_CITY)
+
+
+def _street_refusal(
+    worker: GridWorker, ticket: Ticket, action: str, locale: str
+) -> Outbound | None:
+    """Why a street command cannot run here: not street staff, or the ticket is not with the
+    street (None: it may)."""
+    if worker.role != "street_staff":
+        return Outbound(text=t("worker.street_only", locale, command=action))
+    if ticket.tier != "street":
+        status = status_text(ticket.status, locale)
+        return Outbound(
+            text=t(
+                "worker.not_with_street",
+                locale,
+                number=ticket.number,
+                status=status,
+                command=action,
+            )
+        )
+    return None
+
 
 class WorkerConversation:
     """Grid workers (and leaders, staff) act on tickets in chat or with a task card's buttons.
@@ -83,6 +106,13 @@ class WorkerConversation:
             command = parse_command(text) if text else None
             if command is not None and command.command == Command.NOTICE and not _publishes(worker):
                 command = None  # "通知 物业…" from a grid worker is a note, not a notice
+            if (
+                command is not None
+                and command.command in STREET_COMMANDS
+                and command.number is None
+                and worker.role != "street_staff"
+            ):
+                command = None  # "退回了押金" replying to a card is a note, not a street command
             pending = parse_button(state.worker_pending) if state.worker_pending else None
             if command is None and pending is not None and card_number in (None, pending.number):
                 command = replace(pending, note=note)
@@ -97,7 +127,8 @@ class WorkerConversation:
             reply = t("worker.unknown", locale, text=text[:30]) if text else ""
             return [Outbound(text=f"{reply}\n{t('worker.help', locale)}".strip())], state
         if command.command == Command.HELP:
-            return [Outbound(text=t("worker.help", locale))], state
+            extra = f"\n{t('worker.street_help', locale)}" if worker.role == "street_staff" else ""
+            return [Outbound(text=t("worker.help", locale) + extra)], state
         tasks = list(await uow.tickets.for_worker(worker.id or 0))
         if command.command == Command.TASKS:
             return [await self._task_list(uow, worker, tasks, locale)], state
@@ -120,6 +151,10 @@ class WorkerConversation:
                 return [Outbound(text=t("worker.not_found", locale, number=command.number))], state
             if not await self.tickets.may_act(uow, worker, ticket):
                 return [Outbound(text=t("worker.not_yours", locale, number=command.number))], state
+        elif command.command in STREET_COMMANDS:
+            # a referred ticket stays with its assignee: the street names it (or replies to it)
+            word = ACTION_NAMES[command.command][locale if locale in ("zh", "en") else "zh"]
+            return [Outbound(text=t("worker.street_number", locale, command=word))], state
         else:
             if not tasks:
                 return [Outbound(text=t("worker.no_tasks", locale))], state
@@ -221,6 +256,13 @@ class WorkerConversation:
         number = ticket.number
         actor = Actor.worker(worker.id, worker.name)
         action_name = ACTION_NAMES.get(command.command, {}).get(locale, command.command.value)
+        if command.command in STREET_COMMANDS:
+            refused = _street_refusal(worker, ticket, action_name, locale)
+            if refused is not None:
+                return [refused], state
+            if command.command == Command.FORWARD_CITY:
+                # the resident's consent to share their contact is confirmed on the ticket page
+                return [Outbound(text=t("worker.forward_in_console", locale, number=number))], state
         if command.command == Command.CONTACT:
             phone = ticket.contact_phone or t("confirm.no_phone", locale)
             return [Outbound(text=t("worker.contact", locale, number=number, phone=phone))], state
@@ -296,6 +338,14 @@ class WorkerConversation:
                 return [Outbound(text=t("worker.resolved_ok", locale, number=number))], state
             if command.command == Command.TRANSFER:
                 return await self._transfer(uow, worker, ticket, command.note, locale), state
+            if command.command == Command.SEND_BACK:
+                told = await self.tickets.street.send_back(
+                    uow, ticket, actor, instruction=command.note
+                )
+                text = t(
+                    "worker.sent_back_ok", locale, number=number, count=len(told), note=command.note
+                )
+                return [Outbound(text=text)], state
             if command.command in (Command.HANDOFF, Command.COHANDLE):
                 return [await self._hand_off(uow, worker, ticket, command, locale)], state
         except InvalidTransition:

@@ -29,6 +29,12 @@ PAGES = (
     "/admin/registry",
     "/admin/users",
     "/admin/audit",
+    "/admin/notices",
+    "/admin/hotspots",
+    "/admin/streets",
+    "/admin/helpers",
+    "/admin/desk",
+    "/admin/deliveries",
 )
 
 

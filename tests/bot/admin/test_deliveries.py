@@ -16,7 +16,9 @@ async def _dead_item(container: Any) -> int:
             now=container.clock.now(),
         )
         [claimed] = await uow.outbox.claim_due(container.clock.now(), limit=1, lease_seconds=60)
-        await uow.outbox.mark_dead(claimed.id, claimed.claim_token, error="429 Too Many Requests")
+        await uow.outbox.mark_dead(
+            claimed.id, claimed.claim_token, error="429 Too Many Requests", reason="gave_up"
+        )
         return int(item.id or 0)
 
 
@@ -30,6 +32,10 @@ async def test_an_admin_sees_a_dead_letter_masked_and_sends_it_again(start_app: 
             assert page.status_code == 200
             assert "被困时请按警铃" in page.text and "紧急" in page.text
             assert "429 Too Many Requests" in page.text
+            assert "重试到期仍失败" in page.text  # why it died, and that it comes back by itself
+            assert "24 小时" in page.text
+            api = (await client.get("/api/v1/admin/deliveries")).json()
+            assert api["dead"][0]["reason"] == "gave_up"
             assert "884422113377" not in page.text  # the recipient is masked
             metrics = (await client.get("/metrics")).text
             assert 'minhu_outbox_items{status="dead"} 1.0' in metrics

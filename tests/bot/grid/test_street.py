@@ -329,3 +329,50 @@ async def test_streets_csv_round_trips_and_the_map_shows_hotspots(start_app: Any
             assert streets.status_code == 200 and "周敏" in streets.text
         for client in (admin, office["street"], office["community"]):
             await client.aclose()
+
+
+async def test_street_staff_send_a_ticket_back_from_their_chat(start_app: Any) -> None:
+    async with start_app(**QUIET) as app:
+        office = await street_office(app)
+        number = await file_report(app, "r-b", "6幢电梯按钮坏了，按了没反应")
+        await app.inbox("worker-li")
+        community = office["community"]
+
+        # before it reaches the street: nothing to send back; a grid worker may not at all
+        early = await app.say("street-zhou", f"退回 {number} 请社区先处理")
+        assert (
+            early[0]["text"]
+            == f"工单 {number} 不在街道（当前状态：已派给网格员，等待接单），不能退回。"
+        )
+        worker = await app.say("worker-li", f"退回 {number} 不归我管")
+        assert worker[0]["text"].startswith("“退回”是街道工作人员的指令")
+        note = await app.say("worker-li", "退回了押金")  # a sentence, not a street command
+        assert not note[0]["text"].startswith("“退回”")
+
+        await community.post(f"/api/v1/tickets/{number}/street", json={"reason": "需协调维修基金"})
+        await heard(app, "street-zhou", "【社区上报街道】")
+        # the number is needed: a referred ticket is not the street's own task
+        bare = await app.say("street-zhou", "退回 请社区先联系物业")
+        assert bare[0]["text"].startswith("请带上工单号")
+        # with no instruction the chat asks for one, and the next message is it
+        asked = await app.say("street-zhou", f"退回 {number}")
+        assert asked[0]["text"] == f"请回复工单 {number} 的退回说明："
+        done = await app.say("street-zhou", "请先联系物业出具维修方案")
+        assert done[0]["text"].startswith(f"已将工单 {number} 退回社区，已通知")
+        assert done[0]["text"].endswith("街道意见：请先联系物业出具维修方案")
+        told = await heard(app, "worker-li", "【街道退回】")
+        assert "周敏" in told["text"] and "请先联系物业出具维修方案" in told["text"]
+        detail = (await community.get(f"/api/v1/tickets/{number}")).json()
+        assert detail["tier"] == ""
+        assert detail["events"][-1]["kind"] == "send_back"
+        assert detail["events"][-1]["actor_name"] == "周敏"
+
+        # 12345 is confirmed in the console (the resident's consent to share their contact)
+        await community.post(f"/api/v1/tickets/{number}/street", json={"reason": "物业拒绝"})
+        city = await app.say("street-zhou", f"转12345 {number}")
+        assert "管理后台" in city[0]["text"] and "转12345" in city[0]["text"]
+        async with app.container.store.unit() as uow:
+            ticket = await uow.tickets.by_number(number)
+        assert ticket is not None and ticket.tier == "street"  # still with the street
+        helped = await app.say("street-zhou", "帮助")
+        assert "街道指令" in helped[0]["text"]

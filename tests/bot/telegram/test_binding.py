@@ -140,3 +140,37 @@ def test_the_cli_prints_a_code_and_the_t_me_link(tmp_path: Path) -> None:
         cli, ["worker", "bind-code", "--worker-id", zhang.group(1), "--ttl", "forever"], env=env
     )
     assert bad_ttl.exit_code == 2
+
+
+async def test_a_building_head_links_telegram_by_tapping_the_consoles_deep_link(
+    start_telegram: Any,
+) -> None:
+    from tests.bot.admin.helpers import api_token, make_user
+
+    head = TgUser(5444444444, "孙丽")
+    async with start_telegram() as tg:
+        async with tg.container.store.unit() as uow:
+            [community] = await uow.registry.communities()
+            nine = next(b for b in await uow.registry.buildings() if b.name == "9幢")
+        await make_user(tg.container, "tg-staff", "community_staff", community_id=community.id)
+        auth = {"Authorization": f"Bearer {await api_token(tg.container, 'tg-staff')}"}
+        made = await tg.client.post(
+            "/api/v1/helpers",
+            json={"name": "孙丽", "role": "unit_head", "buildings": [nine.id], "unit": "1单元"},
+            headers=auth,
+        )
+        assert made.status_code in (200, 201), made.text
+        issued = (
+            await tg.client.post(f"/api/v1/helpers/{made.json()['id']}/link-code", headers=auth)
+        ).json()
+        link = issued["telegram_link"]
+        assert link == f"https://t.me/minhu_test_bot?start=link-{issued['code'].replace(' ', '')}"
+        # Telegram turns the tap into "/start <payload>"
+        reply = last_with(await tg.say(head, f"/start {link.rpartition('=')[2]}"), head.id)
+        assert reply.text == (
+            "绑定成功！孙丽，您是9幢的单元长，需要您帮忙确认或转告的消息会发到这里。"
+        )
+        # a malformed payload is not a link code: the ordinary welcome, nothing linked
+        stranger = TgUser(5444444445, "路人")
+        other = last_with(await tg.say(stranger, "/start link-123"), stranger.id)
+        assert "绑定成功" not in other.text
