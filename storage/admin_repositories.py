@@ -478,6 +478,16 @@ def _text_match(term: str) -> Any:
     return sa.or_(*wide)
 
 
+def _newest_first(f: TicketFilter) -> Any:
+    """Newest first. A search within some communities is ordered by an expression the primary
+    key does not cover: reading the whole city newest-first until 50 of one community's
+    matches turn up (1 ticket in 400 is theirs, 1 in 40 of those matches) is the plan
+    PostgreSQL picks otherwise; this way it takes the community's tickets and sorts them."""
+    if f.query.strip() and f.community_ids:
+        return (col(Ticket.id) + 0).desc()
+    return col(Ticket.id).desc()
+
+
 def _where(query: Any, f: TicketFilter) -> Any:
     if f.community_ids is not None:
         query = query.where(col(Ticket.community_id).in_(list(f.community_ids)))
@@ -545,7 +555,7 @@ class SqlTicketQueries:
         query = _where(select(Ticket), f)
         total = await _count(self.s, query)
         rows = (
-            await self.s.exec(query.order_by(col(Ticket.id).desc()).offset(offset).limit(limit))
+            await self.s.exec(query.order_by(_newest_first(f)).offset(offset).limit(limit))
         ).all()
         return rows, total
 
@@ -554,7 +564,7 @@ class SqlTicketQueries:
     ) -> TicketPage:
         query = _where(select(Ticket), f)
         rows = (
-            await self.s.exec(query.order_by(col(Ticket.id).desc()).offset(offset).limit(limit))
+            await self.s.exec(query.order_by(_newest_first(f)).offset(offset).limit(limit))
         ).all()
         if len(rows) < limit and (rows or offset == 0):
             return TicketPage(rows, offset + len(rows))  # the page holds the last match

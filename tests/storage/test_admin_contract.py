@@ -210,6 +210,16 @@ async def test_search_finds_numbers_phones_and_words_as_a_substring_search_would
         assert await found("lift") == ["MH-20261207-0012"]
         assert await found("M") == [number for number, _, _ in rows]
         assert await found("%") == []
+        # within a community (ordered by an expression the primary key does not cover)
+        here = await uow.ticket_queries.page(
+            TicketFilter(query="0001", community_ids=(int(community.id or 0),)), limit=2
+        )
+        assert [t.number for t in here.rows] == ["MH-20261208-10001", "MH-20261208-0001"]
+        assert (here.total, here.more) == (4, False)
+        elsewhere = await uow.ticket_queries.page(
+            TicketFilter(query="漏水", community_ids=(int(community.id or 0) + 1,))
+        )
+        assert (list(elsewhere.rows), elsewhere.total) == ([], 0)
 
 
 async def test_a_page_counts_matches_up_to_a_bound_then_says_more(sql_store: SqlStore) -> None:
