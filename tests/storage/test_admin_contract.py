@@ -240,6 +240,35 @@ async def test_a_page_counts_matches_up_to_a_bound_then_says_more(sql_store: Sql
         assert (list(past.rows), past.total, past.more) == ([], 3, False)
 
 
+async def test_a_city_wide_search_reads_the_newest_tickets_first_with_the_same_results(
+    sql_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("storage.admin_repositories.RECENT_WINDOW", 4)
+    texts = ["漏水", "漏水", "噪音", "漏水", "漏水", "噪音", "漏水", "停车", "停车"]
+    async with sql_store.unit() as uow:
+        community = await uow.registry.add(Community(name="A"))
+        for i, text in enumerate(texts, start=1):
+            await uow.tickets.add(
+                Ticket(number=f"MH-20261207-{i:04d}", community_id=community.id,
+                       category="other", description=f"楼道{text}", created_at=T0)
+            )  # fmt: skip
+    async with sql_store.unit() as uow:
+        q = uow.ticket_queries
+
+        async def numbers(term: str, **kw: int) -> tuple[list[int], int, bool]:
+            page = await q.page(TicketFilter(query=term), **kw)
+            return [int(t.number[-4:]) for t in page.rows], page.total, page.more
+
+        # the newest four (6–9) hold one match: the whole table answers
+        assert await numbers("漏水", limit=2) == ([7, 5], 5, False)
+        assert await numbers("漏水", limit=2, count_up_to=3) == ([7, 5], 3, True)
+        # the newest four hold the page: their count says "more" or the table counts
+        assert await numbers("停车", limit=1, count_up_to=1) == ([9], 1, True)
+        assert await numbers("停车", limit=1, count_up_to=5) == ([9], 2, False)
+        assert await numbers("楼道", limit=2, offset=1, count_up_to=2) == ([8, 7], 3, True)
+        assert await numbers("楼道", limit=3, count_up_to=100) == ([9, 8, 7], 9, False)
+
+
 async def test_unsure_messages_come_from_residents_of_the_scope(sql_store: SqlStore) -> None:
     async with sql_store.unit() as uow:
         a = await uow.registry.add(Community(name="A"))
