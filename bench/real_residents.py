@@ -8,7 +8,8 @@
     trained here on nlu/data) parses every community-dev message twice: the full text (title +
     text) and the chat text a resident would type (the title when present, else the opening
     sentence(s)). Reported: plain intent macro-F1 (the classifier's top intent, no thresholds)
-    over the labels with >= 10 examples (``other`` = ``report_other``), per-label P/R/F1, and the
+    over the labels with >= 10 examples (``other`` = ``report_other``), per-label P/R/F1, a
+    confusion matrix (gold x plain top intent; intents outside those labels are "rest"), and the
     outcome per message at the NLU level with the model's thresholds:
       confident right   top intent = gold report intent, confidence >= clarify
       clarify, right    top intent a report below clarify; gold among the top 3 report intents
@@ -132,6 +133,7 @@ class NluResult:
     flagged_urgent: list[str]
     n_non_safety: int
     examples: dict[str, list[tuple[str, str, str]]]
+    confusion: Counter[tuple[str, str]]  # (gold, plain top intent) -> messages
 
 
 def hazards_of(parse: Any) -> tuple[Any, ...]:
@@ -168,7 +170,8 @@ def run_nlu(model: Any, rows: list[dict[str, Any]], texts: list[str]) -> NluResu
         if g != "report_safety" and hazards_of(parse):
             flagged.append(row["id"])
     n_non_safety = sum(g != "report_safety" for g in gold)
-    return NluResult(score, dev_score, per, outcomes, flagged, n_non_safety, examples)
+    confusion = Counter(zip(gold, plain, strict=True))
+    return NluResult(score, dev_score, per, outcomes, flagged, n_non_safety, examples, confusion)
 
 
 # ------------------------------------------------------------------------------ (b) chat
@@ -475,6 +478,28 @@ def print_nlu(results: dict[str, NluResult], n: int) -> None:
             "{:.2f} / {:.2f} / {:.2f}".format(*results[m].per_label[label][:3]) for m in modes
         )
         print(f"| {label} | {cells} | {first.per_label[label][3]} |")
+    for mode in modes:
+        print_confusion(mode, results[mode].confusion, list(first.per_label))
+
+
+def short(intent: str) -> str:
+    return intent.removeprefix("report_")[:8]
+
+
+def print_confusion(mode: str, confusion: Counter[tuple[str, str]], labels: list[str]) -> None:
+    """Gold (rows) x the plain top intent (columns); intents outside the labels are "rest"."""
+    columns = [*labels, "rest"]
+    print(f"\nconfusion, {mode} (rows gold, columns predicted)\n")
+    print("| gold \\ predicted | " + " | ".join(map(short, columns)) + " |")
+    print("| --- |" + " --- |" * len(columns))
+    for gold in labels:
+        counts = Counter(
+            p if p in labels else "rest"
+            for (g, p), n in confusion.items()
+            for _ in range(n)
+            if g == gold
+        )
+        print(f"| {short(gold)} | " + " | ".join(str(counts[c]) for c in columns) + " |")
 
 
 def print_chat(outcomes: Counter[str], n: int) -> None:
@@ -543,6 +568,7 @@ def main() -> None:
                 "outcomes": dict(result.outcomes),
                 "per_label": result.per_label,
                 "flagged_urgent": result.flagged_urgent,
+                "confusion": {f"{g} -> {p}": n for (g, p), n in result.confusion.items()},
             }
             for outcome in NLU_OUTCOMES[1:] if args.show else ():
                 print(f"{mode} {outcome}: {result.examples.get(outcome, [])[: args.show]}")

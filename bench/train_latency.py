@@ -1,19 +1,25 @@
-"""Chat latency while the console trains a model: in a thread (before) and in its own process.
+"""Chat latency while the console trains a model, by where the training runs.
 
-    .venv/bin/python bench/train_latency.py [--messages 200] [--mode both|thread|process]
+    .venv/bin/python bench/train_latency.py [--messages 200] [--mode all|thread|app|worker]
 
-The web chat runs in process (demo community, SQLite in a temporary directory, the model
-trained here on nlu/data). For each mode: first chat alone (baseline), then chat while a
-console training job runs (`bot.admin.training.start_training`, the same as 训练 in the
-console). One resident's message at a time through ``POST /api/v1/messages``, so a number is
-the time one resident waits. Prints p50 / p95 / max per phase.
+Modes: ``thread``, the behaviour before the job process (training in a thread of the web
+process); ``app``, the job queue's runner thread in the web process (the embedded default,
+``MINHU_JOBS__RUNNER=app``), training in a child process; ``worker``, the web process only
+queues and a ``minhu worker run`` process takes the job (``MINHU_JOBS__RUNNER=worker``, the
+production compose). The web chat runs in process (demo community, SQLite in a temporary
+directory, the model trained here on nlu/data). For each mode: first chat alone (baseline),
+then chat while a console training job runs (`bot.admin.training.start_training`, the same
+as 训练 in the console). One resident's message at a time through ``POST /api/v1/messages``,
+so a number is the time one resident waits. Prints p50 / p95 / max per phase.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +46,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @asynccontextmanager
-async def chat_app(models: Path, data: Path) -> AsyncIterator[tuple[Any, Any]]:
+async def chat_app(models: Path, data: Path, runner: str) -> AsyncIterator[tuple[Any, Any]]:
     import httpx
 
     from bot.app import create_app
@@ -55,6 +61,7 @@ async def chat_app(models: Path, data: Path) -> AsyncIterator[tuple[Any, Any]]:
         load_demo=True,
         log_level="WARNING",
         rate_limits={"enabled": False},
+        jobs={"runner": runner},
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -126,24 +133,45 @@ async def measure(models: Path, mode: str, count: int) -> list[str]:
     else:
         training.run_in_process = jobs.run_in_process
     with tempfile.TemporaryDirectory() as tmp:
-        async with chat_app(models, Path(tmp)) as (client, container):
-            await chat(client, 20, f"{mode}-warm")
-            alone = await chat(client, count, f"{mode}-alone")
-            stop = asyncio.Event()
-            trainer = asyncio.create_task(train_once(container))
-            trainer.add_done_callback(lambda _: stop.set())
-            during = await chat(client, 100_000, f"{mode}-train", stop)
-            seconds = await trainer
+        runner = "worker" if mode == "worker" else "app"
+        async with chat_app(models, Path(tmp), runner) as (client, container):
+            worker = start_worker(container.settings) if mode == "worker" else None
+            try:
+                await chat(client, 20, f"{mode}-warm")
+                alone = await chat(client, count, f"{mode}-alone")
+                stop = asyncio.Event()
+                trainer = asyncio.create_task(train_once(container))
+                trainer.add_done_callback(lambda _: stop.set())
+                during = await chat(client, 100_000, f"{mode}-train", stop)
+                seconds = await trainer
+            finally:
+                if worker is not None:
+                    worker.terminate()
+                    worker.wait(30)
     return [
         line(f"{mode}: chat alone", alone),
         line(f"{mode}: chat while training", during) + f"  (training {seconds:.0f} s)",
     ]
 
 
+def start_worker(settings: Any) -> subprocess.Popen[bytes]:
+    """`minhu worker run` on the bench's database and models (the production shape)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINHU_")}
+    env.update(
+        MINHU_ENV="test",
+        MINHU_DATA_DIR=str(settings.data_dir),
+        MINHU_DATABASE_URL=settings.database_url,
+        MINHU_MODEL_DIR=str(settings.model_dir),
+        MINHU_LOG_LEVEL="WARNING",
+    )
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", "run"], cwd=root, env=env)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--messages", type=int, default=200)
-    parser.add_argument("--mode", choices=("both", "thread", "process"), default="both")
+    parser.add_argument("--mode", choices=("all", "thread", "app", "worker"), default="all")
     args = parser.parse_args()
 
     import nlu
@@ -157,7 +185,7 @@ def main() -> None:
         repo.save(model)
         repo.activate(model.version, force=True, reason="benchmark")
         print(f"model trained on nlu/data in {time.perf_counter() - started:.1f} s")
-        modes = ("thread", "process") if args.mode == "both" else (args.mode,)
+        modes = ("thread", "app", "worker") if args.mode == "all" else (args.mode,)
         for mode in modes:
             for text in asyncio.run(measure(repo.root, mode, args.messages)):
                 print(text)

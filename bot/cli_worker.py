@@ -1,4 +1,5 @@
-"""`minhu worker ...`: grid workers and binding their messenger accounts."""
+"""`minhu worker ...`: grid workers and binding their messenger accounts (`list`,
+`bind-code`), and the job worker that takes the queue's jobs (`run`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,51 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(
-    help="Grid workers: list them, issue one-time binding codes.", no_args_is_help=True
+    help="Grid workers (list, bind-code) and the job worker process (run).",
+    no_args_is_help=True,
 )
+
+
+@app.command("run")
+def run_jobs(
+    once: Annotated[
+        bool, typer.Option("--once", help="do what is queued now, then exit (cron, tests)")
+    ] = False,
+) -> None:
+    """The job worker: takes queued jobs (training, CSV imports, notice broadcasts, privacy
+    purges) from the database and runs them; SIGTERM/Ctrl-C hands a running job back to the
+    queue. Run one or more next to `minhu serve` with MINHU_JOBS__RUNNER=worker."""
+    import signal
+
+    from bot.cli_common import load_settings
+    from bot.jobqueue import JobRunner, open_context
+    from handlers.ports import SystemClock
+
+    settings = load_settings()
+
+    async def main() -> int:
+        ctx = await open_context(settings, SystemClock(), migrate=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        runner = JobRunner(ctx)
+        done = 0
+        try:
+            if once:
+                while not stop.is_set() and await runner.run_once(stop):
+                    done += 1
+            else:
+                typer.echo(f"job worker {runner.name}: waiting for jobs (Ctrl-C stops)")
+                await runner.run_forever(stop)
+        finally:
+            if ctx.database is not None:
+                await ctx.database.dispose()
+        return done
+
+    done = asyncio.run(main())
+    if once:
+        typer.echo(f"完成 {done} 个任务 / {done} jobs run")
 
 
 @app.command("list")

@@ -256,6 +256,19 @@ class PrivacySettings(BaseModel):
     purge_daily: bool = True
 
 
+class JobSettings(BaseModel):
+    """The job queue (``MINHU_JOBS__…``, ``bot/jobqueue.py``). ``runner = "app"`` (the default,
+    and what the embedded ``make run`` needs): each ``minhu serve`` process takes jobs in a
+    thread of its own with its own event loop and database connections; ``"worker"``: the web
+    processes only queue jobs and ``minhu worker run`` processes take them."""
+
+    runner: Literal["app", "worker"] = "app"
+    poll_seconds: float = Field(default=1.0, gt=0)  # an idle worker looks for jobs this often
+    lease_seconds: float = Field(default=30.0, gt=0)  # a dead worker's job is retried after it
+    wait_seconds: float = Field(default=20.0, ge=0)  # a console request waits this long for a
+    # quick job's result (an import, a broadcast), then answers 202 with the job id
+
+
 class AdminSettings(BaseModel):
     """The admin console (``MINHU_ADMIN__...``): sessions, lockout, limits (its "overdue" uses
     the SLA targets, ``MINHU_SLA__…``)."""
@@ -358,6 +371,7 @@ class Settings(BaseSettings):
     admin: AdminSettings = Field(default_factory=AdminSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
     city12345: City12345Settings | None = None  # the street level's hand-off to 12345
 

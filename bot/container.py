@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.config import S3Settings, Settings
+from bot.jobqueue import ThreadRunner
 from bot.metrics import CountedHealth, PrometheusMetrics
 from bot.nlu_runtime import ActiveInterpreter, ModelRepository
 from bot.outbox import OutboxDispatcher
@@ -61,6 +62,7 @@ class Container:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # channel-owned objects
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    jobs: ThreadRunner | None = None  # the job queue's runner thread (MINHU_JOBS__RUNNER=app)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Start a tracked background task (cancelled at shutdown). A finished task is
@@ -88,6 +90,8 @@ class Container:
             for task in pending:
                 log.error("background task %s ignored cancellation; abandoning it", task.get_name())
         self.tasks.clear()
+        if self.jobs is not None:
+            await self.jobs.stop()  # a running job goes back to the queue
         await self.limiter.close()
         await self.sessions.close()
         await self.database.dispose()
@@ -292,22 +296,33 @@ async def start_background(container: Container) -> None:
     )
     if container.settings.privacy.purge_daily:
         container.spawn(_purge_daily(container), "privacy-purge")
+    if container.settings.jobs.runner == "app":
+        loop = asyncio.get_running_loop()
+        dispatcher = container.dispatcher
+
+        def wake_outbox() -> None:  # called from the runner's thread
+            loop.call_soon_threadsafe(dispatcher.kick)
+
+        container.jobs = ThreadRunner(container.settings, container.clock, wake_outbox)
+        await asyncio.to_thread(container.jobs.start)
 
 
 async def _purge_daily(container: Container) -> None:
-    """Retention once a day (first run an hour after start, so a restart loop does not
-    hammer the database). A failure is logged and retried the next day."""
-    from handlers.retention_service import purge
+    """Retention once a day (first an hour after start, so a restart loop does not hammer
+    the database), as a job of the queue; not queued again while one waits or runs."""
+    from bot.jobqueue import submit
 
     await asyncio.sleep(3600)
     while True:
         try:
-            done = await purge(
-                container.store,
-                now=container.clock.now(),
-                days=container.settings.privacy.retention_days,
-            )
-            log.info("privacy purge: %s", done.text().splitlines()[-1])
+            async with container.store.unit() as uow:
+                waiting = [j for j in await uow.nlu_data.unfinished_jobs() if j.kind == "purge"]
+            if not waiting:
+                days = container.settings.privacy.retention_days
+                job_id = await submit(
+                    container.store, container.clock, "purge", {"days": days}, "daily"
+                )
+                log.info("privacy purge queued as job %s", job_id)
         except Exception:
-            log.exception("privacy purge failed")
+            log.exception("queueing the privacy purge failed")
         await asyncio.sleep(86400)

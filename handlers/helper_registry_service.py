@@ -146,49 +146,54 @@ class HelperRegistry:
         Raises:
             InvalidInput: the errors, one line each.
         """
+        async with self.store.unit() as uow:
+            return await self.import_in(uow, subject, text)
+
+    async def import_in(self, uow: UnitOfWork, subject: Subject, text: str) -> int:
+        """``import_csv`` in the caller's transaction (the import job marks itself done in
+        the same one, so a retried job never adds the helpers twice)."""
         parsed = parse_helpers_csv(text)
         errors = list(parsed.errors)
-        async with self.store.unit() as uow:
-            communities = {c.name: c for c in await uow.registry.communities()}
-            plans: list[tuple[BuildingHelper, list[int]]] = []
-            for row in parsed.rows:
-                community = communities.get(row.community)
-                if community is None:
-                    errors.append(f"第{row.line}行：没有名为“{row.community}”的社区")
+        communities = {c.name: c for c in await uow.registry.communities()}
+        plans: list[tuple[BuildingHelper, list[int]]] = []
+        for row in parsed.rows:
+            community = communities.get(row.community)
+            if community is None:
+                errors.append(f"第{row.line}行：没有名为“{row.community}”的社区")
+                continue
+            if not _may_manage(subject, community.id):
+                errors.append(f"第{row.line}行：您无权管理“{row.community}”")
+                continue
+            refs = [
+                BuildingRef(b.id or 0, b.name, tuple(b.aliases or ()), b.community_id, "")
+                for b in await uow.registry.buildings(community.id)
+            ]
+            ids: list[int] = []
+            for name in row.buildings:
+                found = resolve_building(name, refs, community_id=community.id)
+                if not found:
+                    errors.append(f"第{row.line}行：{row.community}没有“{name}”")
                     continue
-                if not _may_manage(subject, community.id):
-                    errors.append(f"第{row.line}行：您无权管理“{row.community}”")
-                    continue
-                refs = [
-                    BuildingRef(b.id or 0, b.name, tuple(b.aliases or ()), b.community_id, "")
-                    for b in await uow.registry.buildings(community.id)
-                ]
-                ids: list[int] = []
-                for name in row.buildings:
-                    found = resolve_building(name, refs, community_id=community.id)
-                    if not found:
-                        errors.append(f"第{row.line}行：{row.community}没有“{name}”")
-                        continue
-                    ids.append(found[0].id)
-                plans.append(
-                    (
-                        BuildingHelper(
-                            community_id=community.id or 0,
-                            name=row.name,
-                            role=row.role.value,
-                            unit=row.unit,
-                            phone=row.phone,
-                            created_at=self.clock.now(),
-                        ),
-                        ids,
-                    )
+                ids.append(found[0].id)
+            plans.append(
+                (
+                    BuildingHelper(
+                        community_id=community.id or 0,
+                        name=row.name,
+                        role=row.role.value,
+                        unit=row.unit,
+                        phone=row.phone,
+                        created_at=self.clock.now(),
+                    ),
+                    ids,
                 )
-            if errors:
-                raise InvalidInput("\n".join(errors))
-            if not plans:
-                raise InvalidInput("文件里没有楼栋长或志愿者")
-            for helper, ids in plans:
-                await uow.people.add_helper(helper, ids)
+            )
+        if errors:
+            raise InvalidInput("\n".join(errors))
+        if not plans:
+            raise InvalidInput("文件里没有楼栋长或志愿者")
+        for helper, ids in plans:
+            await uow.people.add_helper(helper, ids)
         return len(plans)
 
     async def link_code(self, subject: Subject, helper_id: int) -> tuple[str, datetime]:

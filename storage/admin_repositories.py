@@ -412,6 +412,60 @@ class SqlNluData:
         self.s.add(job)
         await self.s.flush()
 
+    async def claim_job(
+        self, *, now: datetime, lease_until: datetime, worker: str, kinds: Sequence[str]
+    ) -> NluJob | None:
+        """The oldest job that is queued, or running under a lease that expired (its worker
+        died), claimed for ``worker``. A conditional UPDATE decides who wins, so two workers
+        (processes, replicas) never both get a job, on PostgreSQL and SQLite alike."""
+        claimable = sa.or_(
+            col(NluJob.status) == "queued",
+            sa.and_(col(NluJob.status) == "running", col(NluJob.lease_until) < now),
+        )
+        ids = (
+            await self.s.exec(
+                select(NluJob.id)
+                .where(claimable, col(NluJob.kind).in_(list(kinds)))
+                .order_by(col(NluJob.id))
+                .limit(5)
+            )
+        ).all()
+        table = table_of(NluJob)
+        for job_id in ids:
+            result = await self.s.execute(
+                sa.update(table)
+                .where(table.c.id == job_id, claimable)
+                .values(
+                    status="running",
+                    worker=worker,
+                    lease_until=lease_until,
+                    heartbeat_at=now,
+                    attempts=table.c.attempts + 1,
+                )
+            )
+            if getattr(result, "rowcount", 0) == 1:
+                return await self.job(job_id or 0)
+        return None
+
+    async def renew_job(
+        self,
+        job_id: int,
+        *,
+        worker: str,
+        now: datetime,
+        lease_until: datetime,
+        stage: str,
+        progress: float,
+    ) -> bool:
+        """Extend ``worker``'s claim and record progress; False when the claim is lost."""
+        table = table_of(NluJob)
+        result = await self.s.execute(
+            sa.update(table)
+            .where(table.c.id == job_id, table.c.worker == worker, table.c.status == "running")
+            .values(lease_until=lease_until, heartbeat_at=now, stage=stage, progress=progress)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
     # activations
     async def add_activation(self, activation: NluActivation) -> NluActivation:
         self.s.add(activation)

@@ -556,6 +556,27 @@ class NluDataRepository(Protocol):
     async def jobs(self, *, limit: int = 20) -> Sequence[NluJob]: ...
     async def unfinished_jobs(self) -> Sequence[NluJob]: ...
     async def save_job(self, job: NluJob) -> None: ...
+
+    async def claim_job(
+        self, *, now: datetime, lease_until: datetime, worker: str, kinds: Sequence[str]
+    ) -> NluJob | None:
+        """Claim the oldest queued job (or one whose worker's lease expired) for ``worker``;
+        at most one caller wins each job."""
+        ...
+
+    async def renew_job(
+        self,
+        job_id: int,
+        *,
+        worker: str,
+        now: datetime,
+        lease_until: datetime,
+        stage: str,
+        progress: float,
+    ) -> bool:
+        """Extend a claim and record progress; False when ``worker`` no longer holds it."""
+        ...
+
     async def add_activation(self, activation: NluActivation) -> NluActivation: ...
     async def activations(self, *, limit: int = 50) -> Sequence[NluActivation]: ...
 

@@ -19,6 +19,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from storage.errors import StorageError
+from storage.state import redis_client
 
 _T = TypeVar("_T")
 log = logging.getLogger("minhu.limits")
@@ -128,9 +129,7 @@ class RedisLimiter:
     def __init__(self, url: str, *, prefix: str = "minhu:") -> None:
         self._prefix = prefix
         try:
-            self._redis: aioredis.Redis = aioredis.from_url(
-                url, decode_responses=True, socket_connect_timeout=_CALL_TIMEOUT
-            )
+            self._redis: aioredis.Redis = redis_client(url)
         except (ValueError, RedisError) as e:
             raise StorageError(f"invalid Redis URL for the limiter: {e}") from e
         self._hit = self._redis.register_script(_HIT_LUA)
@@ -165,7 +164,7 @@ class RedisLimiter:
         return float(result)
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._redis.aclose(close_connection_pool=True)
 
 
 class ResilientLimiter:

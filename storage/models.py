@@ -633,10 +633,12 @@ class NluRegex(SQLModel, table=True):
 
 
 class NluJob(SQLModel, table=True):
-    """A background training or comparison run, visible to every process while it runs."""
+    """A job of the durable queue (``bot/jobqueue.py``): training, a CSV import, a notice
+    broadcast, a privacy purge. Visible to every process while it runs (the console's
+    training page lists them). The table kept the name it had when it held training only."""
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(default="train", max_length=10)  # train | compare
+    kind: str = Field(default="train", max_length=10)  # train | import | broadcast | purge
     status: str = Field(default="queued", index=True, max_length=10)  # queued|running|done|failed
     stage: str = Field(default="", max_length=60)
     progress: float = 0.0
@@ -648,6 +650,11 @@ class NluJob(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     heartbeat_at: datetime | None = _ts()
     finished_at: datetime | None = _ts()
+    payload: dict[str, Any] = _json()  # what the worker needs (the training data snapshot ...)
+    attempts: int = 0  # claims so far; a worker that died leaves its claim to expire
+    max_attempts: int = 3
+    lease_until: datetime | None = _ts()  # a running job's claim, renewed by its live worker
+    worker: str = Field(default="", max_length=64)  # who holds the claim (host:pid)
 
 
 class NluActivation(SQLModel, table=True):

@@ -246,6 +246,7 @@ class StoreHealth:
     outages: int = 0
     fallback_calls: int = 0
     down_since: float | None = None
+    slow_calls: int = 0  # failed while Redis answered other calls: not an outage
 
 
 _SHADOW_KINDS = ("state", "kv", "claim")
@@ -284,6 +285,7 @@ class ResilientSessionStore:
         self.shadow_limit = shadow_limit
         self.health = StoreHealth()
         self._retry_at = 0.0
+        self._last_answer = -float("inf")  # when Redis last answered a call of this process
         # None: too many (or unknown) database entries; every key is looked up there
         self._shadow: set[tuple[str, str]] | None = None
         self._shadow_read_at = -float("inf")
@@ -312,6 +314,9 @@ class ResilientSessionStore:
     def degraded(self) -> bool:
         return time.monotonic() < self._retry_at
 
+    def _answered_since(self, started: float) -> bool:
+        return self._last_answer > started
+
     def _failed(self, what: str, error: Exception) -> None:
         if self.health.down_since is None:
             self.health.outages += 1
@@ -333,13 +338,22 @@ class ResilientSessionStore:
         on_fallback: Callable[[], Awaitable[_T]],
     ) -> _T:
         if not self.degraded:
+            started = time.monotonic()
             try:
                 result = await on_primary()
             except (LockTimeout, DatabaseSessionError):
                 raise
             except StorageError as e:
-                self._failed(what, e)
+                if self._answered_since(started):
+                    # Redis answered another call meanwhile: it is up, this process is slow
+                    # (a burst waiting for pooled connections, an event loop seconds behind).
+                    # This call uses the database; the others stay on Redis.
+                    self.health.slow_calls += 1
+                    log.info("Redis %s failed while Redis answered others: %s", what, e)
+                else:
+                    self._failed(what, e)
             else:
+                self._last_answer = time.monotonic()
                 self._recovered()
                 return result
         self.health.fallback_calls += 1
@@ -357,8 +371,10 @@ class ResilientSessionStore:
             except (LockTimeout, DatabaseSessionError):
                 raise
             except StorageError as e:
+                # never split: a conversation's lock is on Redis or, for everyone, on the database
                 self._failed("lock", e)
             else:
+                self._last_answer = time.monotonic()
                 try:
                     yield
                 finally:

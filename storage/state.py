@@ -55,6 +55,28 @@ _T = TypeVar("_T")
 DEFAULT_LOCK_TIMEOUT = 10.0
 DEFAULT_LOCK_LEASE = 10.0  # short: renewed while held, so a dead owner blocks ≤ 10 s
 _CALL_TIMEOUT = 5.0  # seconds for any single Redis round trip, connecting included
+REDIS_POOL_SIZE = 64  # connections per process; more callers wait for one (within _CALL_TIMEOUT)
+
+
+def redis_client(url: str, *, max_connections: int = REDIS_POOL_SIZE) -> aioredis.Redis:
+    """A Redis client whose pool makes a caller wait for a free connection.
+
+    redis-py's default pool fails at once with "Too many connections" past 100 calls in flight.
+    A burst of 600 WeChat messages reached that, and the session store took it for a Redis
+    outage: every call went to the database fallback, far slower, and every reply was late.
+    Waiting is bounded by each call's own timeout (``_call``), which is cancellation-safe.
+    No socket_timeout on purpose: with it redis-py wraps every write in asyncio.wait_for,
+    which on Python 3.11 can swallow a task cancellation.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=None,
+        decode_responses=True,
+        socket_connect_timeout=_CALL_TIMEOUT,
+        socket_timeout=None,
+    )
+    return aioredis.Redis(connection_pool=pool)
 
 
 class SessionStore(Protocol):
@@ -386,16 +408,7 @@ class RedisSessionStore:
         self._prefix = prefix
         self._lease_ms = max(1, round(lock_lease_seconds * 1000))
         try:
-            # No socket_timeout on purpose: with it redis-py wraps every write in
-            # asyncio.wait_for, which on Python 3.11 can swallow a task cancellation (a cancelled
-            # lock waiter then polls on until its timeout). Every call is bounded by
-            # asyncio.timeout in `_call` instead, which is cancellation-safe.
-            self._redis: aioredis.Redis = aioredis.from_url(
-                url,
-                decode_responses=True,
-                socket_connect_timeout=_CALL_TIMEOUT,
-                socket_timeout=None,
-            )
+            self._redis: aioredis.Redis = redis_client(url)  # calls bounded by `_call`
         except (ValueError, RedisError) as e:
             raise StorageError(f"invalid Redis URL {self._url}: {e}") from e
         self._release_script = self._redis.register_script(_RELEASE_LUA)
@@ -515,7 +528,7 @@ class RedisSessionStore:
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
-            await self._redis.aclose()
+            await self._redis.aclose(close_connection_pool=True)
 
 
 def make_session_store(redis_url: str | None, prefix: str) -> SessionStore:

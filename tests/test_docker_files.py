@@ -31,6 +31,7 @@ def test_compose_runs_replicas_behind_a_proxy_with_every_service_health_checked(
     assert set(services) == {
         "migrate",
         "app",
+        "worker",
         "proxy",
         "postgres",
         "redis",
@@ -46,6 +47,13 @@ def test_compose_runs_replicas_behind_a_proxy_with_every_service_health_checked(
         "service_completed_successfully"
     )
     assert "ports" not in services["app"]  # only through the proxy
+    # heavy work off the web replicas: they queue it, the worker service takes it
+    assert services["app"]["environment"]["MINHU_JOBS__RUNNER"] == "worker"
+    assert services["worker"]["command"] == ["minhu", "worker", "run"]
+    assert services["worker"]["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert "ports" not in services["worker"] and "expose" not in services["worker"]
     nginx = (ROOT / "docker" / "nginx.conf").read_text(encoding="utf-8")
     assert "server app:8000" in nginx and "ssl_certificate" in nginx
 

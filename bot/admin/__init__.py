@@ -62,11 +62,8 @@ def install(app: FastAPI) -> None:
 async def start(container: Container) -> None:
     from bot.admin.accounts import DEMO_USERNAME, ensure_demo_admin
     from bot.admin.intents import seed_if_empty
-    from bot.admin.training import fail_stale_jobs
 
     await seed_if_empty(container)
-    if await fail_stale_jobs(container):
-        log.warning("training jobs interrupted by a restart were marked failed")
     settings = container.settings
     if settings.loads_demo and await ensure_demo_admin(
         container.store, env=settings.env, now=container.clock.now()

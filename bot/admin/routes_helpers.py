@@ -15,6 +15,7 @@ from bot.admin.routes_registry import LimitedBody, read_limited
 from bot.admin.web import ApiUser, Dep, FormUser, PageUser, redirect, render
 from bot.config import Settings
 from bot.container import Container
+from bot.jobqueue import queued_answer, subject_payload, submit_and_wait
 from handlers.accounts import Principal
 from handlers.desk_report_service import DeskReportIn, DuplicateFound
 from handlers.flows import FLOWS
@@ -99,17 +100,33 @@ async def api_remove_helper(c: Dep, p: ApiUser, helper_id: int) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/api/v1/helpers/import", tags=["people"])
+@router.post("/api/v1/helpers/import", response_model=dict[str, int], tags=["people"])
 async def api_import_helpers(
     _: LimitedBody,
     c: Dep,
     p: ApiUser,
     file: Annotated[UploadFile, File(description="CSV: 姓名,角色,社区,楼栋,单元,电话")],
-) -> dict[str, int]:
+) -> dict[str, int] | JSONResponse:
     """Import helpers from CSV (楼栋 may list several: ``3幢;5幢``). All or nothing: 422 with
-    every bad line."""
+    every bad line. The import is a job of the queue: when it has not finished within
+    ``MINHU_JOBS__WAIT_SECONDS`` the answer is 202 with its id (``{"job": …}``)."""
     text = _decode(await read_limited(c, file))
-    return {"created": await c.service.helpers.import_csv(p.subject, text)}
+    job_id, result = await _import(c, p, text)
+    if result is None:
+        return JSONResponse(queued_answer(job_id), status_code=202)
+    return {"created": int(result["created"])}
+
+
+async def _import(c: Container, p: Principal, text: str) -> tuple[int, dict[str, Any] | None]:
+    """The import runs as a job (``bot/jobqueue.py``), off the web process's event loop."""
+    return await submit_and_wait(
+        c.store,
+        c.clock,
+        "import",
+        {"subject": subject_payload(p.subject), "text": text},
+        by=p.username,
+        wait=c.settings.jobs.wait_seconds,
+    )
 
 
 @router.post("/api/v1/helpers/{helper_id}/link-code", response_model=LinkCodeOut, tags=["people"])
@@ -238,8 +255,10 @@ async def helpers_add(
 async def helpers_import(
     _: LimitedBody, c: Dep, p: FormUser, file: Annotated[UploadFile, File()]
 ) -> Response:
-    count = await c.service.helpers.import_csv(p.subject, _decode(await read_limited(c, file)))
-    return redirect("/admin/helpers", f"已导入 {count} 位楼栋长或志愿者")
+    job_id, result = await _import(c, p, _decode(await read_limited(c, file)))
+    if result is None:
+        return redirect("/admin/helpers", queued_answer(job_id)["message"])
+    return redirect("/admin/helpers", f"已导入 {result['created']} 位楼栋长或志愿者")
 
 
 @router.post("/admin/helpers/{helper_id}/link-code", include_in_schema=False)

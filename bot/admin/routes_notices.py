@@ -7,14 +7,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from bot.admin.errors import BadInput
 from bot.admin.web import ApiUser, Dep, FormUser, PageUser, redirect, render
 from bot.container import Container
+from bot.jobqueue import queued_answer, subject_payload, submit_and_wait
 from handlers.accounts import Principal
-from handlers.grid_notices import LABELS, Category, ScopeRef, category_label, scope_from_json
+from handlers.grid_notices import LABELS, Category, category_label, scope_from_json
 from handlers.notice_service import NoticeRow
 from handlers.permissions import Action, communities_for
 
@@ -123,36 +124,45 @@ async def _visible(c: Container, p: Principal) -> tuple[list[int] | None, list[s
     return list(ids), streets
 
 
-async def _publish(c: Container, p: Principal, body: NoticeIn) -> PublishedOut:
+async def _publish(c: Container, p: Principal, body: NoticeIn) -> PublishedOut | int:
+    """The broadcast runs as a job (``bot/jobqueue.py``): the notice, its recipients and
+    their outbox items are written by a worker, not on the web process's event loop. The
+    published counts, or the job's id when it has not finished within the wait."""
     try:
-        scope: ScopeRef = scope_from_json(body.scope)
+        scope_from_json(body.scope)
     except ValueError as e:
         raise BadInput(f"scope 有误：{e}") from e
-    published = await c.service.notices.publish(
-        p.subject,
-        scope,
-        body.text,
-        category=_category(body.category, body.text),
-        starts_at=body.starts_at,
-        ends_at=body.ends_at,
-        by=p.label,
+    job_id, result = await submit_and_wait(
+        c.store,
+        c.clock,
+        "broadcast",
+        {
+            "subject": subject_payload(p.subject),
+            "scope": dict(body.scope),
+            "text": body.text,
+            "category": _category(body.category, body.text),
+            "starts_at": body.starts_at.isoformat() if body.starts_at else "",
+            "ends_at": body.ends_at.isoformat() if body.ends_at else "",
+            "by": p.label,
+        },
+        by=p.username,
+        wait=c.settings.jobs.wait_seconds,
     )
-    notice = published.notice
-    return PublishedOut(
-        id=notice.id or 0,
-        recipients=published.recipients,
-        unreachable=published.unreachable,
-        opted_out=published.opted_out,
-        helpers=published.helpers,
-        scope_name=notice.scope_name,
-    )
+    if result is None:
+        return job_id
+    return PublishedOut.model_validate(result)
 
 
 @router.post("/api/v1/notices", response_model=PublishedOut, status_code=201, tags=["notices"])
-async def api_publish(c: Dep, p: ApiUser, body: NoticeIn) -> PublishedOut:
+async def api_publish(c: Dep, p: ApiUser, body: NoticeIn) -> PublishedOut | JSONResponse:
     """Publish a notice to the residents of a building, grid, community or street; each gets
-    it in their own chat through the outbox (WeChat: a template message after 48 hours)."""
-    return await _publish(c, p, body)
+    it in their own chat through the outbox (WeChat: a template message after 48 hours).
+    Publishing is a job of the queue: when it has not finished within
+    ``MINHU_JOBS__WAIT_SECONDS`` the answer is 202 with its id (``{"job": …}``)."""
+    published = await _publish(c, p, body)
+    if isinstance(published, int):
+        return JSONResponse(queued_answer(published), status_code=202)
+    return published
 
 
 @router.get("/api/v1/notices", response_model=list[NoticeOut], tags=["notices"])
@@ -223,6 +233,8 @@ async def publish_form(
         ends_at=_local(ends_at),
     )
     published = await _publish(c, p, body)
+    if isinstance(published, int):
+        return redirect("/admin/notices", queued_answer(published)["message"])
     return redirect(
         "/admin/notices",
         f"已发布通知 #{published.id}：发送给 {published.recipients} 位居民，"

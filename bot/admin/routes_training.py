@@ -21,10 +21,12 @@ router = APIRouter()
 
 class JobOut(BaseModel):
     id: int | None
-    kind: str
+    kind: str = Field(description="train | import | broadcast | purge")
+    kind_label: str
     status: str = Field(description="queued | running | done | failed")
     stage: str
     stage_label: str
+    attempts: int = Field(description="claims by a worker (a killed worker's job is retried)")
     progress: float = Field(description="0..1")
     version: str
     baseline_version: str
@@ -116,7 +118,9 @@ async def api_rollback(request: Request, c: Dep, p: ApiUser, body: RollbackIn) -
 async def nlu_page(request: Request, c: Dep, p: PageUser) -> HTMLResponse:
     info = await service.versions(c, p)
     jobs = await service.recent_jobs(c, p)
-    running = next((j for j in jobs if j["status"] in ("queued", "running")), None)
+    running = next(
+        (j for j in jobs if j["kind"] == "train" and j["status"] in ("queued", "running")), None
+    )
     return render(
         request,
         "nlu.html",

@@ -3,15 +3,17 @@
 ```mermaid
 sequenceDiagram
     participant S as staff (browser)
-    participant A as app process
+    participant A as web process
     participant DB as database (job row)
+    participant W as worker (minhu worker run, or the app's job thread)
     participant M as models directory
     S->>A: 开始训练
     A->>DB: job queued (data snapshot taken now)
     A-->>S: job id; the page polls /api/v1/admin/nlu/jobs/{id}
-    A->>A: thread: hold out → train candidate and baseline without it → compare → train on all
-    A->>DB: progress, heartbeat (any process can answer the poll)
-    A->>M: <version>/ model + training_data.yml + evaluation.json + confusion.png
+    W->>DB: claims the job (a lease it renews)
+    W->>W: own process: hold out → train candidate and baseline → compare → train on all
+    W->>DB: progress, lease (any process can answer the poll)
+    W->>M: <version>/ model + training_data.yml + evaluation.json + confusion.png
     S->>A: 启用 (refused when worse unless forced with a reason)
     A->>M: ACTIVE ← version (every process polls it and swaps the model in)
 ```
@@ -19,9 +21,10 @@ sequenceDiagram
 Training, comparing, activating and rolling back are ``bot.nlu_runtime.ModelRepository``'s
 (the same rules as ``minhu nlu``): each version keeps its *gate* (the model before it was refit
 on everything) and its held-out examples, and a candidate is compared with the active model
-on the held-out examples neither gate was trained on. This module runs that in the background,
-records progress in the database and adds what people need to see: per-intent F1 of both
-models on those examples, the confusion matrix and the misclassified examples.
+on the held-out examples neither gate was trained on. This module queues that as a job
+(``bot/jobqueue.py``), whose worker records progress in the database, and adds what people
+need to see: per-intent F1 of both models on those examples, the confusion matrix and the
+misclassified examples.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,8 @@ import nlu
 from bot.admin.errors import BadInput, Conflict, Missing
 from bot.config import S3Settings
 from bot.container import Container, s3_store
-from bot.jobs import JobError, run_in_process
+from bot.jobqueue import JobContext, Progress, enqueue
+from bot.jobs import run_in_process
 from bot.nlu_runtime import (
     ActivationRefused,
     ActiveInterpreter,
@@ -61,7 +64,6 @@ log = logging.getLogger("minhu.admin.training")
 EVALUATION_FILE = "evaluation.json"
 CONFUSION_FILE = "confusion.png"
 DATA_FILE = "training_data.yml"
-STALE_AFTER = timedelta(minutes=2)
 STAGES = {
     "queued": "排队中",
     "split": "划分评估例句",
@@ -72,7 +74,9 @@ STAGES = {
     "save": "保存模型",
     "done": "完成",
     "failed": "失败",
+    "running": "进行中",
 }
+KINDS = {"train": "训练", "import": "导入楼栋帮手", "broadcast": "发布通知", "purge": "隐私清理"}
 VERDICTS = {
     "better": "优于当前模型",
     "same": "与当前模型相当",
@@ -105,17 +109,6 @@ def weak_rows(comparison: Comparison | None) -> list[dict[str, Any]]:
         }
         for w in (comparison.weak if comparison else ())
     ]
-
-
-@dataclass(slots=True)
-class Progress:
-    """Written by the training thread, read by the async loop that records it."""
-
-    stage: str = "queued"
-    fraction: float = 0.0
-
-    def __call__(self, stage: str, fraction: float) -> None:
-        self.stage, self.fraction = stage, max(0.0, min(1.0, fraction))
 
 
 @dataclass(slots=True)
@@ -279,27 +272,27 @@ def repository(c: Container) -> ModelRepository:
 
 
 async def start_training(c: Container, p: Principal, *, ip: str = "") -> int:
-    """Snapshot the training data and train in the background; returns the job id."""
+    """Snapshot the training data and queue a training job (``bot/jobqueue.py``); its id.
+
+    A worker (``minhu worker run``, or the app's job thread) trains it; the console polls the
+    job row. One training at a time: another one queued or running is a conflict.
+    """
     require(p.subject, Action.TEACH)
     now = c.clock.now()
     async with c.store.unit() as uow:
         for job in await uow.nlu_data.unfinished_jobs():
-            beat = job.heartbeat_at or job.created_at
-            if now - beat < STALE_AFTER:
-                raise Conflict(f"已有训练在进行（任务 #{job.id}），请等它完成")
+            if job.kind == "train":
+                raise Conflict(f"已有训练在排队或进行（任务 #{job.id}），请等它完成")
         data = await training_data(uow)
         if len(data.intents) < 2:
             raise BadInput("至少需要两个有例句的意图才能训练")
-        job = await uow.nlu_data.add_job(
-            NluJob(
-                kind="train",
-                status="queued",
-                stage="queued",
-                started_by=p.username,
-                created_at=now,
-                heartbeat_at=now,
-                baseline_version=c.models.active_version() or "",
-            )
+        job = await enqueue(
+            uow,
+            "train",
+            {"data": nlu.dump_rasa_yaml(data)},
+            now=now,
+            by=p.username,
+            baseline_version=c.models.active_version() or "",
         )
         await audit_service.record(
             uow,
@@ -311,112 +304,37 @@ async def start_training(c: Container, p: Principal, *, ip: str = "") -> int:
             summary=f"开始训练：{len(data.examples)} 条例句，{len(data.intents)} 个意图",
             ip=ip,
         )
-        job_id = job.id or 0
-    c.spawn(run_job(c, job_id, data), f"nlu-train-{job_id}")
-    return job_id
+        return job.id or 0
 
 
-async def run_job(c: Container, job_id: int, data: nlu.TrainingData) -> None:
-    """The background task: train in a thread, record progress, finish the job row."""
-    progress = Progress()
-    repo = repository(c)
-    await _update(c, job_id, status="running", stage="split")
-    try:
-        # its own process: training in a thread held the GIL and chat p95 went to ~400 ms;
-        # with shared (S3) models the process builds its own client from the settings
-        work = asyncio.ensure_future(
-            run_in_process(
-                train_in_process,
-                data,
-                repo.root,
-                repo.tolerance,
-                repo.floor,
-                c.settings.s3 if repo.shared is not None else None,
-                progress=progress,
-            )
-        )
-        while not work.done():
-            await asyncio.wait({work}, timeout=0.5)
-            await _update(c, job_id, stage=progress.stage, progress=progress.fraction)
-        outcome = work.result()
-    except asyncio.CancelledError:
-        await _update(c, job_id, status="failed", error="服务停止，训练中断", finished=True)
-        raise
-    except nlu.NLUError as e:
-        await _update(c, job_id, status="failed", stage="failed", error=str(e), finished=True)
-        return
-    except JobError as e:
-        error = e.message if "NLUError" in e.kinds else f"{e.kinds[0]}: {e.message}"
-        await _update(c, job_id, status="failed", stage="failed", error=error, finished=True)
-        return
-    except Exception as e:
-        log.exception("training job %s failed", job_id)
-        await _update(
-            c, job_id, status="failed", stage="failed", error=f"{type(e).__name__}: {e}",
-            finished=True,
-        )  # fmt: skip
-        return
-    await _update(
-        c,
-        job_id,
-        status="done",
-        stage="done",
-        progress=1.0,
-        version=outcome.version,
-        result=outcome.summary,
-        finished=True,
+async def run_training(ctx: JobContext, job: NluJob, progress: Progress) -> dict[str, Any]:
+    """The ``train`` job: train the snapshot in a process of its own, return the summary.
+
+    Its own process: training in a thread held the GIL (chat p95 went to ~400 ms); with
+    shared (S3) models the process builds its own client from the settings.
+    """
+    text = (job.payload or {}).get("data")
+    if not isinstance(text, str):
+        raise nlu.TrainingDataError("训练任务缺少例句快照，请重新开始训练")
+    data = nlu.parse_rasa_yaml(text)
+    repo = ctx.models
+    progress("split", 0.0)
+    outcome = await run_in_process(
+        train_in_process,
+        data,
+        repo.root,
+        repo.tolerance,
+        repo.floor,
+        ctx.settings.s3 if repo.shared is not None else None,
+        progress=progress,
     )
+    async with ctx.store.unit() as uow:
+        row = await uow.nlu_data.job(job.id or 0)
+        if row is not None:
+            row.version = outcome.version
+            await uow.nlu_data.save_job(row)
     log.info("trained %s: %s", outcome.version, outcome.summary["verdict"])
-
-
-async def _update(
-    c: Container,
-    job_id: int,
-    *,
-    status: str | None = None,
-    stage: str | None = None,
-    progress: float | None = None,
-    version: str | None = None,
-    result: dict[str, Any] | None = None,
-    error: str | None = None,
-    finished: bool = False,
-) -> None:
-    now = c.clock.now()
-    async with c.store.unit() as uow:
-        job = await uow.nlu_data.job(job_id)
-        if job is None:
-            return
-        if status is not None:
-            job.status = status
-        if stage is not None:
-            job.stage = stage
-        if progress is not None:
-            job.progress = progress
-        if version is not None:
-            job.version = version
-        if result is not None:
-            job.result = result
-        if error is not None:
-            job.error = error[:4000]
-        job.heartbeat_at = now
-        if finished:
-            job.finished_at = now
-        await uow.nlu_data.save_job(job)
-
-
-async def fail_stale_jobs(c: Container) -> int:
-    """Jobs whose process died mid-way (no heartbeat for a while) are marked failed."""
-    now = c.clock.now()
-    count = 0
-    async with c.store.unit() as uow:
-        for job in await uow.nlu_data.unfinished_jobs():
-            if now - (job.heartbeat_at or job.created_at) >= STALE_AFTER:
-                job.status, job.stage = "failed", "failed"
-                job.error = "训练进程已停止（服务重启），请重新开始训练"
-                job.finished_at = now
-                await uow.nlu_data.save_job(job)
-                count += 1
-    return count
+    return outcome.summary
 
 
 def job_json(job: NluJob) -> dict[str, Any]:
@@ -425,7 +343,9 @@ def job_json(job: NluJob) -> dict[str, Any]:
         "kind": job.kind,
         "status": job.status,
         "stage": job.stage,
+        "kind_label": KINDS.get(job.kind, job.kind),
         "stage_label": STAGES.get(job.stage, job.stage),
+        "attempts": job.attempts,
         "progress": round(job.progress, 3),
         "version": job.version,
         "baseline_version": job.baseline_version,

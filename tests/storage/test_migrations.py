@@ -35,6 +35,7 @@ CHAIN = (
     "0015_city_indexes",
     "0016_objects",
     "0017_training_home",
+    "0018_jobqueue",
     "0020_city_queries",
 )
 HEAD = CHAIN[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -143,3 +144,44 @@ async def test_a_healthy_store_reads_the_database_at_most_once_per_refresh(
         await store.set_value("k", str(n))
         assert await store.get_value("k") == str(n)
     assert calls == ["entries"]
+
+
+class Slow(Flaky):
+    """Redis up, this process slow: one call waits and then times out while others finish."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.slow_key: str | None = "slow"
+
+    async def claim(self, key: str, *, ttl_seconds: int) -> bool:
+        if key == self.slow_key:
+            self.slow_key = None  # once
+            await self.release.wait()
+            raise StorageError("Redis SET NX timed out after 5 s")
+        return await super().claim(key, ttl_seconds=ttl_seconds)
+
+
+async def test_one_slow_call_while_redis_answers_others_is_not_an_outage(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 's.db'}")
+    async with database.engine.begin() as conn:
+        await conn.run_sync(SessionEntry.__table__.create)  # type: ignore[attr-defined]
+    redis = Slow()
+    store = ResilientSessionStore(redis, SqlSessionStore(database), retry_seconds=60.0)
+    try:
+        slow = asyncio.create_task(store.claim("slow", ttl_seconds=60))
+        await asyncio.sleep(0)
+        assert await store.claim("fast", ttl_seconds=60) is True  # Redis answers meanwhile
+        redis.release.set()
+        assert await slow is True  # this one call was claimed on the database
+        assert store.health.outages == 0 and store.health.slow_calls == 1
+        assert not store.degraded  # everything else stays on Redis
+        assert await store.claim("fast", ttl_seconds=60) is False
+        assert await store.claim("slow", ttl_seconds=60) is False  # the database claim stands
+        assert store.health.outages == 0
+        # Redis really down: nothing answers after the call started, so it is an outage
+        redis.down = True
+        assert await store.claim("during", ttl_seconds=60) is True
+        assert store.health.outages == 1 and store.degraded
+    finally:
+        await database.dispose()

@@ -579,3 +579,27 @@ async def test_make_session_store_returns_memory_when_no_url_is_configured() -> 
     await store.save("k", {"a": 1}, ttl_seconds=60)
     assert await store.load("k") == {"a": 1}
     await store.close()
+
+
+@pytest.mark.services
+async def test_a_burst_of_calls_waits_for_redis_connections_instead_of_failing(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """600 messages arriving at once each claim their MsgId: more calls in flight than the
+    pool has connections must queue for one, not fail ("Too many connections"), which the
+    resilient store took for an outage and answered from the database, far slower."""
+    store = RedisSessionStore(redis_url, prefix=redis_prefix)
+    try:
+        held = [store.lock(f"conv:{n}") for n in range(80)]
+        for lock in held:  # locks pin no connection: their lease renewal is a task
+            await lock.__aenter__()
+        won = await asyncio.gather(
+            *(store.claim(f"msg:{n}", ttl_seconds=60) for n in range(600)),
+            *(store.set_value(f"seen:{n}", "1", ttl_seconds=60) for n in range(300)),
+        )
+        assert won[:600] == [True] * 600
+        assert await store.get_value("seen:299") == "1"
+        for lock in held:
+            await lock.__aexit__(None, None, None)
+    finally:
+        await store.close()

@@ -1,7 +1,7 @@
 """prefix indexes for the ticket search's number and phone look-ups (issue 13)
 
 Revision ID: 0020_city_queries
-Revises: 0017_training_home
+Revises: 0018_jobqueue
 Create Date: 2026-12-07 20:40:00
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '0020_city_queries'
-down_revision: str | None = '0017_training_home'
+down_revision: str | None = '0018_jobqueue'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
