@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/faults.py [--messages 600] [--rate 10] [--fault-at 20]
 
-For each drill (none, Redis killed for 10 s, PostgreSQL restarted, a replica SIGKILLed, the
-platform API answering 502/429 for 60 s) it prints what the load saw (answers, 5xx, refused
-connections, apologies), what the database holds afterwards (messages stored and done,
+For each drill (none, Redis killed for 10 s, PostgreSQL down for 10 s while the load goes on,
+a replica SIGKILLed, the platform API answering 502/429 for 60 s) it prints what the load saw
+(answers, 5xx, refused connections or timeouts, apologies, "saved" answers to messages
+journaled while PostgreSQL was down), what the database holds afterwards (messages stored and done,
 unfinished, duplicate rows, tickets filed against tickets expected, duplicate tickets), how
 long it took for everything to finish, and the task cards' delivery: the workers are on
 Telegram (a local fake Bot API), and every card must be accepted by it exactly once (or go
@@ -61,9 +62,9 @@ def faults(
         cluster.redis.start()
 
     def postgres() -> None:
+        # the load goes on while it is down: messages arriving then are journaled in Redis
         cluster.pg.stop()
-        time.sleep(outage)
-        cluster.pg.start()
+        cluster.restart_later(cluster.pg.start, outage)
 
     def replica() -> None:
         cluster.replicas[1].kill()
@@ -113,7 +114,7 @@ def row(name: str, o: Outcome, d: Deliveries) -> str:
     c = o.counts
     return (
         f"| {name} | {c.sent} | {c.answered} | {c.http_5xx} | {c.unreachable} | {c.apologies} "
-        f"| {o.stored} | {o.done} | {o.unfinished} | {o.duplicate_rows} "
+        f"| {c.journaled} | {o.stored} | {o.done} | {o.unfinished} | {o.duplicate_rows} "
         f"| {o.tickets}/{o.tickets_expected} | {o.duplicate_tickets} | {o.seconds_to_settle} "
         f"| {d.sent}+{d.rerouted} | {d.pending + d.dead + d.rerouted_unsent} "
         f"| {d.duplicates}/{d.missing} |"
@@ -144,11 +145,12 @@ async def main() -> int:
             " every third is an urgent report\n"
         )
         print(
-            "| drill | sent | answered | 5xx | refused | apologies | stored | done | unfinished "
+            "| drill | sent | answered | 5xx | refused | apologies | journaled | stored | done "
+            "| unfinished "
             "| duplicate rows | tickets | duplicate tickets | settled after s "
             "| cards sent+rerouted | cards undelivered | cards unaccounted/unconfirmed |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         failed = False
         for name in args.drills.split(","):
             outcome, deliveries = await drill(name, args, models)
@@ -166,6 +168,8 @@ async def main() -> int:
                 or outcome.duplicate_rows
                 or outcome.duplicate_tickets
                 or outcome.tickets != outcome.tickets_expected
+                or outcome.journal_left
+                or outcome.journaled_unanswered
             )
     return 1 if failed else 0
 

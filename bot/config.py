@@ -299,6 +299,13 @@ class ReliabilitySettings(BaseModel):
     recovery_stuck_seconds: float = Field(default=30.0, ge=0)
     recovery_max_attempts: int = Field(default=6, ge=1)
     recovery_backoff_seconds: float = Field(default=5.0, ge=0)
+    # with Redis configured, messages that arrive while PostgreSQL is down wait in a Redis
+    # journal (storage/journal.py); each process looks for some this often
+    journal_drain_seconds: float = Field(default=1.0, gt=0)
+    # a web chat message is answered within this (the holding reply once it is stored, the
+    # answer pushed later) however loaded the process; turns at once per process
+    web_answer_seconds: float = Field(default=8.0, gt=0)
+    web_max_concurrent: int = Field(default=16, ge=1)
     # an outbox item is retried this long before it is given up as dead
     delivery_horizon_hours: float = Field(default=24.0, gt=0)
     delivery_max_backoff_seconds: float = Field(default=600.0, gt=0)

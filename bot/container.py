@@ -21,6 +21,7 @@ from handlers.sla_service import SlaSweeper
 from handlers.throttle_service import Rate, RateLimits
 from storage.db import Database
 from storage.interfaces import SessionStore, Store
+from storage.journal import RedisInboundJournal
 from storage.limits import Limiter, MemoryLimiter, make_limiter
 from storage.objects import FilesystemObjectStore, ObjectStore, S3ObjectStore
 from storage.repositories import SqlStore
@@ -93,6 +94,8 @@ class Container:
         if self.jobs is not None:
             await self.jobs.stop()  # a running job goes back to the queue
         await self.limiter.close()
+        if self.service.journal is not None:
+            await self.service.journal.close()
         await self.sessions.close()
         await self.database.dispose()
 
@@ -205,6 +208,13 @@ async def build(
         send_timeout=settings.outbox_send_timeout_seconds,
     )
     limiter = make_limiter(settings.redis_url, settings.redis_prefix)
+    # Redis keeps what arrives while PostgreSQL is down (storage/journal.py: why Redis, what
+    # survives); without Redis such a message is refused and the platform retries
+    journal = (
+        RedisInboundJournal(settings.redis_url, prefix=settings.redis_prefix)
+        if settings.redis_url is not None
+        else None
+    )
     service = MinhuService(
         store=store,
         sessions=sessions,
@@ -228,6 +238,7 @@ async def build(
         on_outbox=dispatcher.kick,
         rates=rate_limits(settings, limiter),
         metrics=PrometheusMetrics(),
+        journal=journal,
     )
     sweeper = SlaSweeper(
         store,
@@ -294,6 +305,13 @@ async def start_background(container: Container) -> None:
         container.service.recover_forever(container.settings.reliability.recovery_every_seconds),
         "recover-inbound",
     )
+    if container.service.journal is not None:
+        container.spawn(
+            container.service.drain_journal_forever(
+                container.settings.reliability.journal_drain_seconds
+            ),
+            "drain-journal",
+        )
     if container.settings.privacy.purge_daily:
         container.spawn(_purge_daily(container), "privacy-purge")
     if container.settings.jobs.runner == "app":

@@ -1,22 +1,28 @@
 """The kinds of job the queue runs (``bot/jobqueue.py``) and what each does.
 
-A job whose effect is rows in the database (an import, a broadcast) marks itself done in the
+A job whose effect is new rows (the helpers import, a broadcast) marks itself done in the
 transaction that writes them: a worker dying after that commit leaves a job that is done,
-not one that runs twice. Training writes files, and is safe to run again (a new version).
+not one that runs twice. Registry imports update rows keyed by name and the purge
+anonymises what is left, so running them again changes nothing; training writes files and
+is safe to run again (a new version).
 """
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
 from bot.admin.training import run_training
-from bot.jobqueue import Handler, JobContext, Progress, complete_in, subject_of
+from bot.jobqueue import Handler, JobContext, Progress, complete_in, principal_of, subject_of
 from handlers.errors import InvalidInput
 from handlers.grid_notices import scope_from_json
 from handlers.helper_registry_service import HelperRegistry
 from handlers.notice_service import NoticeService
+from handlers.registry_csv import RegistryImports
+from handlers.registry_service import RegistryDesk
 from handlers.retention_service import purge
+from handlers.street_registry import StreetRegistry
 from storage.models import NluJob
 
 
@@ -32,6 +38,31 @@ async def import_helpers(ctx: JobContext, job: NluJob, progress: Progress) -> di
         result = {"created": created}
         await complete_in(uow, job, result, ctx.clock.now())
     return result
+
+
+async def import_registry(ctx: JobContext, job: NluJob, progress: Progress) -> dict[str, Any]:
+    """``registry``: buildings, workers or streets from a CSV (all or nothing; rows are keyed
+    by name, so a retried import updates what the first one wrote). The web process that
+    waits for it drops its cached registry; the others refresh theirs within seconds."""
+    payload = job.payload or {}
+    p = principal_of(payload["principal"])
+    data = base64.b64decode(str(payload.get("data", "")))
+    community_id = payload.get("community_id")
+    cid = community_id if isinstance(community_id, int) else None
+    ip = str(payload.get("ip", ""))
+    progress("running", 0.1)
+    what = payload.get("what")
+    if what == "streets":
+        result = await StreetRegistry(ctx.store, ctx.clock, lambda: None).import_csv(p, data, ip=ip)
+    else:
+        imports = RegistryImports(ctx.store, ctx.clock, RegistryDesk(ctx.store, ctx.clock))
+        if what == "buildings":
+            result = await imports.import_buildings(p, data, community_id=cid, ip=ip)
+        elif what == "workers":
+            result = await imports.import_workers(p, data, community_id=cid, ip=ip)
+        else:
+            raise InvalidInput(f"未知的导入类型 {what!r}")
+    return {"created": result.created, "updated": result.updated}
 
 
 async def broadcast(ctx: JobContext, job: NluJob, progress: Progress) -> dict[str, Any]:
@@ -90,6 +121,7 @@ def _when(value: object) -> datetime | None:
 HANDLERS: dict[str, Handler] = {
     "train": run_training,
     "import": import_helpers,
+    "registry": import_registry,
     "broadcast": broadcast,
     "purge": privacy_purge,
 }

@@ -46,15 +46,28 @@ from bot.config import Settings
 from bot.jobs import JobError
 from bot.nlu_runtime import ModelRepository
 from handlers import errors as domain_errors
+from handlers.accounts import Principal
 from handlers.errors import Refused
 from handlers.permissions import Role, Subject
 from handlers.ports import Clock
+from handlers.registry_rules import ImportFailed
 from storage.db import Database
 from storage.interfaces import Store, UnitOfWork
 from storage.models import NluJob
 from storage.repositories import SqlStore
 
 log = logging.getLogger("minhu.jobqueue")
+
+# refusals a job raises again in the request that waits for it: the domain's kinds, and a
+# CSV import's row errors (the registry page lists them)
+REFUSALS: dict[str, type[Refused]] = {
+    **{
+        name: value
+        for name, value in vars(domain_errors).items()
+        if isinstance(value, type) and issubclass(value, Refused)
+    },
+    "ImportFailed": ImportFailed,
+}
 
 RENEW_SECONDS = 0.5  # progress reaches the console this often; the lease is renewed with it
 WAIT_POLL_SECONDS = 0.1
@@ -177,11 +190,27 @@ def outcome(job: NluJob) -> dict[str, Any]:
     result = job.result or {}
     refused = result.get("refused")
     if isinstance(refused, str):
-        kind = getattr(domain_errors, refused, Refused)
-        if not (isinstance(kind, type) and issubclass(kind, Refused)):
-            kind = Refused
-        raise kind(job.error, detail=result.get("detail"))
+        raise REFUSALS.get(refused, Refused)(job.error, detail=result.get("detail"))
     raise JobFailed(job.error or "任务失败")
+
+
+def principal_payload(p: Principal) -> dict[str, Any]:
+    data = dataclasses.asdict(p)
+    data["role"] = p.role.value
+    data["street_communities"] = list(p.street_communities)
+    data["csrf"] = ""  # never stored
+    return data
+
+
+def principal_of(data: Mapping[str, Any]) -> Principal:
+    fields = dict(data)
+    return Principal(
+        **{
+            **fields,
+            "role": Role(fields["role"]),
+            "street_communities": tuple(fields.get("street_communities") or ()),
+        }
+    )
 
 
 def subject_payload(subject: Subject) -> dict[str, Any]:
@@ -373,10 +402,10 @@ class JobRunner:
 
 
 def _refusal_kind(e: Refused) -> str:
-    """The refusal's nearest kind in ``handlers.errors`` (its HTTP status comes from it)."""
+    """The refusal's nearest kind the waiting request knows (its HTTP status, its page)."""
     for cls in type(e).__mro__:
         name: str = cls.__name__
-        if getattr(domain_errors, name, None) is cls:
+        if REFUSALS.get(name) is cls:
             return name
     return "Refused"
 

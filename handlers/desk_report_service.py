@@ -232,8 +232,9 @@ class DeskReports:
         code = None
         if reach[0] in (SMS, ""):
             code = await self._code(uow, resident, number)
+            # no text-message gateway: nothing may promise updates by SMS
             receipt = t(
-                "desk.receipt",
+                "desk.receipt" if reach[0] == SMS else "desk.receipt_unlinked",
                 "zh",
                 number=number,
                 category=category,

@@ -67,6 +67,15 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Sorry, something went wrong on our side. Your message is saved and will not be "
         "lost; please try again in a moment.",
     },
+    "holding": {
+        "zh": "收到，正在为您处理，结果稍后发给您。",
+        "en": "Got it. We're working on it and will send you the answer shortly.",
+    },
+    "journaled": {
+        "zh": "收到，您的消息已保存。系统正在恢复，处理结果稍后发给您，不用重发。",
+        "en": "Got it, your message is saved. We are recovering from a fault and will send you "
+        "the answer shortly; no need to send it again.",
+    },
     "busy": {
         "zh": "上一条消息还在处理中，请稍等片刻再发。",
         "en": "Still working on your previous message, please wait a moment.",

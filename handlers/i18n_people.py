@@ -169,6 +169,14 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Your report is filed as {number} ({category}); {assignee}. Updates go to {phone}. "
         "Send “bind {code}” to Minhu on WeChat or the web chat to get them there instead.",
     },
+    "desk.receipt_unlinked": {
+        "zh": "您反映的问题已受理，工单号 {number}（{category}），{assignee}。"
+        "请记下工单号；在“民呼”公众号或网页对话中发送“绑定 {code}”，即可在微信/网页接收进展，"
+        "也可以凭工单号向社区查询。",
+        "en": "Your report is filed as {number} ({category}); {assignee}. Keep the number; send "
+        "“bind {code}” to Minhu on WeChat or the web chat to get updates there, or ask the "
+        "community office with the number.",
+    },
     "desk.receipt_linked": {
         "zh": "您在电话/窗口反映的问题已受理，工单号 {number}（{category}），{assignee}。"
         "进展会发到这里。",

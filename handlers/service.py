@@ -24,12 +24,14 @@ sequenceDiagram
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 
 # re-exported (``as``): bot/ and the channels import these from here
 from handlers.codec import inbound_from_dict as inbound_from_dict
@@ -52,7 +54,9 @@ from handlers.privacy import mask_id
 from handlers.throttle_service import RateLimits
 from handlers.ticket_service import LifecycleConfig, TicketService
 from nlu.types import Parse
+from storage.errors import StorageError, StorageUnavailable
 from storage.interfaces import SessionStore, Store, UnitOfWork
+from storage.journal import InboundJournal, JournalEntry, new_owner
 
 log = logging.getLogger("minhu.service")
 
@@ -87,7 +91,9 @@ class RecoveryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """What `receive` did with a message: stored it now, or saw it before."""
+    """What `receive` did with a message: stored it now, saw it before, or journaled it
+    (status ``journaled``, no row yet: the database was unreachable; `drain_journal` stores
+    and processes it later and pushes the answer)."""
 
     inbound_id: int
     new: bool
@@ -106,6 +112,8 @@ class MinhuService:
         config: dialogue thresholds, TTLs, limits and the lifecycle policies.
         on_outbox: called after a commit that queued pushed messages (wakes the dispatcher).
         tickets: the ticket operations (built from the above when not given).
+        journal: where messages wait while the database is unreachable (storage/journal.py);
+            without one such a message is refused with ``StorageUnavailable``.
 
     Staff operations (the admin console, the APIs) go to ``tickets``, ``notices``, ``people``
     and ``helpers`` (building heads and volunteers on tickets; their registry) and
@@ -124,8 +132,12 @@ class MinhuService:
         tickets: TicketService | None = None,
         rates: RateLimits | None = None,
         metrics: MessageMetrics | None = None,
+        journal: InboundJournal | None = None,
     ) -> None:
         self.store = store
+        self.journal = journal
+        self._journal_owner = new_owner()
+        self._journal_down = False
         self.metrics = metrics or NoMetrics()
         self.sessions = sessions
         self.interpreter = interpreter
@@ -159,23 +171,128 @@ class MinhuService:
         A flood (per identity, and per address when the channel knows it) is answered
         politely and not stored: that is what keeps invented ids from filling the database.
         """
-        if self.rates is not None:
-            wait = await self.rates.allow("message", f"{msg.channel}:{msg.user_id}", msg.origin)
-            if wait > 0:
-                seconds = max(1, math.ceil(wait))
-                self.metrics.message(msg.channel, "rate_limited")
-                return [Outbound(text=t("rate.message", self._locale(msg), seconds=seconds))]
+        limited = await self._rate_limited(msg)
+        if limited is not None:
+            return limited
         receipt = await self.receive(msg)
         if not receipt.new:
-            if receipt.status == "done":
-                return list(receipt.replies)
-            if receipt.status == "failed":
-                return [Outbound(text=t("error_apology", self._locale(msg)))]
-            return [Outbound(text=t("busy", self._locale(msg)))]
+            return await self._answer_seen(msg, receipt)
         return await self.process(receipt.inbound_id, msg)
 
-    async def receive(self, msg: Inbound) -> Receipt:
-        """Persist the inbound message first, so nothing a resident sent is ever lost."""
+    async def handle_within(
+        self,
+        msg: Inbound,
+        seconds: float,
+        turns: asyncio.Semaphore,
+        spawn: Callable[[Coroutine[Any, Any, Any], str], asyncio.Task[Any]],
+    ) -> list[Outbound]:
+        """`handle`, answering by ``seconds`` whatever the load once the message is stored.
+
+        An overloaded process still stores a new message first and answers it: with the
+        turn's replies when it finishes in time, otherwise with the holding reply, and the
+        turn goes on in the background (at most ``turns`` at once) and pushes its replies.
+        A sender who times out and retries would only add load; one who gets no answer at
+        all may give up and the message would be lost if it were never stored.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        limited = await self._rate_limited(msg)
+        if limited is not None:
+            return limited
+        receipt = await self.receive(msg)
+        if not receipt.new:
+            return await self._answer_seen(msg, receipt)
+        late = asyncio.Event()
+        task = spawn(self._turn_then_push(receipt.inbound_id, msg, turns, late), "web-turn")
+        try:
+            async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                replies: list[Outbound] = await asyncio.shield(task)
+                return replies
+        except TimeoutError:
+            late.set()  # the turn pushes its replies when it ends (same event loop: no race)
+            if task.done() and not task.cancelled() and task.exception() is None:
+                return list(task.result())
+            self.metrics.message(msg.channel, "answered_later")
+            return [Outbound(text=t("holding", self._locale(msg)))]
+
+    async def _turn_then_push(
+        self, inbound_id: int, msg: Inbound, turns: asyncio.Semaphore, late: asyncio.Event
+    ) -> list[Outbound]:
+        async with turns:
+            replies = await self.process(inbound_id, msg)
+        if late.is_set():
+            async with self.store.unit() as uow:
+                stored = await uow.inbound.get(inbound_id)
+                if stored is None or stored.status != "done":
+                    return replies  # failed: the recovery loop retries it and pushes the answer
+                await self.push_replies(uow, inbound_id, msg, replies)
+            self._on_outbox()
+        return replies
+
+    async def _rate_limited(self, msg: Inbound) -> list[Outbound] | None:
+        if self.rates is None:
+            return None
+        wait = await self.rates.allow("message", f"{msg.channel}:{msg.user_id}", msg.origin)
+        if wait <= 0:
+            return None
+        seconds = max(1, math.ceil(wait))
+        self.metrics.message(msg.channel, "rate_limited")
+        return [Outbound(text=t("rate.message", self._locale(msg), seconds=seconds))]
+
+    async def _answer_seen(self, msg: Inbound, receipt: Receipt) -> list[Outbound]:
+        if receipt.status == "journaled":
+            return [Outbound(text=t("journaled", self._locale(msg)))]
+        if receipt.status == "done":
+            return list(receipt.replies)
+        if receipt.status == "failed":
+            return [Outbound(text=t("error_apology", self._locale(msg)))]
+        return [Outbound(text=t("busy", self._locale(msg)))]
+
+    async def receive(self, msg: Inbound, *, journal: bool = True) -> Receipt:
+        """Persist the inbound message first, so nothing a resident sent is ever lost.
+
+        With the database unreachable the message goes to the journal (when there is one),
+        and so does every later message of a sender who still has some there: their order
+        is kept. Both down: ``StorageUnavailable`` (the platform retries). ``journal=False``:
+        a message the channel answers itself, not through a dialogue turn (the drain would
+        give it one) is refused instead while the database is down.
+        """
+        use = self.journal is not None and journal
+        if use and await self._journal_holds(msg):
+            return await self._to_journal(msg)
+        try:
+            return await self._record(msg)
+        except StorageUnavailable as e:
+            if not use:
+                raise
+            log.warning("database unreachable, journaling inbound: %s", type(e).__name__)
+            return await self._to_journal(msg)
+
+    async def _journal_holds(self, msg: Inbound) -> bool:
+        if self.journal is None:
+            return False
+        try:
+            return await self.journal.holds(msg.channel, msg.user_id)
+        except StorageError:
+            return False  # Redis down: nothing can be journaled meanwhile either
+
+    async def _to_journal(self, msg: Inbound) -> Receipt:
+        if self.journal is None:  # pragma: no cover - callers check
+            raise StorageUnavailable("no inbound journal")
+        try:
+            added = await self.journal.append(
+                msg.channel,
+                msg.message_id,
+                msg.user_id,
+                inbound_to_dict(msg),
+                received_at=self.clock.now(),
+            )
+        except StorageError as e:
+            raise StorageUnavailable(f"database and inbound journal both unreachable: {e}") from e
+        self.metrics.message(msg.channel, "journaled" if added else "duplicate")
+        return Receipt(0, False, "journaled")
+
+    async def _record(self, msg: Inbound) -> Receipt:
         async with self.store.unit() as uow:
             now = self.clock.now()
             row, new = await uow.inbound.record(
@@ -301,6 +418,72 @@ class MinhuService:
             ):
                 queued += 1
         return queued
+
+    async def drain_journal(self, *, limit: int = 50, lease_seconds: float = 30.0) -> int:
+        """Store and process journaled messages, oldest first; push each answer.
+
+        One process at a time (a lease); any process may. An entry leaves the journal only
+        once its row is committed, and a row already there (a retry stored it, or a drain
+        died before forgetting the entry) is not processed again here: the recovery loop
+        finishes whatever is left ``received``. The sender was told the message was saved,
+        so the answer is always pushed (by the recovery loop when processing failed).
+        """
+        journal = self.journal
+        if journal is None or not await journal.pending(1):
+            return 0
+        owner = self._journal_owner
+        if not await journal.lease(owner, lease_seconds):
+            return 0
+        drained = 0
+        try:
+            for entry in await journal.pending(limit):
+                await self._drain_one(entry)
+                await journal.ack(entry)
+                drained += 1
+                if not await journal.lease(owner, lease_seconds):
+                    break  # our lease lapsed and another process took over
+        finally:
+            with contextlib.suppress(StorageError):
+                await journal.release(owner)
+        return drained
+
+    async def _drain_one(self, entry: JournalEntry) -> None:
+        msg = inbound_from_dict(entry.payload)
+        receipt = await self._record(msg)
+        self.metrics.message(msg.channel, "drained")
+        if not receipt.new:
+            return
+        replies = await self.process(receipt.inbound_id, msg)
+        async with self.store.unit() as uow:
+            stored = await uow.inbound.get(receipt.inbound_id)
+            if stored is None or stored.status != "done":
+                return  # failed: the recovery loop retries it and pushes the answer
+            await self.push_replies(uow, receipt.inbound_id, msg, replies)
+        self._on_outbox()
+
+    async def drain_journal_forever(self, every_seconds: float) -> None:
+        """Drain the journal whenever it holds something (errors are logged, not fatal)."""
+        while True:
+            try:
+                count = await self.drain_journal()
+                if self._journal_down:
+                    log.info("inbound journal drain works again")
+                self._journal_down = False
+            except asyncio.CancelledError:
+                raise
+            except StorageError as e:
+                # the database (or Redis) is still down: say so once, not every second
+                if not self._journal_down:
+                    log.warning("inbound journal not drained yet: %s", e)
+                self._journal_down = True
+                count = 0
+            except Exception:
+                log.exception("inbound journal drain failed")
+                count = 0
+            if count:
+                log.info("moved %d journaled inbound messages into the database", count)
+                continue
+            await asyncio.sleep(every_seconds)
 
     async def recover_forever(self, every_seconds: float) -> None:
         """The recovery loop each process runs for its lifetime (errors are logged, not fatal)."""

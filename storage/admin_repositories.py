@@ -420,7 +420,11 @@ class SqlNluData:
         (processes, replicas) never both get a job, on PostgreSQL and SQLite alike."""
         claimable = sa.or_(
             col(NluJob.status) == "queued",
-            sa.and_(col(NluJob.status) == "running", col(NluJob.lease_until) < now),
+            sa.and_(
+                col(NluJob.status) == "running",
+                # no lease: a job left running by a version before the queue (0018_jobqueue)
+                sa.or_(col(NluJob.lease_until).is_(None), col(NluJob.lease_until) < now),
+            ),
         )
         ids = (
             await self.s.exec(

@@ -11,6 +11,14 @@ class StorageError(Exception):
     """Root of every storage error: the backend failed, is unreachable or holds bad data."""
 
 
+class StorageUnavailable(StorageError):  # noqa: N818 -- reads as a state, like NotFound
+    """The backend cannot be reached at all (connection refused, dropped, shutting down).
+
+    Unlike other storage errors this says nothing about the data: the same call is expected to
+    succeed once the server is back, so a caller may keep the work elsewhere meanwhile.
+    """
+
+
 class LockTimeout(StorageError):  # noqa: N818 -- the name the project agreed on
     """A conversation lock could not be acquired within the allowed time."""
 

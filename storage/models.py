@@ -638,7 +638,8 @@ class NluJob(SQLModel, table=True):
     training page lists them). The table kept the name it had when it held training only."""
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(default="train", max_length=10)  # train | import | broadcast | purge
+    # train | import | registry | broadcast | purge
+    kind: str = Field(default="train", max_length=10)
     status: str = Field(default="queued", index=True, max_length=10)  # queued|running|done|failed
     stage: str = Field(default="", max_length=60)
     progress: float = 0.0

@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.admin_repositories import SqlAdmin, SqlNluData, SqlTicketQueries
 from storage.clock_repository import SqlClocks
 from storage.db import Database
 from storage.delivery_repositories import SqlAttachments, SqlInbound, SqlMailbox, SqlOutbox
-from storage.errors import StorageError
+from storage.errors import StorageError, StorageUnavailable
 from storage.grid_repositories import SqlHotspots, SqlNotices
 from storage.handoff_repository import SqlHandoffs
 from storage.messenger_repositories import SqlBindCodes, SqlTaskCards
@@ -105,4 +105,25 @@ class SqlStore:
             async with self.database.session() as session:
                 yield SqlUnitOfWork(session, self.objects)
         except SQLAlchemyError as e:
+            if unreachable(e):
+                raise StorageUnavailable(f"database unreachable: {e}") from e
             raise StorageError(f"database error: {e}") from e
+
+
+# SQLSTATE classes of a server that is gone or going: 08 connection exception, 57P01-57P03
+# admin/crash shutdown and "cannot connect now" (starting up or shutting down)
+_UNREACHABLE_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def unreachable(error: SQLAlchemyError) -> bool:
+    """Whether a driver error means the database cannot be reached (not that a statement
+    failed): connection refused or dropped, or the server shutting down or starting up."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if state is None:
+        # no SQLSTATE: the driver never got an answer from a server (refused, reset, timeout)
+        return type(error.orig).__name__ in {"OperationalError", "InterfaceError"}
+    return str(state).startswith(_UNREACHABLE_STATES)

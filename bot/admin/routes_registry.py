@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from bot.admin.errors import Missing, TooLarge
-from bot.admin.registry import desk, imports
+from bot.admin.registry import desk, import_job, imports
 from bot.admin.web import (
     ApiUser,
     Dep,
@@ -22,6 +22,7 @@ from bot.admin.web import (
     render,
 )
 from bot.container import Container
+from bot.jobqueue import queued_answer
 from bot.street import street_registry
 from handlers.accounts import Principal
 from handlers.guards import require_some
@@ -181,22 +182,18 @@ async def api_import(
     kind: str,
     file: Annotated[UploadFile, File(description="CSV, UTF-8 or GB18030")],
     community_id: Annotated[int | None, Form()] = None,
-) -> ImportOut:
+) -> ImportOut | JSONResponse:
     """Import buildings, workers or streets (``kind``) from CSV. All or nothing: on any bad row, 422
-    with ``detail`` = [{"row": line, "message": ...}] and nothing written."""
+    with ``detail`` = [{"row": line, "message": ...}] and nothing written. The import is a
+    job of the queue: not finished within ``MINHU_JOBS__WAIT_SECONDS``, 202 with its id."""
     data = await read_limited(c, file)
-    if kind == "buildings":
-        result = await imports(c).import_buildings(
-            p, data, community_id=community_id, ip=client_ip(request)
-        )
-    elif kind == "workers":
-        result = await imports(c).import_workers(
-            p, data, community_id=community_id, ip=client_ip(request)
-        )
-    elif kind == "streets":  # the street level (handlers/street_registry.py)
-        result = await street_registry(c).import_csv(p, data, ip=client_ip(request))
-    else:
+    if kind not in ("buildings", "workers", "streets"):  # streets: handlers/street_registry.py
         raise Missing("未知类型")
+    job_id, result = await import_job(
+        c, p, kind, data, community_id=community_id, ip=client_ip(request)
+    )
+    if result is None:
+        return JSONResponse(queued_answer(job_id), status_code=202)
     return ImportOut(created=result.created, updated=result.updated)
 
 
@@ -410,22 +407,17 @@ async def form_import(
 ) -> Response:
     cid = _int(community_id)
     data = await read_limited(c, file)
+    if kind not in ("buildings", "workers"):
+        raise Missing("未知类型")
     try:
-        if kind == "buildings":
-            result = await imports(c).import_buildings(
-                p, data, community_id=cid, ip=client_ip(request)
-            )
-        elif kind == "workers":
-            result = await imports(c).import_workers(
-                p, data, community_id=cid, ip=client_ip(request)
-            )
-        else:
-            raise Missing("未知类型")
+        job_id, result = await import_job(c, p, kind, data, community_id=cid, ip=client_ip(request))
     except ImportFailed as e:
         # show every bad row on the page itself (a flash message would be too small)
         return await _page(
             request, c, p, cid, status=422, import_errors={"message": e.message, "rows": e.detail}
         )
+    if result is None:
+        return redirect(_back(cid), queued_answer(job_id)["message"])
     label = "楼栋" if kind == "buildings" else "人员"
     return redirect(_back(cid), f"导入{label}：新增 {result.created}，更新 {result.updated}")
 

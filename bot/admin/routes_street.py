@@ -11,8 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from bot.admin.registry import import_job
 from bot.admin.routes_registry import read_limited
 from bot.admin.web import ApiUser, Dep, FormUser, PageUser, build_model, client_ip, redirect, render
+from bot.jobqueue import queued_answer
 from bot.street import street_desk, street_registry
 from handlers.permissions import Action, communities_for
 from handlers.street_registry import StreetIn, StreetStaffIn
@@ -159,7 +161,11 @@ async def streets_import(
     request: Request, c: Dep, p: FormUser, file: Annotated[UploadFile, File()]
 ) -> Response:
     data = await read_limited(c, file)
-    result = await street_registry(c).import_csv(p, data, ip=client_ip(request))
+    job_id, result = await import_job(
+        c, p, "streets", data, community_id=None, ip=client_ip(request)
+    )
+    if result is None:
+        return redirect("/admin/streets", queued_answer(job_id)["message"])
     return redirect("/admin/streets", f"已导入：新建{result.created}，更新{result.updated}")
 
 

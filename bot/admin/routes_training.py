@@ -21,7 +21,7 @@ router = APIRouter()
 
 class JobOut(BaseModel):
     id: int | None
-    kind: str = Field(description="train | import | broadcast | purge")
+    kind: str = Field(description="train | import | registry | broadcast | purge")
     kind_label: str
     status: str = Field(description="queued | running | done | failed")
     stage: str

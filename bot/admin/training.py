@@ -76,7 +76,13 @@ STAGES = {
     "failed": "失败",
     "running": "进行中",
 }
-KINDS = {"train": "训练", "import": "导入楼栋帮手", "broadcast": "发布通知", "purge": "隐私清理"}
+KINDS = {
+    "train": "训练",
+    "import": "导入楼栋帮手",
+    "registry": "导入登记表",
+    "broadcast": "发布通知",
+    "purge": "隐私清理",
+}
 VERDICTS = {
     "better": "优于当前模型",
     "same": "与当前模型相当",

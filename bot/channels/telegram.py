@@ -145,6 +145,7 @@ class TelegramRuntime:
             limiter=self.limiter,
             codec=self.codec,
             max_wait=min(3.0, container.settings.outbox_send_timeout_seconds / 2),
+            request_timeout=settings.request_timeout_seconds,
         )
         self.cards = CardSync(container.store, container.clock, self.codec)
         self._chains: dict[int, asyncio.Task[None]] = {}
@@ -243,9 +244,10 @@ class TelegramRuntime:
         """Store the message (persist first) and answer it without a dialogue turn.
 
         ``link_yes``: the reply's "yes" button names the stored message, so pressing it
-        files exactly that message.
+        files exactly that message. Not journaled while PostgreSQL is down (draining it would
+        give it a dialogue turn): the update is refused and Telegram delivers it again.
         """
-        receipt = await self.container.service.receive(msg)
+        receipt = await self.container.service.receive(msg, journal=False)
         if not receipt.new:
             if incoming.callback_id is not None:
                 await self._answer(incoming.callback_id, "")

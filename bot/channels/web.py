@@ -13,6 +13,7 @@ session (a signed cookie the server issues) or the worker behind a console login
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import math
@@ -171,7 +172,13 @@ def build_router(settings: Settings) -> APIRouter:
             locale=body.locale or "zh",
             origin=request.client.host if request.client else "",
         )
-        replies = await c.service.handle(inbound)
+        reliability = c.settings.reliability
+        turns = c.extras.get("web-turns")
+        if not isinstance(turns, asyncio.Semaphore):
+            turns = c.extras["web-turns"] = asyncio.Semaphore(reliability.web_max_concurrent)
+        replies = await c.service.handle_within(
+            inbound, reliability.web_answer_seconds, turns, c.spawn
+        )
         return RepliesOut(replies=[render(r, c) for r in replies])
 
     @router.get(

@@ -74,6 +74,7 @@ from handlers.messages import GeoPoint, Inbound, Media, MediaKind, Outbound
 from handlers.ports import Notifier
 from handlers.privacy import mask_id
 from handlers.service import outbound_from_dict, outbound_to_dict
+from storage.errors import StorageUnavailable
 from storage.models import InboundMessage
 
 log = logging.getLogger("minhu.wechat")
@@ -352,6 +353,11 @@ class WeChatRuntime:
             receipt = await service.receive(inbound)
         finally:
             stored.set()
+        if receipt.status == "journaled":
+            # PostgreSQL is down and the message waits in the journal; its drain pushes the
+            # answer, so no late passive retry may push it a second time
+            await self.sessions.claim(f"wechat:pushed:{incoming.key}", ttl_seconds=LATE_SECONDS)
+            return [Outbound(text=t("journaled", "zh"))]
         if not receipt.new:
             return None
         if direct is not None:
@@ -434,8 +440,11 @@ class WeChatRuntime:
         return f"wechat:late:{incoming.key}"
 
     async def _stored(self, incoming: Incoming) -> InboundMessage | None:
-        async with self.container.store.unit() as uow:
-            return await uow.inbound.by_message_id(NAME, incoming.key)
+        try:
+            async with self.container.store.unit() as uow:
+                return await uow.inbound.by_message_id(NAME, incoming.key)
+        except StorageUnavailable:
+            return None  # a retry waits for its owner, who journals the message meanwhile
 
     @staticmethod
     def _stored_replies(row: InboundMessage) -> list[Outbound]:

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import html
 import logging
@@ -61,6 +63,7 @@ CALLBACK_LIMIT = 64  # bytes of callback_data
 CALLBACK_ALIAS = "h:"
 CALLBACK_TTL = 90 * 24 * 3600  # an aliased button keeps working for 90 days
 SENT_TTL = 7 * 24 * 3600
+UNDER_WAY_RETRY = 2.0  # seconds: when to look again at an item whose earlier send may still run
 CARD_WINDOW = timedelta(days=30)  # cards older than this are no longer edited
 # Outbound kinds this transport adds for itself (queued through the outbox like any message)
 CLEAR_BUTTONS = "telegram_clear_buttons"
@@ -357,6 +360,7 @@ class TelegramNotifier:
         limiter: SendRateLimiter,
         codec: CallbackCodec,
         max_wait: float = 3.0,
+        request_timeout: float = 10.0,
     ) -> None:
         self.bot = bot
         self.store = store
@@ -365,6 +369,10 @@ class TelegramNotifier:
         self.limiter = limiter
         self.codec = codec
         self.max_wait = max_wait
+        # a send that is under way blocks re-sends of its item this long at most: longer
+        # than the Bot API request may take (the bot session's timeout), so its outcome is in
+        self.under_way_ttl = max(1, int(request_timeout) + 5)
+        self._sends: set[asyncio.Task[tuple[Rendered | None, int | None]]] = set()
 
     async def send(self, recipient: Recipient, message: Outbound, *, key: str) -> DeliveryResult:
         try:
@@ -375,15 +383,29 @@ class TelegramNotifier:
             earlier = await self.sessions.get_value(f"telegram:sent:{key}")
             if earlier is not None:
                 return DeliveryResult(ok=True, platform_message_id=earlier or None, detail="dup")
+            if await self.sessions.get_value(f"telegram:sending:{key}"):
+                # an earlier try whose caller stopped waiting may still get its answer: the
+                # Bot API has no idempotency key, so sending again now could show it twice
+                return DeliveryResult(
+                    ok=False,
+                    retry=True,
+                    retry_after=UNDER_WAY_RETRY,
+                    detail="an earlier send may still be under way",
+                )
             wait = await self.limiter.acquire(str(chat_id), max_wait=self.max_wait)
             if wait > 0:
                 return DeliveryResult(
                     ok=False, retry=True, retry_after=wait, detail="waiting for the rate limit"
                 )
-            shown, message_id = await self._deliver(chat_id, message)
             await self.sessions.set_value(
-                f"telegram:sent:{key}", str(message_id or ""), ttl_seconds=SENT_TTL
+                f"telegram:sending:{key}", "1", ttl_seconds=self.under_way_ttl
             )
+            # shielded: when the outbox stops waiting (its send timeout) the request still
+            # finishes and records its outcome, so the retry finds the message sent
+            task = asyncio.create_task(self._send_recorded(chat_id, recipient, message, key))
+            self._sends.add(task)
+            task.add_done_callback(self._forget)
+            _shown, message_id = await asyncio.shield(task)
         except TelegramRetryAfter as e:
             return DeliveryResult(
                 ok=False, retry=True, retry_after=float(e.retry_after), detail=f"429 {e.message}"
@@ -403,9 +425,33 @@ class TelegramNotifier:
             return DeliveryResult(ok=False, retry=True, detail=f"{type(e).__name__}: {e.message}")
         except StorageError as e:
             return DeliveryResult(ok=False, retry=True, detail=f"storage: {e}")
+        return DeliveryResult(ok=True, platform_message_id=str(message_id) if message_id else None)
+
+    async def _send_recorded(
+        self, chat_id: int, recipient: Recipient, message: Outbound, key: str
+    ) -> tuple[Rendered | None, int | None]:
+        """Send, then record the platform's message id under the item's key (and the card)."""
+        try:
+            shown, message_id = await self._deliver(chat_id, message)
+        except BaseException:
+            # a refusal or an error answer: nothing was shown, a retry may send at once. (A
+            # request that timed out on our side may still have been shown: that window is
+            # what remains, README "Reliability".)
+            with contextlib.suppress(StorageError):
+                await self.sessions.set_value(f"telegram:sending:{key}", "", ttl_seconds=1)
+            raise
+        await self.sessions.set_value(
+            f"telegram:sent:{key}", str(message_id or ""), ttl_seconds=SENT_TTL
+        )
         if message.kind == "task_card" and EDIT_ID not in message.data and message_id:
             await self._remember_card(recipient, message, shown, message_id)
-        return DeliveryResult(ok=True, platform_message_id=str(message_id) if message_id else None)
+        return shown, message_id
+
+    def _forget(self, task: asyncio.Task[tuple[Rendered | None, int | None]]) -> None:
+        self._sends.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if error is not None:  # the outbox reports it too when it still waited for it
+            log.info("telegram send ended with %s: %s", type(error).__name__, error)
 
     def _bad_request(self, e: TelegramAPIError, *, edit: bool) -> DeliveryResult:
         text = e.message.lower()

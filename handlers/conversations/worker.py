@@ -12,7 +12,7 @@ from handlers.departments import resolve_department, suggested
 from handlers.dialogue import DialogueState, ticket_numbers
 from handlers.errors import InvalidInput, InvalidTransition
 from handlers.flows import flow_for_category
-from handlers.i18n import locale_of, status_text, t
+from handlers.i18n import locale_of, t, worker_status_text
 from handlers.lifecycle import Actor, Move, is_open, is_waiting, next_status
 from handlers.messages import Button, Inbound, MediaKind, Outbound
 from handlers.notice_service import NoticeService
@@ -43,7 +43,7 @@ def _street_refusal(
     if worker.role != "street_staff":
         return Outbound(text=t("worker.street_only", locale, command=action))
     if ticket.tier != "street":
-        status = status_text(ticket.status, locale)
+        status = worker_status_text(ticket.status, locale)
         return Outbound(
             text=t(
                 "worker.not_with_street",
@@ -266,6 +266,11 @@ class WorkerConversation:
         if command.command == Command.CONTACT:
             phone = ticket.contact_phone or t("confirm.no_phone", locale)
             return [Outbound(text=t("worker.contact", locale, number=number, phone=phone))], state
+        if command.command in NEEDS_NOTE and not command.note and not is_open(ticket.status):
+            # a closed ticket: refuse now, not after offering choices that cannot be taken
+            status = worker_status_text(ticket.status, locale)
+            bad = t("worker.bad_state", locale, number=number, status=status, action=action_name)
+            return [Outbound(text=bad)], state
         if command.command in NEEDS_NOTE and not command.note:
             if command.command == Command.TRANSFER:
                 return [await self._transfer_options(uow, worker, ticket, locale)], state
@@ -355,7 +360,7 @@ class WorkerConversation:
                         "worker.bad_state",
                         locale,
                         number=number,
-                        status=status_text(ticket.status, locale),
+                        status=worker_status_text(ticket.status, locale),
                         action=action_name,
                     )
                 )
@@ -462,7 +467,7 @@ class WorkerConversation:
                     "worker.bad_state",
                     locale,
                     number=bad.number,
-                    status=status_text(bad.status, locale),
+                    status=worker_status_text(bad.status, locale),
                     action=ACTION_NAMES[Command.MERGE].get(locale, "merge"),
                 )
             )

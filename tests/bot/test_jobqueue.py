@@ -281,3 +281,21 @@ async def test_the_apps_runner_hands_a_running_job_back_at_shutdown_and_does_it_
             assert asyncio.get_running_loop().time() < deadline, job
             await asyncio.sleep(0.1)
         assert job.result == {"text": "完成"} and job.attempts == 1
+
+
+async def test_a_training_left_running_by_the_version_before_the_queue_fails_and_frees_the_console(
+    sql_store: Any, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    async with sql_store.unit() as uow:  # what an upgrade finds: running, no lease, no payload
+        old = await uow.nlu_data.add_job(
+            NluJob(kind="train", status="running", stage="candidate", created_at=clock.now())
+        )
+    settings = make_settings(tmp_path, models=tmp_path / "models")
+    runner = JobRunner(JobContext(settings, clock, sql_store, ModelRepository(tmp_path / "m")))
+    assert await runner.run_once()
+    async with sql_store.unit() as uow:
+        job = await uow.nlu_data.job(old.id or 0)
+        unfinished = await uow.nlu_data.unfinished_jobs()
+    assert job is not None and job.status == "failed" and "请重新开始训练" in job.error
+    assert unfinished == []

@@ -330,3 +330,19 @@ async def test_two_apps_on_one_database_escalate_a_due_ticket_exactly_once(
         cards = await one.inbox("leader-chen", expect=1, wait=2)
         cards += await two.inbox("leader-chen", expect=0, wait=0.3)
         assert [m for m in cards if "超时上报" in m["text"]] == cards[:1] and len(cards) == 1
+
+
+async def test_a_finished_ticket_is_refused_at_once_instead_of_offering_choices(
+    start_app: Any,
+) -> None:
+    async with start_app() as app:
+        number = await file_report(app, "r-done", "6幢楼道灯坏了")
+        await app.inbox("worker-li")
+        await app.say("worker-li", f"办结 {number} 换了灯泡")
+        for command, action in (("转派", "转派"), ("移交", "移交"), ("进展", "进展")):
+            reply = await app.say("worker-li", f"{command} {number}")
+            assert (
+                reply[0]["text"]
+                == f"工单 {number} 当前状态为“已办结，等待居民评价”，不能{action}。"
+            )
+            assert reply[0]["buttons"] == []

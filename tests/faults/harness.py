@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,9 +30,11 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import redis
 
 REPORT = "{n}号楼电梯里有人被困，快来人"  # urgent: files a ticket in one message
 CHAT = "你好"
+SAVED = "收到，您的消息已保存"  # the start of the answer to a journaled message (i18n "journaled")
 
 
 def free_port() -> int:
@@ -233,6 +236,8 @@ class Counts:
     http_5xx: int = 0
     unreachable: int = 0  # connection refused/reset (a replica down)
     apologies: int = 0
+    journaled: int = 0  # answered "saved" while PostgreSQL was down (storage/journal.py)
+    journaled_users: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -246,6 +251,8 @@ class Outcome:
     tickets_expected: int
     duplicate_tickets: int
     seconds_to_settle: float
+    journal_left: int = 0  # entries still in the Redis journal (never drained)
+    journaled_unanswered: int = 0  # journaled senders with no answer pushed afterwards
 
 
 @dataclass
@@ -271,6 +278,19 @@ class Cluster:
         self.models = models
         self.extra_env = dict(extra_env or {})
         self.replicas: list[Replica] = []
+        self._later: list[threading.Thread] = []
+
+    def restart_later(self, start: Callable[[], None], seconds: float) -> None:
+        """Call ``start`` after ``seconds`` while the load goes on (drive() waits for a
+        fault function to return); `settle` waits for it first."""
+
+        def run() -> None:
+            time.sleep(seconds)
+            start()
+
+        thread = threading.Thread(target=run, name="drill-restart", daemon=True)
+        thread.start()
+        self._later.append(thread)
 
     async def start(self, replicas: int = 2) -> None:
         self.redis.start()
@@ -414,6 +434,9 @@ class Cluster:
                 replies = response.json().get("replies", [])
                 if replies and replies[0]["text"].startswith("抱歉"):
                     counts.apologies += 1
+                if replies and replies[0]["text"].startswith(SAVED):
+                    counts.journaled += 1
+                    counts.journaled_users.add(body["user_id"])
                 return
 
         async with httpx.AsyncClient() as client:
@@ -433,17 +456,30 @@ class Cluster:
     # --- verdict ----------------------------------------------------------------------------
 
     async def settle(self, counts: Counts, messages: int, within: float = 90.0) -> Outcome:
-        """Wait until no drill message is unfinished, then count from the database."""
+        """Wait until the journal is drained and no drill message is unfinished, then count
+        from the database."""
+        for thread in self._later:
+            await asyncio.to_thread(thread.join)
         started = time.monotonic()
         while True:
+            journal_left = self.journal_length()
             with psycopg.connect(self.pg.url) as conn:
                 stored, done = conn.execute(
                     "SELECT count(*), count(*) FILTER (WHERE status = 'done') FROM inboundmessage"
                     " WHERE user_id LIKE 'drill-%%'"
                 ).fetchone() or (0, 0)
-            if done >= stored or time.monotonic() - started > within:
+            if (done >= stored and not journal_left) or time.monotonic() - started > within:
                 break
             await asyncio.sleep(0.5)
+        # the answer to a journaled message is pushed (web: the mailbox) once it is processed
+        with psycopg.connect(self.pg.url) as conn:
+            answered = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT DISTINCT recipient FROM outbox WHERE dedupe_key LIKE 'reply:%%'"
+                    " AND recipient LIKE 'drill-%%'"
+                )
+            }
         with psycopg.connect(self.pg.url) as conn:
             duplicate_rows = conn.execute(
                 "SELECT count(*) FROM (SELECT user_id FROM inboundmessage WHERE user_id LIKE"
@@ -466,4 +502,16 @@ class Cluster:
             tickets_expected=len(range(0, messages, 3)),
             duplicate_tickets=int(duplicate_tickets),
             seconds_to_settle=round(time.monotonic() - started, 1),
+            journal_left=journal_left,
+            journaled_unanswered=len(counts.journaled_users - answered),
         )
+
+    def journal_length(self) -> int:
+        """Entries waiting in the inbound journal of our Redis (0 when Redis is down)."""
+        client = redis.Redis.from_url(self.redis.url, socket_connect_timeout=2)
+        try:
+            return int(client.xlen("minhu:journal"))
+        except redis.RedisError:
+            return 0
+        finally:
+            client.close()

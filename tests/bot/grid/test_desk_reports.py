@@ -200,3 +200,8 @@ async def test_staff_of_another_community_and_bad_input_are_refused(start_app: A
             assert landline.status_code == 201, landline.text
             assert landline.json()["updates_via"] == "none"
             assert landline.json()["bind_code"]
+            # the receipt read out or handed over promises no text message that never comes
+            receipt = landline.json()["receipt"]
+            assert "短信" not in receipt and "发到您的手机" not in receipt
+            assert f"发送“绑定 {landline.json()['bind_code']}”" in receipt
+            assert "凭工单号向社区查询" in receipt

@@ -341,8 +341,7 @@ async def test_street_staff_send_a_ticket_back_from_their_chat(start_app: Any) -
         # before it reaches the street: nothing to send back; a grid worker may not at all
         early = await app.say("street-zhou", f"退回 {number} 请社区先处理")
         assert (
-            early[0]["text"]
-            == f"工单 {number} 不在街道（当前状态：已派给网格员，等待接单），不能退回。"
+            early[0]["text"] == f"工单 {number} 不在街道（当前状态：已派单，等待接单），不能退回。"
         )
         worker = await app.say("worker-li", f"退回 {number} 不归我管")
         assert worker[0]["text"].startswith("“退回”是街道工作人员的指令")

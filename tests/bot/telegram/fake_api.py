@@ -83,6 +83,8 @@ class FakeTelegram:
         # an outage (fault drill c): every send or edit answers 502 or 429 (retry_after 2)
         self.outage = False
         self.outage_answers = 0
+        # a slow platform: sends and edits are answered this many seconds late (and done)
+        self.delay_seconds = 0.0
         self.webhook: dict[str, Any] = {}
         self._ids = itertools.count(100)
         self._new_update = asyncio.Event()
@@ -220,6 +222,8 @@ class FakeTelegram:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return self._error(404, "Not Found: method not found")
+        if self.delay_seconds and (method in SENDS or method in EDITS):
+            await asyncio.sleep(self.delay_seconds)
         result: web.Response = await handler(call)
         return result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +127,30 @@ async def test_the_same_outbox_item_is_never_sent_twice(rig: Rig) -> None:
     again = await rig.notifier.send(Recipient("telegram", str(CHAT)), message, key="outbox:41")
     assert first.ok and again.ok
     assert again.platform_message_id == first.platform_message_id
+    assert len(rig.fake.of("sendMessage", CHAT)) == 1
+
+
+async def test_a_send_the_outbox_stopped_waiting_for_is_recorded_and_not_sent_again(
+    rig: Rig,
+) -> None:
+    # the platform takes longer than the outbox waits: the message is shown all the same
+    rig.fake.delay_seconds = 0.8
+    rig.dispatcher.send_timeout = 0.2
+    item = await queue(rig, "【新任务】慢")
+    await rig.dispatcher.run_once()
+    assert await item_state(rig, item) == ("pending", 1)
+    rig.clock.advance(seconds=30)
+    await rig.dispatcher.run_once()  # the first send is still under way: no second one
+    assert await item_state(rig, item) == ("pending", 2)
+    assert len(rig.fake.of("sendMessage", CHAT)) == 1
+    await asyncio.sleep(1.0)  # the platform answered the first send meanwhile
+    rig.clock.advance(seconds=30)
+    await rig.dispatcher.run_once()
+    assert await item_state(rig, item) == ("sent", 3)
+    [shown] = [m for m in rig.fake.messages.values() if m.get("text") == "【新任务】慢"]
+    async with rig.store.unit() as uow:
+        row = await uow.outbox.get(item)
+    assert row is not None and row.platform_message_id == str(shown["message_id"])
     assert len(rig.fake.of("sendMessage", CHAT)) == 1
 
 
