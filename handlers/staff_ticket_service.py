@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -31,13 +31,16 @@ from handlers.privacy import mask_text
 from handlers.staff_words import MORE_EVENTS, channel_label, place
 from handlers.staff_words import staff_status as status_text
 from handlers.ticket_service import TicketService
-from handlers.tickets.access import grid_tree
+from handlers.tickets.access import grid_tree_of
 from handlers.tickets.staff import staff_actor
 from storage.admin_types import TicketFilter
 from storage.interfaces import Store, UnitOfWork
 from storage.models import Community, Grid, GridWorker, InboundMessage, Ticket, TicketEvent
 
 EXPORT_LIMIT = 20_000
+# the list counts matches up to here and then says "1000+ 条": an exact total of a city-wide
+# search would count a hundred thousand rows on every page
+COUNT_UP_TO = 1000
 PRIORITY_LABELS = {"urgent": "紧急", "high": "高", "normal": "普通", "low": "低"}
 EVENT_LABELS = {
     "created": "居民上报",
@@ -125,6 +128,21 @@ class TicketQuery(BaseModel):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Total:
+    """How many tickets a list matches: exactly ``count``, or at least ``count`` when ``more``."""
+
+    count: int
+    more: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.count}+" if self.more else str(self.count)
+
+    def pages(self, per_page: int) -> int:
+        """Pages to offer: one more than counted when the count stopped early."""
+        return max(1, (self.count + per_page - 1) // per_page + (1 if self.more else 0))
+
+
 @dataclass(slots=True)
 class Names:
     """Registry rows to name ids in lists (one query each per request)."""
@@ -147,10 +165,37 @@ class Names:
 
 
 async def load_names(uow: UnitOfWork) -> Names:
+    """Every community, grid and worker (reports over a whole area; a city has thousands)."""
     return Names(
         communities={c.id: c for c in await uow.registry.communities() if c.id is not None},
         grids={g.id: g for g in await uow.registry.grids() if g.id is not None},
         workers={w.id: w for w in await uow.registry.workers() if w.id is not None},
+    )
+
+
+async def names_for(uow: UnitOfWork, tickets: Iterable[Ticket]) -> Names:
+    """The communities, grids and workers these tickets name: a page's worth, one query
+    each, instead of the whole registry on every console request."""
+    listed = list(tickets)
+    communities = {t.community_id for t in listed if t.community_id is not None}
+    grids = {t.grid_id for t in listed if t.grid_id is not None}
+    workers = {t.assignee_id for t in listed if t.assignee_id is not None}
+    return Names(
+        communities={
+            c.id: c
+            for c in (await uow.registry.communities(ids=list(communities)) if communities else ())
+            if c.id is not None
+        },
+        grids={
+            g.id: g
+            for g in (await uow.registry.grids(ids=list(grids)) if grids else ())
+            if g.id is not None
+        },
+        workers={
+            w.id: w
+            for w in (await uow.registry.workers(ids=list(workers)) if workers else ())
+            if w.id is not None
+        },
     )
 
 
@@ -161,13 +206,13 @@ def _local_start(day: date) -> datetime:
 def build_filter(
     principal: Principal,
     query: TicketQuery,
-    names: Names,
     *,
     grids: GridTree,
     now: datetime,
     targets: Targets,
 ) -> TicketFilter:
-    """The query as a storage filter, narrowed to what the principal may see."""
+    """The query as a storage filter, narrowed to what the principal may see. ``grids``: the
+    grid tree of the principal's grid and of the grid asked for (``grid_tree_of``)."""
     scope = visible_tickets(principal.subject, grids)
     for status in query.status:
         if status not in {s.value for s in Status}:
@@ -178,9 +223,9 @@ def build_filter(
             raise InvalidInput(f"未知类别 {category!r}")
     grid_ids: tuple[int, ...] = ()
     if query.grid is not None:
-        if query.grid not in names.grids:
+        if query.grid not in grids:
             raise InvalidInput(f"没有编号为 {query.grid} 的网格")
-        grid_ids = subtree(query.grid, _tree(names))
+        grid_ids = subtree(query.grid, grids)
     if scope.grid_ids is not None:  # a leader's grid: their filter only narrows it
         grid_ids = tuple(g for g in grid_ids if g in scope.grid_ids) or (-1,)
         grid_ids = grid_ids if query.grid is not None else scope.grid_ids
@@ -403,18 +448,22 @@ class StaffTicketDesk:
 
     async def list(
         self, principal: Principal, query: TicketQuery
-    ) -> tuple[list[dict[str, Any]], int, Names]:
-        """A page of the tickets the principal may see, newest first."""
+    ) -> tuple[list[dict[str, Any]], Total, Names]:
+        """A page of the tickets the principal may see, newest first, and how many match
+        (counted up to ``COUNT_UP_TO``: "1000+ 条")."""
         now = self.clock.now()
         async with self.store.unit() as uow:
-            names = await load_names(uow)
-            f = build_filter(
-                principal, query, names, grids=_tree(names), now=now, targets=self.targets
+            tree = await grid_tree_of(uow, principal.subject.grid_id, query.grid)
+            f = build_filter(principal, query, grids=tree, now=now, targets=self.targets)
+            found = await uow.ticket_queries.page(
+                f,
+                limit=query.per_page,
+                offset=(query.page - 1) * query.per_page,
+                count_up_to=COUNT_UP_TO,
             )
-            rows, total = await uow.ticket_queries.search(
-                f, limit=query.per_page, offset=(query.page - 1) * query.per_page
-            )
-        return [ticket_json(t, names, now=now, targets=self.targets) for t in rows], total, names
+            names = await names_for(uow, found.rows)
+        rows = [ticket_json(t, names, now=now, targets=self.targets) for t in found.rows]
+        return rows, Total(found.total, found.more), names
 
     async def detail(self, principal: Principal, number: str) -> dict[str, Any]:
         """Everything about one ticket: facts, timeline, photos, the conversation around it.
@@ -424,10 +473,12 @@ class StaffTicketDesk:
         """
         now = self.clock.now()
         async with self.store.unit() as uow:
-            names = await load_names(uow)
             ticket = ticket_for(
-                principal.subject, await uow.tickets.by_number(number), _tree(names)
+                principal.subject,
+                await uow.tickets.by_number(number),
+                await grid_tree_of(uow, principal.subject.grid_id),
             )
+            names = await names_for(uow, [ticket])
             events = await uow.tickets.events(ticket.id or 0)
             photos = await uow.attachments.for_ticket(ticket.id or 0)
             conversation = []
@@ -484,7 +535,7 @@ class StaffTicketDesk:
             ticket = ticket_for(
                 principal.subject,
                 await uow.tickets.by_number(number, for_update=True),
-                await grid_tree(uow),
+                await grid_tree_of(uow, principal.subject.grid_id),
                 action,
             )
             before = {
@@ -539,11 +590,12 @@ class StaffTicketDesk:
         """The filtered list as CSV (UTF-8 with BOM, formulas defused, up to 20,000 rows)."""
         now = self.clock.now()
         async with self.store.unit() as uow:
-            names = await load_names(uow)
-            f = build_filter(
-                principal, query, names, grids=_tree(names), now=now, targets=self.targets
-            )
-            rows, _total = await uow.ticket_queries.search(f, limit=EXPORT_LIMIT, offset=0)
+            tree = await grid_tree_of(uow, principal.subject.grid_id, query.grid)
+            f = build_filter(principal, query, grids=tree, now=now, targets=self.targets)
+            # no total is shown: a full export is counted at most to its own end
+            found = await uow.ticket_queries.page(f, limit=EXPORT_LIMIT, count_up_to=0)
+            rows = found.rows
+            names = await names_for(uow, rows)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow([label for _, label in CSV_COLUMNS])
@@ -564,7 +616,3 @@ class StaffTicketDesk:
                 values[key] = _local(getattr(ticket, key))
             writer.writerow([_cell(values.get(key)) for key, _ in CSV_COLUMNS])
         return "\ufeff" + buffer.getvalue()  # BOM: spreadsheet programs then read UTF-8
-
-
-def _tree(names: Names) -> GridTree:
-    return {g.id: g.parent_id for g in names.grids.values() if g.id is not None}

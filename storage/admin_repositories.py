@@ -6,6 +6,7 @@ action and its audit entry commit or roll back together.
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,7 @@ from storage.admin_types import (
     ResolveTargets,
     TableKind,
     TicketFilter,
+    TicketPage,
     TicketTiming,
 )
 from storage.errors import DuplicateError, NotFound
@@ -486,6 +488,84 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# Ticket numbers are MH-YYYYMMDD-NNNN (``SqlTicketRepository.next_number``), phones are stored
+# as digits only (``nlu.pii.phone_digits``). A search term that cannot occur in a column is not
+# looked for there, and one that can only occur at its start is a prefix look-up: the results
+# are those of ``ILIKE '%term%'`` over the five columns, without a trigram scan of every number
+# and phone of the city (their trigrams are in all of them).
+_NUMBER_PREFIX = "MH-"
+_NUMBER_CHARS = frozenset("MH-0123456789")
+_LONGEST_DIGIT_RUN_IN_NUMBER = 8  # the date
+_PHONE_PREFIX_DIGITS = 11  # a mobile number or longer: matched from the start of the phone
+# pg_trgm indexes runs of three word characters; '%xy%' alone gives it nothing to look up
+_TRIGRAM = re.compile(r"\w{3}")
+
+
+def _text_match(term: str) -> Any:
+    """The search condition for ``term`` (stripped, not empty) on both backends."""
+    pattern = f"%{_escape_like(term)}%"
+    upper = term.upper()
+    digits = term.isascii() and term.isdigit()
+    # a term without letters (Chinese, digits) matches the same case-sensitively, and LIKE
+    # does not lower-case every row it reads (twice as fast as ILIKE over a city's tickets)
+    caseless = term.lower() == upper
+
+    def contains(column: Any) -> Any:
+        if not _TRIGRAM.search(term):
+            # no trigram in '%漏水%': the trigram index would hand back every row, unsorted;
+            # an expression the index does not cover lets the plan read newest-first instead
+            column = column.concat("")
+        if caseless:
+            return column.like(pattern, escape="\\")
+        return column.ilike(pattern, escape="\\")
+
+    wide = [
+        contains(col(Ticket.description)),
+        contains(col(Ticket.building_name)),
+        contains(col(Ticket.location_note)),
+    ]
+    if upper.startswith(_NUMBER_PREFIX):
+        # "MH-" begins every number and occurs nowhere else in it: a prefix (an index range)
+        wide.append(col(Ticket.number).like(f"{_escape_like(upper)}%", escape="\\"))
+    elif set(upper) <= _NUMBER_CHARS and not (digits and len(term) > _LONGEST_DIGIT_RUN_IN_NUMBER):
+        wide.append(contains(col(Ticket.number)))
+    if digits and len(term) >= _PHONE_PREFIX_DIGITS:
+        wide.append(col(Ticket.contact_phone).like(f"{term}%"))
+    elif digits:
+        wide.append(contains(col(Ticket.contact_phone)))
+    return sa.or_(*wide)
+
+
+# the newest tickets a city-wide search reads first (about 11 days of a 5-million-ticket city)
+RECENT_WINDOW = 50_000
+_NARROW = re.compile(r"MH-\d{8}-\d*|\d{11,}")
+
+
+def _city_wide_words(f: TicketFilter) -> bool:
+    """A search of words over the whole city (not a ticket number or a phone, not one
+    community's or one worker's tickets)."""
+    term = f.query.strip()
+    return bool(
+        term
+        and not _NARROW.fullmatch(term.upper())
+        and f.community_ids is None
+        and f.assignee_id is None
+        and not f.grid_ids
+    )
+
+
+def _newest_first(f: TicketFilter) -> Any:
+    """Newest first, by an expression the primary key does not cover where PostgreSQL would
+    otherwise read the table newest-first hoping for an early page: a ticket number or a
+    phone (a few matches: 11 s reading 5 million tickets for one) and a search within some
+    communities (1 ticket in 400 is theirs, 1 in 40 of those matches); this way it collects
+    the matches from the indexes and sorts them."""
+    term = f.query.strip()
+    if term and (f.community_ids or _NARROW.fullmatch(term.upper())):
+        return (col(Ticket.id) + 0).desc()
+    return col(Ticket.id).desc()
+
+
 def _where(query: Any, f: TicketFilter) -> Any:
     if f.community_ids is not None:
         query = query.where(col(Ticket.community_id).in_(list(f.community_ids)))
@@ -506,16 +586,7 @@ def _where(query: Any, f: TicketFilter) -> Any:
     if f.numbers:
         query = query.where(col(Ticket.number).in_(list(f.numbers)))
     if f.query.strip():
-        pattern = f"%{_escape_like(f.query.strip())}%"
-        query = query.where(
-            sa.or_(
-                col(Ticket.number).ilike(pattern, escape="\\"),
-                col(Ticket.description).ilike(pattern, escape="\\"),
-                col(Ticket.building_name).ilike(pattern, escape="\\"),
-                col(Ticket.location_note).ilike(pattern, escape="\\"),
-                col(Ticket.contact_phone).ilike(pattern, escape="\\"),
-            )
-        )
+        query = query.where(_text_match(f.query.strip()))
     if f.overdue is not None:
         o = f.overdue
         late: list[Any] = []
@@ -562,9 +633,45 @@ class SqlTicketQueries:
         query = _where(select(Ticket), f)
         total = await _count(self.s, query)
         rows = (
-            await self.s.exec(query.order_by(col(Ticket.id).desc()).offset(offset).limit(limit))
+            await self.s.exec(query.order_by(_newest_first(f)).offset(offset).limit(limit))
         ).all()
         return rows, total
+
+    async def page(
+        self, f: TicketFilter, *, limit: int = 50, offset: int = 0, count_up_to: int = 1000
+    ) -> TicketPage:
+        query = _where(select(Ticket), f)
+        bound = max(count_up_to, offset + limit)
+        if _city_wide_words(f):
+            # the newest tickets first: a term in 1 % of them fills the page and the count
+            # there, and PostgreSQL cannot misjudge a range of the primary key; a rarer term
+            # falls through to the whole table (where its trigram index pays)
+            newest = (await self.s.execute(sa.select(sa.func.max(col(Ticket.id))))).scalar()
+            if newest is not None and newest > RECENT_WINDOW:
+                recent = query.where(col(Ticket.id) > newest - RECENT_WINDOW)
+                rows = await self._rows(recent, f, limit, offset)
+                if len(rows) == limit:
+                    if await self._count(recent, bound) > bound:
+                        return TicketPage(rows, bound, more=True)
+                    total = await self._count(query, bound)
+                    return TicketPage(rows, min(total, bound), more=total > bound)
+        rows = await self._rows(query, f, limit, offset)
+        if len(rows) < limit and (rows or offset == 0):
+            return TicketPage(rows, offset + len(rows))  # the page holds the last match
+        total = await self._count(query, bound)
+        return TicketPage(rows, min(total, bound), more=total > bound)
+
+    async def _rows(self, query: Any, f: TicketFilter, limit: int, offset: int) -> Sequence[Ticket]:
+        ordered = query.order_by(_newest_first(f)).offset(offset).limit(limit)
+        rows: Sequence[Ticket] = (await self.s.exec(ordered)).all()
+        return rows
+
+    async def _count(self, query: Any, bound: int) -> int:
+        """How many rows the query selects, counting no further than ``bound + 1``."""
+        counted = sa.select(sa.func.count()).select_from(
+            query.with_only_columns(col(Ticket.id)).order_by(None).limit(bound + 1).subquery()
+        )
+        return int((await self.s.execute(counted)).scalar_one())
 
     async def count_by(self, f: TicketFilter, column: str) -> dict[Any, int]:
         """Ticket counts grouped by one column (category, status, grid_id, priority, rating)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from storage.models import Ticket
 
 TableKind = Literal["synonym", "lookup", "regex"]
 
@@ -58,6 +61,16 @@ class TicketFilter:
     query: str = ""
     overdue: Overdue | None = None
     numbers: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPage:
+    """A page of tickets and how many match: exactly ``total``, or when ``more`` is true at
+    least ``total`` (counting stopped there: a city-wide search matches a hundred thousand)."""
+
+    rows: Sequence[Ticket]
+    total: int
+    more: bool = False
 
 
 @dataclass(frozen=True, slots=True)

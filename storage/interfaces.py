@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ from storage.admin_types import (
     ResolveTargets,
     TableKind,
     TicketFilter,
+    TicketPage,
     TicketTiming,
 )
 from storage.grid_interfaces import HotspotRepository, NoticeRepository
@@ -59,10 +61,25 @@ from storage.state import SessionStore
 from storage.street_interfaces import StreetRepository
 
 
+@dataclass(frozen=True, slots=True)
+class RoutingScope:
+    """What routing a ticket can reach: the grids and workers of its communities (in that
+    order, by id within each) and the street staff of their streets, with each worker's
+    open-ticket count."""
+
+    grids: list[Grid]
+    workers: list[GridWorker]
+    open_counts: dict[int, int]
+    street_of: dict[int, int] = field(default_factory=dict)  # community id → street id
+
+
 class RegistryRepository(Protocol):
     """Communities, grids, buildings, workers, residents and their channel identities."""
 
-    async def communities(self) -> Sequence[Community]: ...
+    async def communities(self, *, ids: Sequence[int] | None = None) -> Sequence[Community]:
+        """Communities by id order: all, or those with the given ids."""
+        ...
+
     async def community(self, community_id: int) -> Community | None: ...
     async def community_by_name(self, name: str) -> Community | None: ...
     async def grids(
@@ -94,12 +111,22 @@ class RegistryRepository(Protocol):
         ...
 
     async def workers(
-        self, community_id: int | None = None, *, street_ids: Sequence[int] | None = None
+        self,
+        community_id: int | None = None,
+        *,
+        street_ids: Sequence[int] | None = None,
+        ids: Sequence[int] | None = None,
     ) -> Sequence[GridWorker]:
-        """Workers by id order: all, a community's, or (also) those of the given streets."""
+        """Workers by id order: all, a community's, those of the given streets, or those with
+        the given ids."""
         ...
 
     async def worker(self, worker_id: int) -> GridWorker | None: ...
+    async def routing_scope(self, community_id: int, grid_id: int | None) -> RoutingScope:
+        """The community's (and ``grid_id``'s community's) grids, workers and street staff
+        with their open-ticket counts, in two statements (routing runs on every new ticket)."""
+        ...
+
     async def identity(self, channel: str, user_id: str) -> ChannelIdentity | None: ...
     async def worker_identities(self, worker_id: int) -> Sequence[ChannelIdentity]: ...
     async def resident(self, resident_id: int) -> Resident | None: ...
@@ -561,6 +588,13 @@ class TicketQueryRepository(Protocol):
         self, f: TicketFilter, *, limit: int = 50, offset: int = 0
     ) -> tuple[Sequence[Ticket], int]:
         """Tickets matching the filter, newest first, and how many match in all."""
+        ...
+
+    async def page(
+        self, f: TicketFilter, *, limit: int = 50, offset: int = 0, count_up_to: int = 1000
+    ) -> TicketPage:
+        """A page of the tickets matching the filter, newest first; matches are counted up to
+        ``count_up_to`` (or to the end of this page, if further), then ``more`` is set."""
         ...
 
     async def count_by(self, f: TicketFilter, column: str) -> dict[Any, int]: ...

@@ -213,6 +213,18 @@ class Ticket(SQLModel, table=True):
             ).ddl_if(dialect="postgresql")
             for name in SEARCHED_COLUMNS
         ),
+        # the search's prefix look-ups of a ticket number ("MH-20261207…") and a phone number
+        # (storage.admin_repositories._text_match): byte-order b-trees serve LIKE 'x%' under
+        # any collation; SQLite scans
+        *(
+            sa.Index(
+                f"ix_ticket_{name}_prefix",
+                name,
+                postgresql_ops={name: "text_pattern_ops"},
+                info={"dialect": "postgresql"},
+            ).ddl_if(dialect="postgresql")
+            for name in ("number", "contact_phone")
+        ),
         # the dashboard's month of tickets, read from the index alone (PostgreSQL's INCLUDE)
         sa.Index(
             "ix_ticket_dashboard",

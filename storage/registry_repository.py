@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.errors import DuplicateError, NotFound
+from storage.interfaces import RoutingScope
 from storage.models import (
     AdminToken,
     AdminUser,
@@ -53,6 +54,7 @@ from storage.models import (
     WorkerBindCode,
 )
 from storage.models_people import BuildingHelper, HelperBuilding, LinkCode, TicketHelper
+from storage.sql_common import OPEN_STATUSES, table_of
 
 
 def building_code(community: str, building: str) -> str:
@@ -80,8 +82,11 @@ class SqlRegistry:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
 
-    async def communities(self) -> Sequence[Community]:
-        return (await self.s.exec(select(Community).order_by(col(Community.id)))).all()
+    async def communities(self, *, ids: Sequence[int] | None = None) -> Sequence[Community]:
+        query = select(Community).order_by(col(Community.id))
+        if ids is not None:
+            query = query.where(col(Community.id).in_(sorted(set(ids))))
+        return (await self.s.exec(query)).all()
 
     async def community(self, community_id: int) -> Community | None:
         return await self.s.get(Community, community_id)
@@ -122,17 +127,69 @@ class SqlRegistry:
         return await self.s.get(Building, building_id)
 
     async def workers(
-        self, community_id: int | None = None, *, street_ids: Sequence[int] | None = None
+        self,
+        community_id: int | None = None,
+        *,
+        street_ids: Sequence[int] | None = None,
+        ids: Sequence[int] | None = None,
     ) -> Sequence[GridWorker]:
         query = select(GridWorker).order_by(col(GridWorker.id))
         if community_id is not None:
             query = query.where(GridWorker.community_id == community_id)
         if street_ids is not None:
             query = query.where(col(GridWorker.street_id).in_(sorted(set(street_ids))))
+        if ids is not None:
+            query = query.where(col(GridWorker.id).in_(sorted(set(ids))))
         return (await self.s.exec(query)).all()
 
     async def worker(self, worker_id: int) -> GridWorker | None:
         return await self.s.get(GridWorker, worker_id)
+
+    async def routing_scope(self, community_id: int, grid_id: int | None) -> RoutingScope:
+        in_scope: sa.ColumnElement[bool] = col(Community.id) == community_id
+        if grid_id is not None:  # a grid of another community brings that community in
+            other = select(Grid.community_id).where(Grid.id == grid_id).scalar_subquery()
+            in_scope = sa.or_(in_scope, col(Community.id) == other)
+        places = (
+            await self.s.execute(
+                select(Community.id, Community.street_id, Grid)
+                .select_from(Community)
+                .outerjoin(Grid, col(Grid.community_id) == col(Community.id))
+                .where(in_scope)
+                .order_by(col(Grid.id))
+            )
+        ).all()
+        # the ticket's community first, then the grid's
+        scope = sorted({int(c) for c, _, _ in places}, key=lambda c: c != community_id)
+        street_of = {int(c): int(s) for c, s, _ in places if s is not None}
+        grids = sorted(
+            (g for _, _, g in places if g is not None),
+            key=lambda g: (scope.index(g.community_id), g.id or 0),
+        )
+        if not scope:
+            return RoutingScope([], [], {}, {})
+        t = table_of(Ticket).c
+        open_tickets = (
+            sa.select(sa.func.count())
+            .where(t.assignee_id == GridWorker.id, t.status.in_(OPEN_STATUSES))
+            .correlate(GridWorker)
+            .scalar_subquery()
+        )
+        reach: sa.ColumnElement[bool] = col(GridWorker.community_id).in_(scope)
+        if street_of:
+            reach = sa.or_(reach, col(GridWorker.street_id).in_(sorted(set(street_of.values()))))
+        found = (
+            await self.s.execute(
+                select(GridWorker, open_tickets).where(reach).order_by(col(GridWorker.id))
+            )
+        ).all()
+        rank = {c: i for i, c in enumerate(scope)}
+        workers = sorted(
+            (w for w, _ in found),
+            key=lambda w: (rank.get(w.community_id, len(scope)), w.id or 0),
+        )
+        counts = {int(w.id): int(n) for w, n in found if w.id is not None and n}
+        return RoutingScope(grids, workers, counts, street_of)
 
     async def identity(self, channel: str, user_id: str) -> ChannelIdentity | None:
         query = select(ChannelIdentity).where(

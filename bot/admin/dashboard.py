@@ -21,8 +21,8 @@ from handlers.lifecycle import OPEN_STATUSES
 from handlers.notices import LOCAL_TZ
 from handlers.overdue import overdue_filter, resolve_targets
 from handlers.permissions import visible_tickets
-from handlers.staff_ticket_service import load_names
 from handlers.staff_words import staff_status as status_text
+from handlers.tickets.access import grid_tree_of
 from storage.admin_types import CommunityCounts, TicketFilter
 from storage.models import Street
 
@@ -65,16 +65,10 @@ async def stats(
     first = today - timedelta(days=days - 1)
     since = datetime.combine(first, datetime.min.time(), tzinfo=LOCAL_TZ)
     async with c.store.unit() as uow:
-        names = await load_names(uow)
-        tree = {g.id: g.parent_id for g in names.grids.values() if g.id is not None}
-        scope = visible_tickets(p.subject, tree)
+        scope = visible_tickets(p.subject, await grid_tree_of(uow, p.subject.grid_id))
         community_ids = scope.community_ids
         if street_id is not None:
             community_ids = await street_desk(c).scope(uow, p, street_id)
-        streets = {s.id: s for s in await uow.streets.all() if s.id is not None}
-        street_of = {
-            x.id: x.street_id for x in await uow.registry.communities() if x.id is not None
-        }
         seen = TicketFilter(
             community_ids=community_ids,
             grid_ids=scope.grid_ids or (),
@@ -87,11 +81,27 @@ async def stats(
             targets=resolve_targets(targets),
             zone=LOCAL_TZ.key,
         )
-        _, overdue_now = await uow.ticket_queries.search(
-            replace(seen, overdue=overdue_filter(now, targets)), limit=1
+        overdue_now = sum(
+            (
+                await uow.ticket_queries.count_by(
+                    replace(seen, overdue=overdue_filter(now, targets)), "status"
+                )
+            ).values()
         )
+        # names of what the figures count: one community's grids, not the city's thousands
+        grid_ids = [g for g, _ in counts.by_grid if g is not None]
+        grid_names = {
+            g.id: g.name for g in (await uow.registry.grids(ids=grid_ids) if grid_ids else ())
+        }
+        counted = [x.community_id for x in counts.by_community if x.community_id is not None]
+        street_of = {
+            x.id: x.street_id
+            for x in (await uow.registry.communities(ids=counted) if counted else ())
+            if x.id is not None
+        }
+        streets = {s.id: s for s in await uow.streets.all() if s.id is not None}
     by_category = _counter(counts.by_category)
-    by_grid = _counter((names.grid(g) or "未分网格", n) for g, n in counts.by_grid)
+    by_grid = _counter((grid_names.get(g, "") or "未分网格", n) for g, n in counts.by_grid)
     by_status = _counter(counts.by_status)
     ratings = counts.ratings
     rated = sum(ratings.values())

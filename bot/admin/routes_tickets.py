@@ -119,6 +119,8 @@ class TicketDetailOut(TicketOut):
 class TicketPage(BaseModel):
     tickets: list[TicketOut]
     total: int
+    # true when counting stopped at ``total`` (1,000, or the end of the page asked for)
+    total_is_lower_bound: bool = False
     page: int
     per_page: int
 
@@ -136,7 +138,8 @@ async def api_list(c: Dep, p: ApiUser, query: Annotated[TicketQuery, Query()]) -
     rows, total, _ = await desk(c).list(p, query)
     return TicketPage(
         tickets=[TicketOut.model_validate(r) for r in rows],
-        total=total,
+        total=total.count,
+        total_is_lower_bound=total.more,
         page=query.page,
         per_page=query.per_page,
     )
@@ -254,14 +257,16 @@ def _csv(text: str) -> Response:
 
 
 async def _choices(c: Container, p: Principal) -> dict[str, Any]:
+    # the filters offer the grids and workers of what they may see (the communities a
+    # principal sees do not depend on the grid tree)
+    scope = visible_tickets(p.subject, {}).community_ids
     async with c.store.unit() as uow:
-        grids = await uow.registry.grids()
-        workers = await uow.registry.workers()
-    tree = {g.id: g.parent_id for g in grids if g.id is not None}
-    scope = visible_tickets(p.subject, tree).community_ids
-    if scope is not None:  # the filters offer the grids and workers of what they may see
-        grids = [g for g in grids if g.community_id in scope]
-        workers = [w for w in workers if w.community_id in scope]
+        if scope is None:
+            grids = list(await uow.registry.grids())
+            workers = list(await uow.registry.workers())
+        else:
+            grids = [g for cid in scope for g in await uow.registry.grids(cid)]
+            workers = [w for cid in scope for w in await uow.registry.workers(cid)]
     return {
         "grids": grids,
         "workers": [w for w in workers if w.active],
@@ -281,10 +286,11 @@ async def list_page(
         "tickets.html",
         p,
         tickets=rows,
-        total=total,
+        total=str(total),
         query=query,
         params=query.params(),
-        pages=max(1, (total + query.per_page - 1) // query.per_page),
+        pages=total.pages(query.per_page),
+        more_pages=total.more,
         **await _choices(c, p),
     )
 

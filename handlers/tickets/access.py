@@ -20,6 +20,22 @@ async def grid_tree(uow: UnitOfWork) -> GridTree:
     return {g.id: g.parent_id for g in await uow.registry.grids() if g.id is not None}
 
 
+async def grid_tree_of(uow: UnitOfWork, *grid_ids: int | None) -> GridTree:
+    """The grid tree of the communities these grids are in (a grid's subtree stays in its
+    community): what ``handlers.permissions`` walks for a leader's grid or a grid filter,
+    without the city's thousands of grids. Empty when no grid is given."""
+    tree: dict[int, int | None] = {}
+    for grid_id in dict.fromkeys(g for g in grid_ids if g is not None):
+        if grid_id in tree:
+            continue
+        grid = await uow.registry.grid(grid_id)
+        if grid is not None:
+            for g in await uow.registry.grids(grid.community_id):
+                if g.id is not None:
+                    tree[g.id] = g.parent_id
+    return tree
+
+
 async def subject_of(uow: UnitOfWork, worker: GridWorker) -> Subject:
     """The worker to the permission model; street staff with the communities of their street."""
     if worker.street_id is None or worker.role != "street_staff":

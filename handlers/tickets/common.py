@@ -85,30 +85,16 @@ async def scoped_snapshot(
     uow: UnitOfWork, *, community_id: int | None, grid_id: int | None
 ) -> Snapshot:
     """The part of the registry routing a ticket of this community and grid can reach: their
-    communities' grids and workers (a city has thousands; routing and escalation stay within a
-    community). The whole registry when neither is known."""
-    scope = [community_id] if community_id is not None else []
-    grids = [g for c in scope for g in await uow.registry.grids(c)]
-    if grid_id is not None and all(g.id != grid_id for g in grids):
+    communities' grids and workers and their streets' staff (a city has thousands; routing and
+    escalation stay within a community), in two statements. The whole registry when the
+    community is known neither by itself nor by the grid."""
+    if community_id is None and grid_id is not None:
         grid = await uow.registry.grid(grid_id)
-        if grid is not None and grid.community_id not in scope:
-            scope.append(grid.community_id)
-            grids += await uow.registry.grids(grid.community_id)
-    if not scope:
+        community_id = grid.community_id if grid is not None else None
+    if community_id is None:
         return await load_snapshot(uow)
-    workers = [w for c in scope for w in await uow.registry.workers(c)]
-    # escalation's last rung: the street staff of the communities' streets
-    street_of: dict[int, int] = {}
-    for c in scope:
-        community = await uow.registry.community(c)
-        if community is not None and community.street_id is not None:
-            street_of[c] = community.street_id
-    known = {w.id for w in workers}
-    if street_of:
-        on_streets = await uow.registry.workers(street_ids=list(street_of.values()))
-        workers += [w for w in on_streets if w.id not in known]
-    ids = [w.id for w in workers if w.id is not None]
-    return await _snapshot(uow, grids, workers, ids, street_of)
+    found = await uow.registry.routing_scope(community_id, grid_id)
+    return _refs(found.grids, found.workers, found.open_counts, found.street_of)
 
 
 async def _snapshot(
@@ -119,6 +105,15 @@ async def _snapshot(
     street_of: dict[int, int],
 ) -> Snapshot:
     counts = await uow.tickets.open_counts_by_worker(worker_ids)
+    return _refs(grids, workers, counts, street_of)
+
+
+def _refs(
+    grids: Sequence[Grid],
+    workers: Sequence[GridWorker],
+    counts: dict[int, int],
+    street_of: dict[int, int],
+) -> Snapshot:
     return Snapshot(
         {
             g.id: GridRef(g.id, g.name, g.community_id, g.parent_id, g.level)

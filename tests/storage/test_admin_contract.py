@@ -167,6 +167,108 @@ async def test_ticket_queries_filter_scope_count_and_time(sql_store: SqlStore) -
             await q.count_by(TicketFilter(), "description")
 
 
+async def test_search_finds_numbers_phones_and_words_as_a_substring_search_would(
+    sql_store: SqlStore,
+) -> None:
+    rows = [
+        ("MH-20261207-0001", "13700000001", "楼道漏水，墙皮掉了"),
+        ("MH-20261207-0012", "057188888888", "Lift 电梯门关不上，请回电13700000001"),
+        ("MH-20261208-0001", "", "电瓶车飞线充电"),
+        ("MH-20261208-10001", "13900000002", "消防通道被占"),
+    ]
+    async with sql_store.unit() as uow:
+        community = await uow.registry.add(Community(name="A"))
+        for number, phone, text in rows:
+            await uow.tickets.add(
+                Ticket(number=number, community_id=community.id, category="other",
+                       description=text, contact_phone=phone, created_at=T0)
+            )  # fmt: skip
+    async with sql_store.unit() as uow:
+
+        async def found(term: str) -> list[str]:
+            page = await uow.ticket_queries.page(TicketFilter(query=term))
+            assert page.total == len(page.rows) and not page.more
+            return sorted(t.number for t in page.rows)
+
+        # a ticket number, whole or its first part, in any case
+        assert await found("MH-20261207-0012") == ["MH-20261207-0012"]
+        assert await found("mh-20261207-0001") == ["MH-20261207-0001"]
+        assert await found("MH-20261208") == ["MH-20261208-0001", "MH-20261208-10001"]
+        assert await found("MH-20261208-1000") == ["MH-20261208-10001"]
+        # any part of a number or a phone
+        assert await found("0001") == [
+            "MH-20261207-0001", "MH-20261207-0012", "MH-20261208-0001", "MH-20261208-10001"
+        ]  # fmt: skip
+        assert await found("8888") == ["MH-20261207-0012"]
+        assert await found("20261207-001") == ["MH-20261207-0012"]
+        # a mobile number: the contact phone and a description that quotes it
+        assert await found("13700000001") == ["MH-20261207-0001", "MH-20261207-0012"]
+        assert await found("13900000002") == ["MH-20261208-10001"]
+        # words: two characters, longer phrases, letters in any case
+        assert await found("漏水") == ["MH-20261207-0001"]
+        assert await found("电梯门关不上") == ["MH-20261207-0012"]
+        assert await found("lift") == ["MH-20261207-0012"]
+        assert await found("M") == [number for number, _, _ in rows]
+        assert await found("%") == []
+        # within a community (ordered by an expression the primary key does not cover)
+        here = await uow.ticket_queries.page(
+            TicketFilter(query="0001", community_ids=(int(community.id or 0),)), limit=2
+        )
+        assert [t.number for t in here.rows] == ["MH-20261208-10001", "MH-20261208-0001"]
+        assert (here.total, here.more) == (4, False)
+        elsewhere = await uow.ticket_queries.page(
+            TicketFilter(query="漏水", community_ids=(int(community.id or 0) + 1,))
+        )
+        assert (list(elsewhere.rows), elsewhere.total) == ([], 0)
+
+
+async def test_a_page_counts_matches_up_to_a_bound_then_says_more(sql_store: SqlStore) -> None:
+    await _tickets(sql_store)
+    async with sql_store.unit() as uow:
+        q = uow.ticket_queries
+        every = await q.page(TicketFilter(), limit=50, count_up_to=2)
+        assert (len(every.rows), every.total, every.more) == (3, 3, False)  # all on the page
+        first = await q.page(TicketFilter(), limit=1, count_up_to=2)
+        assert [t.number for t in first.rows] == ["MH-3"]
+        assert (first.total, first.more) == (2, True)  # "2+"
+        exact = await q.page(TicketFilter(), limit=1, count_up_to=3)
+        assert (exact.total, exact.more) == (3, False)
+        # a page beyond the bound counts at least to its end
+        far = await q.page(TicketFilter(), limit=1, offset=2, count_up_to=1)
+        assert [t.number for t in far.rows] == ["MH-1"] and (far.total, far.more) == (3, False)
+        past = await q.page(TicketFilter(), limit=2, offset=4, count_up_to=1)
+        assert (list(past.rows), past.total, past.more) == ([], 3, False)
+
+
+async def test_a_city_wide_search_reads_the_newest_tickets_first_with_the_same_results(
+    sql_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("storage.admin_repositories.RECENT_WINDOW", 4)
+    texts = ["漏水", "漏水", "噪音", "漏水", "漏水", "噪音", "漏水", "停车", "停车"]
+    async with sql_store.unit() as uow:
+        community = await uow.registry.add(Community(name="A"))
+        for i, text in enumerate(texts, start=1):
+            await uow.tickets.add(
+                Ticket(number=f"MH-20261207-{i:04d}", community_id=community.id,
+                       category="other", description=f"楼道{text}", created_at=T0)
+            )  # fmt: skip
+    async with sql_store.unit() as uow:
+        q = uow.ticket_queries
+
+        async def numbers(term: str, **kw: int) -> tuple[list[int], int, bool]:
+            page = await q.page(TicketFilter(query=term), **kw)
+            return [int(t.number[-4:]) for t in page.rows], page.total, page.more
+
+        # the newest four (6–9) hold one match: the whole table answers
+        assert await numbers("漏水", limit=2) == ([7, 5], 5, False)
+        assert await numbers("漏水", limit=2, count_up_to=3) == ([7, 5], 3, True)
+        # the newest four hold the page: their count says "more" or the table counts
+        assert await numbers("停车", limit=1, count_up_to=1) == ([9], 1, True)
+        assert await numbers("停车", limit=1, count_up_to=5) == ([9], 2, False)
+        assert await numbers("楼道", limit=2, offset=1, count_up_to=2) == ([8, 7], 3, True)
+        assert await numbers("楼道", limit=3, count_up_to=100) == ([9, 8, 7], 9, False)
+
+
 async def test_unsure_messages_come_from_residents_of_the_scope(sql_store: SqlStore) -> None:
     async with sql_store.unit() as uow:
         a = await uow.registry.add(Community(name="A"))

@@ -36,6 +36,7 @@ CHAIN = (
     "0016_objects",
     "0017_training_home",
     "0018_jobqueue",
+    "0020_city_queries",
 )
 HEAD = CHAIN[-1]
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from storage.errors import DuplicateError, StorageError
-from storage.models import Community, Ticket, TicketEvent
+from storage.models import Community, Grid, GridWorker, Street, Ticket, TicketEvent
 from storage.repositories import SqlStore
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
@@ -230,3 +230,52 @@ async def test_the_registry_cache_reloads_only_when_the_database_says_it_changed
     assert changed.buildings is not first.buildings
     assert changed.buildings[0].aliases == ("3号楼", "三栋")
     assert changed.buildings[0].street == "东湖街道"
+
+
+async def test_routing_reaches_the_communities_grids_workers_and_street_staff(
+    sql_store: SqlStore,
+) -> None:
+    async with sql_store.unit() as uow:
+        street = await uow.registry.add(Street(name="东湖街道"))
+        east = await uow.registry.add(Community(name="东苑", street_id=street.id))
+        west = await uow.registry.add(Community(name="西苑", street_id=street.id))
+        far = await uow.registry.add(Community(name="远郊"))
+        g_east = await uow.registry.add(Grid(community_id=east.id, name="第一网格"))
+        g_west = await uow.registry.add(Grid(community_id=west.id, name="第一网格"))
+        await uow.registry.add(Grid(community_id=far.id, name="第一网格"))
+        people = {}
+        for name, role, community, grid, street_id in (
+            ("东网格员", "grid_worker", east, g_east, None),
+            ("西网格员", "grid_worker", west, g_west, None),
+            ("街道专员", "street_staff", west, None, street.id),  # their office: 西苑
+            ("远网格员", "grid_worker", far, None, None),
+        ):
+            people[name] = await uow.registry.add(
+                GridWorker(
+                    name=name, role=role, community_id=community.id,
+                    grid_id=grid.id if grid else None, street_id=street_id,
+                )
+            )  # fmt: skip
+        for i, status in enumerate(("assigned", "in_progress", "closed")):
+            await uow.tickets.add(
+                Ticket(
+                    number=f"MH-{i}",
+                    category="noise",
+                    status=status,
+                    assignee_id=people["东网格员"].id,
+                )
+            )
+    async with sql_store.unit() as uow:
+        own = await uow.registry.routing_scope(int(east.id or 0), g_east.id)
+        assert [g.id for g in own.grids] == [g_east.id]
+        assert [w.name for w in own.workers] == ["东网格员", "街道专员"]
+        assert own.open_counts == {people["东网格员"].id: 2}
+        assert own.street_of == {east.id: street.id}
+        # a ticket of 东苑 in a grid of 西苑 reaches both communities, 东苑 first
+        both = await uow.registry.routing_scope(int(east.id or 0), g_west.id)
+        assert [g.id for g in both.grids] == [g_east.id, g_west.id]
+        assert [w.name for w in both.workers] == ["东网格员", "西网格员", "街道专员"]
+        alone = await uow.registry.routing_scope(int(far.id or 0), None)
+        assert [w.name for w in alone.workers] == ["远网格员"] and alone.street_of == {}
+        nowhere = await uow.registry.routing_scope(999, None)
+        assert (nowhere.grids, nowhere.workers) == ([], [])

@@ -363,6 +363,23 @@ async def test_console_lists_filters_and_shows_a_ticket_with_notes_escaped(start
         assert "本社区" in (await client.get(bad.headers["location"])).text
 
 
+async def test_a_long_list_says_how_many_it_counted_and_offers_the_next_page(
+    start_app: Any, monkeypatch: Any
+) -> None:
+    # a city-wide search stops counting at 1,000 ("1000+ 条"); here at 2 of the 3 tickets
+    monkeypatch.setattr("handlers.staff_ticket_service.COUNT_UP_TO", 2)
+    async with world(start_app) as w:
+        client = w.app.client
+        await login(client, "ops")
+        listing = await client.get("/admin/tickets", params={"per_page": 1})
+        assert "第 1 / 3+ 页（共 2+ 条）" in listing.text and "下一页" in listing.text
+        assert "共 3 条" in (await client.get("/admin/tickets")).text  # all on one page
+        page = (await w.clients["ops"].get("/api/v1/tickets", params={"per_page": 1})).json()
+        assert (page["total"], page["total_is_lower_bound"]) == (2, True)
+        last = await w.clients["ops"].get("/api/v1/tickets", params={"per_page": 1, "page": 3})
+        assert (last.json()["total"], last.json()["total_is_lower_bound"]) == (3, False)
+
+
 async def test_csv_export_is_excel_friendly_and_defuses_formulas(start_app: Any) -> None:
     async with world(start_app) as w:
         response = await w.clients["ops"].get(
