@@ -234,9 +234,10 @@ class TicketService:
         actor: Actor,
         move: Move = Move.ASSIGN,
         prefix: str = "",
+        card: bool = True,
     ) -> None:
         await self.assignment.assign(
-            uow, ticket, worker, reason, actor=actor, move=move, prefix=prefix
+            uow, ticket, worker, reason, actor=actor, move=move, prefix=prefix, card=card
         )
 
     async def accept(

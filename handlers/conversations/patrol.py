@@ -70,7 +70,8 @@ async def file_patrol(
     if photos:
         await uow.attachments.attach(list(photos), ticket.id or 0)
     await tickets.sla_clocks.for_new(uow, ticket)
-    await tickets.assign(uow, ticket, worker, "随手拍（巡查发现）", actor=actor)
+    # no task card to themselves: the reply below carries the ticket's buttons
+    await tickets.assign(uow, ticket, worker, "随手拍（巡查发现）", actor=actor, card=False)
     await tickets.accept(uow, ticket, worker, actor)
     await tickets.hotspots.after_report(uow, ticket)
     where = building.name if building else place

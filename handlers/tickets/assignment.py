@@ -93,8 +93,10 @@ class Assignment:
         actor: Actor,
         move: Move = Move.ASSIGN,
         prefix: str = "",
+        card: bool = True,
     ) -> None:
-        """Give the ticket to a worker (assign or transfer) and send them the task card."""
+        """Give the ticket to a worker (assign or transfer) and send them the task card
+        (``card=False``: they filed it themselves and already have its buttons)."""
         next_status(ticket.status, move)  # refuse before changing the assignee
         now = self.clock.now()
         ticket.assignee_id = worker.id
@@ -111,7 +113,8 @@ class Assignment:
             note=reason,
             data={"assignee_id": worker.id, "assignee": worker.name},
         )
-        await self.notify.push_task(uow, worker.id or 0, ticket, prefix=prefix)
+        if card:
+            await self.notify.push_task(uow, worker.id or 0, ticket, prefix=prefix)
 
     async def accept(
         self, uow: UnitOfWork, ticket: Ticket, worker: GridWorker, actor: Actor

@@ -21,6 +21,9 @@ async def test_a_patrol_report_is_filed_assigned_to_the_worker_and_accepted(
         number = re.findall(r"MH-\d{8}-\d{4}", done[0]["text"])[0]
         assert done[0]["text"].startswith(f"已登记随手拍 {number}（")
         assert "，5幢），已派给您本人并接单" in done[0]["text"]
+        # the reply is the worker's card: no second "new task" card asking to accept it
+        pushed = await app.inbox("worker-li", wait=2.0)
+        assert not [m for m in pushed if number in m["text"]], pushed
         await make_user(app.container, "boss", "admin")
         async with bearer(app, await api_token(app.container, "boss")) as client:
             detail = (await client.get(f"/api/v1/tickets/{number}")).json()
