@@ -300,9 +300,7 @@ class MinhuService:
             )
             if new:
                 # they wrote, so the channel reaches them again: what waited for them goes now
-                await uow.registry.set_reachable(msg.channel, msg.user_id, True)
-                woken = await uow.recovery.wake(msg.channel, msg.user_id, now)
-                woken += await uow.recovery.resurrect(msg.channel, msg.user_id, now)
+                woken = await uow.recovery.welcome_back(msg.channel, msg.user_id, now)
                 if woken:
                     uow.queued += woken
             replies = tuple(outbound_from_dict(r) for r in row.replies or [])

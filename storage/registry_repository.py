@@ -81,6 +81,14 @@ class SqlRegistry:
 
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
+        # identities this unit of work already read or created: one message's turn asks for
+        # the sender's several times (routing, the resident, the worker's touch); the session
+        # holds the same object, so asking the database again only costs a round trip
+        self._identities: dict[tuple[str, str], ChannelIdentity] = {}
+        # the session's identity map holds rows weakly: a community read by the routing, the
+        # SLA policy and the reply in turn would be selected three times; holding it here lets
+        # ``session.get`` answer from the map (it still reloads what a commit expired)
+        self._communities: dict[int, Community] = {}
 
     async def communities(self, *, ids: Sequence[int] | None = None) -> Sequence[Community]:
         query = select(Community).order_by(col(Community.id))
@@ -89,7 +97,10 @@ class SqlRegistry:
         return (await self.s.exec(query)).all()
 
     async def community(self, community_id: int) -> Community | None:
-        return await self.s.get(Community, community_id)
+        found = await self.s.get(Community, community_id)
+        if found is not None:
+            self._communities[community_id] = found
+        return found
 
     async def community_by_name(self, name: str) -> Community | None:
         return (await self.s.exec(select(Community).where(Community.name == name))).first()
@@ -192,10 +203,27 @@ class SqlRegistry:
         return RoutingScope(grids, workers, counts, street_of)
 
     async def identity(self, channel: str, user_id: str) -> ChannelIdentity | None:
+        known = self._identities.get((channel, user_id))
+        if known is not None and self._current(known, channel, user_id):
+            return known
         query = select(ChannelIdentity).where(
             ChannelIdentity.channel == channel, ChannelIdentity.user_id == user_id
         )
-        return (await self.s.exec(query)).first()
+        found = (await self.s.exec(query)).first()
+        if found is not None:
+            self._identities[(channel, user_id)] = found
+        return found
+
+    def _current(self, ident: ChannelIdentity, channel: str, user_id: str) -> bool:
+        """Still this session's live, loaded row for that key (not expired by a commit)."""
+        state = sa.inspect(ident)
+        return (
+            ident in self.s
+            and not state.deleted
+            and not state.was_deleted
+            and not state.expired_attributes
+            and (ident.channel, ident.user_id) == (channel, user_id)
+        )
 
     async def worker_identities(self, worker_id: int) -> Sequence[ChannelIdentity]:
         """A worker's channels, preferred first."""
@@ -231,6 +259,7 @@ class SqlRegistry:
         ident.last_inbound_at = now
         self.s.add(ident)
         await self.s.flush()
+        self._identities[(channel, user_id)] = ident
         return resident, ident
 
     async def touch_identity(self, channel: str, user_id: str, now: datetime) -> None:
@@ -257,6 +286,7 @@ class SqlRegistry:
         ident.reachable = True
         self.s.add(ident)
         await self.s.flush()
+        self._identities[(channel, user_id)] = ident
         return ident
 
     async def building_by_code(self, code: str) -> Building | None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import InboundMessage, Outbox, Ticket
+from storage.models import ChannelIdentity, InboundMessage, Outbox, Ticket
 from storage.sql_common import insert_of, table_of
 
 __all__ = ["TRANSIENT_DEATHS", "SqlRecovery"]
@@ -193,6 +193,52 @@ class SqlRecovery:
             .values(status="pending", next_try_at=now, attempts=0, created_at=now, dead_reason="")
         )
         return int(getattr(await self.s.execute(stmt), "rowcount", 0) or 0)
+
+    async def welcome_back(self, channel: str, recipient: str, now: datetime) -> int:
+        """They wrote, so the channel reaches them again: their identity is reachable, their
+        waiting items are due now and those dead of a passing failure go out again (what
+        ``wake`` and ``resurrect`` do, plus ``set_reachable``). One statement on PostgreSQL
+        (an UPDATE of the identity in a WITH clause), two on SQLite; returns how many outbox
+        items are due now.
+
+        Runs for every new message, and there is almost never anything to change: a guard
+        read first would cost the same round trip and could miss an item queued meanwhile.
+        """
+        ident = table_of(ChannelIdentity)
+        reach = (
+            sa.update(ident)
+            .where(
+                ident.c.channel == channel,
+                ident.c.user_id == recipient,
+                ident.c.reachable.is_not(True),
+            )
+            .values(reachable=True)
+        )
+        t = table_of(Outbox)
+        dead = t.c.status == "dead"
+        revive = (
+            sa.update(t)
+            .where(
+                t.c.channel == channel,
+                t.c.recipient == recipient,
+                sa.or_(
+                    sa.and_(t.c.status == "pending", t.c.next_try_at > now),
+                    sa.and_(dead, t.c.dead_reason.in_(TRANSIENT_DEATHS)),
+                ),
+            )
+            .values(
+                status="pending",
+                next_try_at=now,
+                attempts=sa.case((dead, 0), else_=t.c.attempts),
+                created_at=sa.case((dead, now), else_=t.c.created_at),
+                dead_reason=sa.case((dead, ""), else_=t.c.dead_reason),
+            )
+        )
+        if self.s.bind is not None and self.s.bind.dialect.name == "postgresql":
+            revive = revive.add_cte(reach.returning(ident.c.id).cte("reach"))
+        else:
+            await self.s.execute(reach)
+        return int(getattr(await self.s.execute(revive), "rowcount", 0) or 0)
 
     async def dead_letters(self, *, limit: int = 200) -> Sequence[Outbox]:
         query = (

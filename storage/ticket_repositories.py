@@ -74,6 +74,34 @@ class SqlTickets:
         query = query.order_by(col(Ticket.id).desc()).limit(limit)
         return (await self.s.exec(query)).all()
 
+    async def for_resident_by_groups(
+        self, resident_id: int, groups: Sequence[Iterable[str]], *, limit: int = 20
+    ) -> list[list[Ticket]]:
+        """``for_resident`` for each group of statuses, in one statement (UNION ALL)."""
+        t = table_of(Ticket)
+        parts = [
+            sa.select(t, sa.literal(n).label("part"))
+            .where(t.c.resident_id == resident_id, t.c.status.in_(list(statuses)))
+            .order_by(t.c.id.desc())
+            .limit(limit)
+            .subquery()
+            .select()
+            for n, statuses in enumerate(groups)
+        ]
+        if not parts:
+            return []
+        union = sa.union_all(*parts).subquery()
+        query = (
+            sa.select(Ticket, union.c.part)
+            .from_statement(
+                sa.select(union).order_by(union.c.part, union.c.id.desc())
+            )
+        )
+        found: list[list[Ticket]] = [[] for _ in parts]
+        for ticket, part in (await self.s.execute(query)).all():
+            found[int(part)].append(ticket)
+        return found
+
     async def for_worker(
         self, worker_id: int, *, statuses: Iterable[str] = OPEN_STATUSES
     ) -> Sequence[Ticket]:

@@ -176,8 +176,9 @@ class ResidentConversation:
         home = None
         if resident.building_id is not None:
             home = registry.buildings.by_id(resident.building_id)
-        open_rows = await uow.tickets.for_resident(resident.id or 0, statuses=OPEN_STATUSES)
-        resolved = await uow.tickets.for_resident(resident.id or 0, statuses=("resolved",))
+        open_rows, resolved = await uow.tickets.for_resident_by_groups(
+            resident.id or 0, (OPEN_STATUSES, ("resolved",))
+        )
         followed = await uow.followers.followed_tickets(
             msg.channel, msg.user_id, statuses=OPEN_STATUSES
         )
