@@ -91,11 +91,8 @@ class SqlTickets:
         if not parts:
             return []
         union = sa.union_all(*parts).subquery()
-        query = (
-            sa.select(Ticket, union.c.part)
-            .from_statement(
-                sa.select(union).order_by(union.c.part, union.c.id.desc())
-            )
+        query = sa.select(Ticket, union.c.part).from_statement(
+            sa.select(union).order_by(union.c.part, union.c.id.desc())
         )
         found: list[list[Ticket]] = [[] for _ in parts]
         for ticket, part in (await self.s.execute(query)).all():
