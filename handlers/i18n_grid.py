@@ -9,10 +9,6 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "网格员会在{time}前（{span}内）给您回电，请留意来电。",
         "en": "the grid worker will call you back by {time} (within {span}).",
     },
-    "promise.contact": {
-        "zh": "网格员会在{time}前（{span}内）联系您。",
-        "en": "the grid worker will contact you by {time} (within {span}).",
-    },
     "worker.button.called": {"zh": "已回电", "en": "Called back"},
     "worker.button.unreachable": {"zh": "联系不上", "en": "No answer"},
     "worker.called_ok": {

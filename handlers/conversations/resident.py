@@ -34,7 +34,7 @@ from handlers.i18n import locale_of, status_text, t
 from handlers.lifecycle import OPEN_STATUSES, Actor, is_open
 from handlers.messages import Inbound, Outbound
 from handlers.notice_service import NoticeService
-from handlers.notices import LOCAL_TZ, worker_notice
+from handlers.notices import LOCAL_TZ, local_time, task_buttons, worker_notice
 from handlers.people import asks_for_people, link_code_in, phone_link_in
 from handlers.people_service import PeopleService, parse_helper_payload
 from handlers.ports import Clock
@@ -390,9 +390,9 @@ class ResidentConversation:
             today = self.clock.now().astimezone(LOCAL_TZ).date()
             # outside office hours the promise moves to the next working time: say the day
             when = at.strftime("%H:%M" if at.date() == today else "%m-%d %H:%M")
-            # without a phone the worker answers in this chat: promise contact, not a call
+            # only a ticket with a phone has the clock: without one there is no call to promise
             return t(
-                "promise.callback" if ticket.contact_phone else "promise.contact",
+                "promise.callback",
                 locale,
                 time=when,
                 span=duration_text(first.target_seconds, locale),
@@ -509,15 +509,19 @@ class ResidentConversation:
             Actor.resident(resident.id),
             note=mask_phone(action.phone),
         )
+        # now there is a number to call: the call-back promise runs from now
+        due = await self.tickets.sla_clocks.callback_for_phone(uow, ticket)
         if ticket.assignee_id:
-            await self.tickets.push_to_worker(
-                uow,
-                ticket.assignee_id,
-                worker_notice(
-                    "push.phone_added", ticket.number, phone=action.phone, status=ticket.status
-                ),
-                ticket,
+            notice = worker_notice(
+                "push.phone_added", ticket.number, phone=action.phone, status=ticket.status
             )
+            if due is not None:
+                notice = replace(
+                    notice,
+                    text=notice.text + t("task.callback", "zh", deadline=local_time(due)),
+                    buttons=task_buttons(ticket.number, "zh", ticket.status, callback=True),
+                )
+            await self.tickets.push_to_worker(uow, ticket.assignee_id, notice, ticket)
         return [Outbound(text=t("phone_added", resident.locale, number=ticket.number))]
 
     async def _hand_to_staff(
