@@ -122,6 +122,16 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "There are no outage notices for your building or community right now. If "
         "something is wrong, just tell me and I'll report it.",
     },
+    "notice.list_at": {
+        "zh": "{place}目前有以下通知：\n{lines}\n如遇到通知以外的问题，直接告诉我即可报事。",
+        "en": "Current notices for {place}:\n{lines}\nFor anything else, just tell me and I'll "
+        "report it.",
+    },
+    "notice.none_at": {
+        "zh": "目前{place}及所在小区没有停水、停电等通知。如果遇到问题，直接告诉我即可报事。",
+        "en": "There are no outage notices for {place} or its community right now. If something "
+        "is wrong, just tell me and I'll report it.",
+    },
     "notice.matched": {
         "zh": "这可能是已通知的计划安排：\n{lines}\n"
         "如果不是这个原因，或超出通知时间仍未恢复，请点“仍要报事”。",

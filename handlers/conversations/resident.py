@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, assert_never
 
+from handlers.address import BuildingRef, resolve_building
 from handlers.conversations.context import Registry
 from handlers.dialogue import (
     Action,
@@ -35,7 +36,7 @@ from handlers.lifecycle import OPEN_STATUSES, Actor, is_open
 from handlers.messages import Inbound, Outbound
 from handlers.notice_service import NoticeService
 from handlers.notices import LOCAL_TZ, local_time, task_buttons, worker_notice
-from handlers.people import asks_for_people, link_code_in, phone_link_in
+from handlers.people import asks_for_people, building_mention, link_code_in, phone_link_in
 from handlers.people_service import PeopleService, parse_helper_payload
 from handlers.ports import Clock
 from handlers.routing import route
@@ -182,8 +183,12 @@ class ResidentConversation:
             msg.channel, msg.user_id, statuses=OPEN_STATUSES
         )
         locale = resident.locale
+        # "5幢最近有没有停水通知" / "5幢家里停水了": the notices of the building named
+        named = self._named_building(resident, registry, msg.text or "")
         notices = await self.notices.active_for(
-            uow, building_id=resident.building_id, community_id=resident.community_id
+            uow,
+            building_id=named.id if named else resident.building_id,
+            community_id=resident.community_id,
         )
         return ResidentContext(
             now=now,
@@ -198,7 +203,17 @@ class ResidentConversation:
             awaiting_rating=tuple([await self._brief(uow, tk, locale) for tk in resolved]),
             followed_tickets=tuple([await self._brief(uow, tk, locale) for tk in followed]),
             notices=tuple(notices),
+            notice_place=named.display() if named else "",
         )
+
+    @staticmethod
+    def _named_building(resident: Resident, registry: Registry, text: str) -> BuildingRef | None:
+        """The one registered building the message names (as "我的网格员" reads it), if any."""
+        mention = building_mention(text)
+        if not mention:
+            return None
+        found = resolve_building(mention, registry.buildings, community_id=resident.community_id)
+        return found[0] if len(found) == 1 else None
 
     async def _brief(self, uow: UnitOfWork, ticket: Ticket, locale: str) -> TicketBrief:
         events = await uow.tickets.events(ticket.id or 0)
