@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 
-
 PREFIX = "MINHU_"
 
 

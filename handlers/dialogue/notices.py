@@ -1,5 +1,6 @@
 """Residents and notices (pure): questions about outages answered from the active notices
-(of the building the message names, else of the home), a report that a notice already explains held with [仍要报事], notices turned off and on."""
+(of the building the message names, else of the home), a report that a notice already
+explains held with [仍要报事], notices turned off and on."""
 
 from __future__ import annotations
 

@@ -358,7 +358,8 @@ def test_no_call_back_clock_when_the_accept_clock_already_rings_as_early_or_it_i
     urgent = SlaTicket("x", "urgent", "submitted")
     assert plan_callback(urgent, T0, POLICY, None, phone=True).start == ()
     off = replace(POLICY, callback=timedelta(0))
-    assert plan_callback(SlaTicket("x", "normal", "submitted"), T0, off, None, phone=True).start == ()
+    normal = SlaTicket("x", "normal", "submitted")
+    assert plan_callback(normal, T0, off, None, phone=True).start == ()
 
 
 def test_no_call_back_clock_without_a_phone_to_call() -> None:

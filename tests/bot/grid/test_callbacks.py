@@ -87,7 +87,8 @@ async def test_a_phone_left_after_an_urgent_report_starts_the_call_back_from_the
         clock.advance(minutes=5)
         await app.container.sweeper.run_once()
         leader = texts(await app.inbox("leader-chen", expect=9, wait=0.5))
-        assert f"【回电督办】{number} 超过5分钟仍未回电居民（负责人：李娜，电话：{PHONE}）" in leader
+        overdue = f"【回电督办】{number} 超过5分钟仍未回电居民（负责人：李娜，电话：{PHONE}）"
+        assert overdue in leader
 
 
 async def test_called_back_is_recorded_on_the_timeline_and_stops_the_clock(
