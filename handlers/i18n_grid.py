@@ -9,10 +9,6 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "网格员会在{time}前（{span}内）给您回电，请留意来电。",
         "en": "the grid worker will call you back by {time} (within {span}).",
     },
-    "promise.contact": {
-        "zh": "网格员会在{time}前（{span}内）联系您。",
-        "en": "the grid worker will contact you by {time} (within {span}).",
-    },
     "worker.button.called": {"zh": "已回电", "en": "Called back"},
     "worker.button.unreachable": {"zh": "联系不上", "en": "No answer"},
     "worker.called_ok": {
@@ -125,6 +121,16 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "目前您所在的楼栋和小区没有停水、停电等通知。如果遇到问题，直接告诉我即可报事。",
         "en": "There are no outage notices for your building or community right now. If "
         "something is wrong, just tell me and I'll report it.",
+    },
+    "notice.list_at": {
+        "zh": "{place}目前有以下通知：\n{lines}\n如遇到通知以外的问题，直接告诉我即可报事。",
+        "en": "Current notices for {place}:\n{lines}\nFor anything else, just tell me and I'll "
+        "report it.",
+    },
+    "notice.none_at": {
+        "zh": "目前{place}及所在小区没有停水、停电等通知。如果遇到问题，直接告诉我即可报事。",
+        "en": "There are no outage notices for {place} or its community right now. If something "
+        "is wrong, just tell me and I'll report it.",
     },
     "notice.matched": {
         "zh": "这可能是已通知的计划安排：\n{lines}\n"

@@ -296,17 +296,23 @@ def plan_new(
 
 
 def plan_callback(
-    ticket: SlaTicket, now: datetime, policy: SlaPolicy, hours: WorkingHours | None
+    ticket: SlaTicket,
+    now: datetime,
+    policy: SlaPolicy,
+    hours: WorkingHours | None,
+    *,
+    phone: bool,
 ) -> ClockPlan:
     """The call-back clock of a ticket just filed (before it is routed, so the task card can
-    show the deadline).
+    show the deadline), or of one whose resident has just left a phone (it runs from then).
 
-    None when the promise is off, or when the accept target is no longer than the call-back
+    None when the promise is off, when there is no phone to call (the worker answers in the
+    chat, under the accept clock), or when the accept target is no longer than the call-back
     target (urgent: 10 minutes): the accept clock already escalates at that minute, and a
     second alarm to the same leader at the same minute would only be noise.
     """
     hours = hours if policy.uses_working_hours(ticket.priority) else None
-    if policy.callback <= timedelta(0):
+    if policy.callback <= timedelta(0) or not phone:
         return ClockPlan()
     if policy.target(ticket.category, ticket.priority).accept <= policy.callback:
         return ClockPlan()

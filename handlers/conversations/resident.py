@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, assert_never
 
+from handlers.address import BuildingRef, resolve_building
 from handlers.conversations.context import Registry
 from handlers.dialogue import (
     Action,
@@ -34,8 +35,8 @@ from handlers.i18n import locale_of, status_text, t
 from handlers.lifecycle import OPEN_STATUSES, Actor, is_open
 from handlers.messages import Inbound, Outbound
 from handlers.notice_service import NoticeService
-from handlers.notices import LOCAL_TZ, worker_notice
-from handlers.people import asks_for_people, link_code_in, phone_link_in
+from handlers.notices import LOCAL_TZ, local_time, task_buttons, worker_notice
+from handlers.people import asks_for_people, building_mention, link_code_in, phone_link_in
 from handlers.people_service import PeopleService, parse_helper_payload
 from handlers.ports import Clock
 from handlers.routing import route
@@ -183,8 +184,12 @@ class ResidentConversation:
             msg.channel, msg.user_id, statuses=OPEN_STATUSES
         )
         locale = resident.locale
+        # "5幢最近有没有停水通知" / "5幢家里停水了": the notices of the building named
+        named = self._named_building(resident, registry, msg.text or "")
         notices = await self.notices.active_for(
-            uow, building_id=resident.building_id, community_id=resident.community_id
+            uow,
+            building_id=named.id if named else resident.building_id,
+            community_id=resident.community_id,
         )
         return ResidentContext(
             now=now,
@@ -199,7 +204,17 @@ class ResidentConversation:
             awaiting_rating=tuple([await self._brief(uow, tk, locale) for tk in resolved]),
             followed_tickets=tuple([await self._brief(uow, tk, locale) for tk in followed]),
             notices=tuple(notices),
+            notice_place=named.display() if named else "",
         )
+
+    @staticmethod
+    def _named_building(resident: Resident, registry: Registry, text: str) -> BuildingRef | None:
+        """The one registered building the message names (as "我的网格员" reads it), if any."""
+        mention = building_mention(text)
+        if not mention:
+            return None
+        found = resolve_building(mention, registry.buildings, community_id=resident.community_id)
+        return found[0] if len(found) == 1 else None
 
     async def _brief(self, uow: UnitOfWork, ticket: Ticket, locale: str) -> TicketBrief:
         events = await uow.tickets.events(ticket.id or 0)
@@ -391,9 +406,9 @@ class ResidentConversation:
             today = self.clock.now().astimezone(LOCAL_TZ).date()
             # outside office hours the promise moves to the next working time: say the day
             when = at.strftime("%H:%M" if at.date() == today else "%m-%d %H:%M")
-            # without a phone the worker answers in this chat: promise contact, not a call
+            # only a ticket with a phone has the clock: without one there is no call to promise
             return t(
-                "promise.callback" if ticket.contact_phone else "promise.contact",
+                "promise.callback",
                 locale,
                 time=when,
                 span=duration_text(first.target_seconds, locale),
@@ -510,15 +525,19 @@ class ResidentConversation:
             Actor.resident(resident.id),
             note=mask_phone(action.phone),
         )
+        # now there is a number to call: the call-back promise runs from now
+        due = await self.tickets.sla_clocks.callback_for_phone(uow, ticket)
         if ticket.assignee_id:
-            await self.tickets.push_to_worker(
-                uow,
-                ticket.assignee_id,
-                worker_notice(
-                    "push.phone_added", ticket.number, phone=action.phone, status=ticket.status
-                ),
-                ticket,
+            notice = worker_notice(
+                "push.phone_added", ticket.number, phone=action.phone, status=ticket.status
             )
+            if due is not None:
+                notice = replace(
+                    notice,
+                    text=notice.text + t("task.callback", "zh", deadline=local_time(due)),
+                    buttons=task_buttons(ticket.number, "zh", ticket.status, callback=True),
+                )
+            await self.tickets.push_to_worker(uow, ticket.assignee_id, notice, ticket)
         return [Outbound(text=t("phone_added", resident.locale, number=ticket.number))]
 
     async def _hand_to_staff(

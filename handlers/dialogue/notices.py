@@ -1,5 +1,6 @@
-"""Residents and notices (pure): questions about outages answered from the active notices,
-a report that a notice already explains held with [仍要报事], notices turned off and on."""
+"""Residents and notices (pure): questions about outages answered from the active notices
+(of the building the message names, else of the home), a report that a notice already
+explains held with [仍要报事], notices turned off and on."""
 
 from __future__ import annotations
 
@@ -23,11 +24,18 @@ def on_words(s: Step, key: str, text: str) -> bool:
         return True
     if not asks_about_notices(text):
         return False
+    place = s.ctx.notice_place  # "5幢有没有停水通知": that building, not the home
     if not s.ctx.notices:
-        s.say(t("notice.none", s.loc), menu_buttons(s.loc))
+        if place:
+            s.say(t("notice.none_at", s.loc, place=place), menu_buttons(s.loc))
+        else:
+            s.say(t("notice.none", s.loc), menu_buttons(s.loc))
         return True
     lines = "\n".join(f"· {n.line(s.loc, s.ctx.now)}" for n in s.ctx.notices[:5])
-    s.say(t("notice.list", s.loc, lines=lines))
+    if place:
+        s.say(t("notice.list_at", s.loc, place=place, lines=lines))
+    else:
+        s.say(t("notice.list", s.loc, lines=lines))
     return True
 
 

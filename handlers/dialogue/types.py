@@ -133,7 +133,9 @@ class ResidentContext:
     open_tickets: tuple[TicketBrief, ...] = ()
     awaiting_rating: tuple[TicketBrief, ...] = ()
     followed_tickets: tuple[TicketBrief, ...] = ()  # others' tickets the resident follows
-    notices: tuple[NoticeBrief, ...] = ()  # active notices that reach the resident's home
+    # active notices that reach the resident's home, or the building the message names
+    notices: tuple[NoticeBrief, ...] = ()
+    notice_place: str = ""  # that named building ("阳光花园社区5幢"); empty: the home
 
     def __post_init__(self) -> None:
         # the dialogue looks buildings up by key and id; index a plain list once, here

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from handlers.lifecycle import Move
+from handlers.lifecycle import Move, is_open
 from handlers.ports import Clock
 from handlers.sla import (
+    ClockKind,
     ClockPlan,
     SlaPolicy,
     SlaTicket,
@@ -65,12 +66,29 @@ class SlaClocks:
         await self.run_plan(uow, ticket, plan_new(sla_ticket, self.clock.now(), self.policy, hours))
 
     async def callback_for_new(self, uow: UnitOfWork, ticket: Ticket) -> None:
-        """The call-back clock of a newly filed ticket (the seeds' 10-minute promise)."""
+        """The call-back clock of a newly filed ticket (the seeds' 10-minute promise), when
+        the resident left a phone to call."""
+        await self._callback(uow, ticket)
+
+    async def callback_for_phone(self, uow: UnitOfWork, ticket: Ticket) -> datetime | None:
+        """A phone added to a ticket filed without one: the call-back clock runs from now,
+        unless the ticket is closed or already had a call-back clock (the promise is made
+        once). Returns the new deadline, if one started."""
+        if not is_open(ticket.status):
+            return None
+        clocks = await uow.clocks.for_ticket(ticket.id or 0)
+        if any(c.kind == ClockKind.CALLBACK.value for c in clocks):
+            return None
+        return await self._callback(uow, ticket)
+
+    async def _callback(self, uow: UnitOfWork, ticket: Ticket) -> datetime | None:
         hours = await working_hours(uow, ticket.community_id)
         sla_ticket = SlaTicket(ticket.category, ticket.priority, ticket.status)
-        await self.run_plan(
-            uow, ticket, plan_callback(sla_ticket, self.clock.now(), self.policy, hours)
+        clocks = plan_callback(
+            sla_ticket, self.clock.now(), self.policy, hours, phone=bool(ticket.contact_phone)
         )
+        await self.run_plan(uow, ticket, clocks)
+        return min((c.due_at for c in clocks.start), default=None)
 
     async def run_plan(self, uow: UnitOfWork, ticket: Ticket, clocks: ClockPlan) -> None:
         now = self.clock.now()

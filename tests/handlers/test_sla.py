@@ -346,7 +346,7 @@ def test_durations_read_naturally(seconds: int, zh: str, en: str) -> None:
 
 def test_a_normal_report_gets_a_ten_minute_call_back_clock_from_the_report() -> None:
     ticket = SlaTicket("noise", "normal", "submitted")
-    [clock] = plan_callback(ticket, T0, POLICY, None).start
+    [clock] = plan_callback(ticket, T0, POLICY, None, phone=True).start
     assert (clock.kind, clock.level, clock.due_at) == (
         ClockKind.CALLBACK,
         1,
@@ -355,9 +355,16 @@ def test_a_normal_report_gets_a_ten_minute_call_back_clock_from_the_report() -> 
 
 
 def test_no_call_back_clock_when_the_accept_clock_already_rings_as_early_or_it_is_off() -> None:
-    assert plan_callback(SlaTicket("x", "urgent", "submitted"), T0, POLICY, None).start == ()
+    urgent = SlaTicket("x", "urgent", "submitted")
+    assert plan_callback(urgent, T0, POLICY, None, phone=True).start == ()
     off = replace(POLICY, callback=timedelta(0))
-    assert plan_callback(SlaTicket("x", "normal", "submitted"), T0, off, None).start == ()
+    normal = SlaTicket("x", "normal", "submitted")
+    assert plan_callback(normal, T0, off, None, phone=True).start == ()
+
+
+def test_no_call_back_clock_without_a_phone_to_call() -> None:
+    ticket = SlaTicket("noise", "normal", "submitted")
+    assert plan_callback(ticket, T0, POLICY, None, phone=False).start == ()
 
 
 def test_the_call_back_clock_stops_at_the_top_of_the_ladder() -> None:

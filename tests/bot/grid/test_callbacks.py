@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 
 from tests.bot.admin.helpers import api_token, bearer, make_user
-from tests.bot.test_chat_api import file_report
+from tests.bot.test_chat_api import file_report, number_in
 from tests.factories import FakeClock
 
 pytestmark = pytest.mark.slow
 
 QUIET = {"sla": {"sweep_seconds": 3600}}  # the test sweeps by hand with a fake clock
+PHONE = "13812345678"
 
 
 def texts(messages: list[dict[str, Any]]) -> str:
@@ -41,14 +42,53 @@ async def filed_with_reply(app: Any, user: str, text: str) -> tuple[str, str]:
 async def test_the_resident_is_told_when_the_worker_will_call_back(start_app: Any) -> None:
     clock = FakeClock()  # 2026-11-22 09:00 UTC = 17:00 in Hangzhou
     async with start_app(clock=clock, **QUIET) as app:
-        number, created = await filed_with_reply(app, "r-cb", "6幢楼道灯不亮，晚上很黑")
-        # no phone was left: the worker answers in the chat
-        assert "网格员会在17:10前（10分钟内）联系您。" in created
-        _, called = await filed_with_reply(app, "r-cb2", "6幢门口垃圾没人清，我的电话13812345678")
-        assert "网格员会在17:10前（10分钟内）给您回电" in called
-        card = await app.inbox("worker-li", expect=2)
+        number, called = await filed_with_reply(app, "r-cb", f"6幢楼道灯不亮，电话{PHONE}")
+        assert "网格员会在17:10前（10分钟内）给您回电，请留意来电。" in called
+        card = await app.inbox("worker-li", expect=1)
         assert "请于 11-22 17:10 前回电居民" in card[0]["text"]
         assert f"called:{number}" in [b["payload"] for b in card[0]["buttons"]]
+
+
+async def test_without_a_phone_nothing_promises_a_call_and_nobody_is_chased_for_one(
+    start_app: Any,
+) -> None:
+    clock = FakeClock()
+    async with start_app(clock=clock, **QUIET) as app:
+        number, created = await filed_with_reply(app, "r-cb", "6幢楼道灯不亮，晚上很黑")
+        assert "网格员会尽快联系您。" in created and "回电" not in created
+        [card] = await app.inbox("worker-li", expect=1)
+        assert "前回电居民" not in card["text"]
+        assert f"called:{number}" not in [b["payload"] for b in card["buttons"]]
+        clock.advance(minutes=10)
+        await app.container.sweeper.run_once()
+        assert await app.inbox("leader-chen", expect=1, wait=0.5) == []
+        events = await timeline(app, number)
+        assert not any(e["kind"] == "callback_overdue" for e in events)
+
+
+async def test_a_phone_left_after_an_urgent_report_starts_the_call_back_from_then(
+    start_app: Any,
+) -> None:
+    clock = FakeClock()
+    # a call-back promise shorter than the urgent 10-minute accept clock, so it has its own clock
+    async with start_app(clock=clock, sla={"sweep_seconds": 3600, "callback_minutes": 5}) as app:
+        replies = await app.say("r-cb", "6幢电梯坏了，有人被困在里面")
+        number = number_in(replies)
+        assert "手机号" in texts(replies)
+        await app.inbox("worker-li", expect=1)
+        clock.advance(minutes=3)
+        added = await app.say("r-cb", PHONE)
+        assert added[0]["text"].startswith(f"电话已补充到工单 {number}")
+        [pushed] = await app.inbox("worker-li", expect=1)
+        assert pushed["text"] == (
+            f"工单 {number} 居民补充了联系电话：{PHONE}\n请于 11-22 17:08 前回电居民"
+        )
+        assert f"called:{number}" in [b["payload"] for b in pushed["buttons"]]
+        clock.advance(minutes=5)
+        await app.container.sweeper.run_once()
+        leader = texts(await app.inbox("leader-chen", expect=9, wait=0.5))
+        overdue = f"【回电督办】{number} 超过5分钟仍未回电居民（负责人：李娜，电话：{PHONE}）"
+        assert overdue in leader
 
 
 async def test_called_back_is_recorded_on_the_timeline_and_stops_the_clock(
@@ -56,7 +96,7 @@ async def test_called_back_is_recorded_on_the_timeline_and_stops_the_clock(
 ) -> None:
     clock = FakeClock()
     async with start_app(clock=clock, **QUIET) as app:
-        number = await file_report(app, "r-cb", "6幢楼道灯不亮")
+        number = await file_report(app, "r-cb", f"6幢楼道灯不亮，电话{PHONE}")
         await app.inbox("worker-li", expect=1)
         clock.advance(minutes=4)
         done = await app.say("worker-li", button=f"called:{number}")
@@ -75,7 +115,7 @@ async def test_called_back_is_recorded_on_the_timeline_and_stops_the_clock(
 async def test_an_unanswered_call_is_recorded_and_the_resident_told(start_app: Any) -> None:
     clock = FakeClock()
     async with start_app(clock=clock, **QUIET) as app:
-        number = await file_report(app, "r-cb", "6幢楼道灯不亮")
+        number = await file_report(app, "r-cb", f"6幢楼道灯不亮，电话{PHONE}")
         await app.inbox("r-cb", expect=0, wait=0.2)
         clock.advance(minutes=2)
         done = await app.say("worker-li", f"联系不上 {number}")
@@ -93,7 +133,7 @@ async def test_no_call_back_in_ten_minutes_goes_to_the_leader_then_to_staff(
 ) -> None:
     clock = FakeClock()
     async with start_app(clock=clock, **QUIET) as app:
-        number = await file_report(app, "r-cb", "6幢楼道灯不亮")
+        number = await file_report(app, "r-cb", f"6幢楼道灯不亮，电话{PHONE}")
         await app.inbox("worker-li", expect=1)
         clock.advance(minutes=9)
         await app.container.sweeper.run_once()
@@ -124,5 +164,5 @@ async def test_no_call_back_in_ten_minutes_goes_to_the_leader_then_to_staff(
 async def test_the_call_back_target_is_configurable(start_app: Any) -> None:
     clock = FakeClock()
     async with start_app(clock=clock, sla={"sweep_seconds": 3600, "callback_minutes": 30}) as app:
-        _, created = await filed_with_reply(app, "r-cb", "6幢楼道灯不亮")
-        assert "网格员会在17:30前（30分钟内）联系您" in created
+        _, created = await filed_with_reply(app, "r-cb", f"6幢楼道灯不亮，电话{PHONE}")
+        assert "网格员会在17:30前（30分钟内）给您回电" in created

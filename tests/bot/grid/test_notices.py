@@ -148,6 +148,39 @@ async def test_outage_questions_are_answered_and_a_matching_report_is_held(
             assert len(await uow.tickets.search()) == before  # nothing filed blindly
 
 
+async def test_a_building_named_in_the_message_is_the_one_answered_for(start_app: Any) -> None:
+    clock = FakeClock()
+    async with start_app(clock=clock, **QUIET) as app:
+        await settle(app, ["r-9"])  # home: 9幢
+        place = await ids(app)
+        async with await staff_client(app) as client:
+            await client.post(
+                "/api/v1/notices",
+                json={"scope": {"building": place["5幢"]}, "text": "管道维修停水", **TOMORROW},
+            )
+        notice = "· 阳光花园社区 5幢 明天09:00–17:00【停水】管道维修停水"
+        for user in ("r-new", "r-9"):  # no home yet; a home elsewhere
+            answer = await app.say(user, "5幢最近有没有停水通知？")
+            assert answer[0]["text"] == (
+                f"阳光花园社区5幢目前有以下通知：\n{notice}\n"
+                "如遇到通知以外的问题，直接告诉我即可报事。"
+            )
+        none = await app.say("r-new", "9幢最近有没有停水通知？")
+        assert none[0]["text"].startswith("目前阳光花园社区9幢及所在小区没有停水、停电等通知")
+
+        # a report from the named building that the notice explains is held first
+        async with app.container.store.unit() as uow:
+            before = len(await uow.tickets.search())
+        held = await app.say("r-new", "5幢家里停水了")
+        assert held[-1]["text"] == (
+            f"这可能是已通知的计划安排：\n{notice}\n"
+            "如果不是这个原因，或超出通知时间仍未恢复，请点“仍要报事”。"
+        )
+        assert [b["payload"] for b in held[-1]["buttons"]] == ["notice:report", "notice:ok"]
+        async with app.container.store.unit() as uow:
+            assert len(await uow.tickets.search()) == before
+
+
 async def test_staff_publish_in_chat_and_a_grid_worker_cannot(start_app: Any) -> None:
     clock = FakeClock()
     async with start_app(clock=clock, **QUIET) as app:

@@ -142,6 +142,22 @@ def test_the_cli_prints_a_code_and_the_t_me_link(tmp_path: Path) -> None:
     assert bad_ttl.exit_code == 2
 
 
+def test_a_bot_name_without_a_token_is_a_plain_configuration_error(tmp_path: Path) -> None:
+    env: dict[str, str | None] = {
+        "MINHU_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "MINHU_TELEGRAM__TOKEN": None,  # unset, whatever the shell has
+        "MINHU_TELEGRAM__BOT_USERNAME": "minhu_test_bot",
+    }
+    result = CliRunner().invoke(cli, ["worker", "bind-code", "--worker-id", "1"], env=env)
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        "MINHU_TELEGRAM__TOKEN 未设置：设置了 MINHU_TELEGRAM__* 中的其他变量时必须同时设置它"
+        " / MINHU_TELEGRAM__TOKEN is not set: it is required once other MINHU_TELEGRAM__*"
+        " variables are set"
+    )
+    assert "Field required" not in result.output and "pydantic" not in result.output
+
+
 async def test_a_building_head_links_telegram_by_tapping_the_consoles_deep_link(
     start_telegram: Any,
 ) -> None:
