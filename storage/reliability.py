@@ -163,41 +163,10 @@ class SqlRecovery:
         )
         return (await self.s.execute(stmt)).scalar_one_or_none() is not None
 
-    async def wake(self, channel: str, recipient: str, now: datetime) -> int:
-        """Make a recipient's waiting items due now (they just wrote: the channel works)."""
-        t = table_of(Outbox)
-        stmt = (
-            sa.update(t)
-            .where(
-                t.c.channel == channel,
-                t.c.recipient == recipient,
-                t.c.status == "pending",
-                t.c.next_try_at > now,
-            )
-            .values(next_try_at=now)
-        )
-        return int(getattr(await self.s.execute(stmt), "rowcount", 0) or 0)
-
-    async def resurrect(self, channel: str, recipient: str, now: datetime) -> int:
-        """Dead items of a recipient who writes again go out again (the channel is back) —
-        those that died of a passing failure only: a block or an invalid id stays dead."""
-        t = table_of(Outbox)
-        stmt = (
-            sa.update(t)
-            .where(
-                t.c.channel == channel,
-                t.c.recipient == recipient,
-                t.c.status == "dead",
-                t.c.dead_reason.in_(TRANSIENT_DEATHS),
-            )
-            .values(status="pending", next_try_at=now, attempts=0, created_at=now, dead_reason="")
-        )
-        return int(getattr(await self.s.execute(stmt), "rowcount", 0) or 0)
-
     async def welcome_back(self, channel: str, recipient: str, now: datetime) -> int:
         """They wrote, so the channel reaches them again: their identity is reachable, their
-        waiting items are due now and those dead of a passing failure go out again (what
-        ``wake`` and ``resurrect`` do, plus ``set_reachable``). One statement on PostgreSQL
+        waiting items are due now and those dead of a passing failure go out again (pending items
+        due now, transient dead letters revived, and ``set_reachable``). One statement on PostgreSQL
         (an UPDATE of the identity in a WITH clause), two on SQLite; returns how many outbox
         items are due now.
 
