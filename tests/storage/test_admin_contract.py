@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import random
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from storage.admin_types import Overdue, ResolveTargets, TicketFilter
+from storage.admin_types import DashboardCounts, Overdue, ResolveTargets, TicketFilter
 from storage.errors import DuplicateError
 from storage.models import (
     AdminToken,
@@ -15,6 +18,7 @@ from storage.models import (
     AuditLog,
     ChannelIdentity,
     Community,
+    Grid,
     NluExample,
     NluIntent,
     NluLookup,
@@ -357,3 +361,128 @@ async def test_dashboard_counts_are_the_same_as_counting_ticket_by_ticket(
         (date(2026, 11, 21), 4),
     ]
     assert got.median_accept_minutes == 60.0
+
+
+def _normalised(counts: DashboardCounts) -> DashboardCounts:
+    """Tied counts are listed in key order from the daily table, by first ticket otherwise."""
+
+    def keyed(pairs: list[Any]) -> list[Any]:
+        return sorted(pairs, key=lambda pair: (pair[0] is None, str(pair[0])))
+
+    return replace(
+        counts,
+        by_category=keyed(counts.by_category),
+        by_grid=keyed(counts.by_grid),
+        by_status=keyed(counts.by_status),
+        by_community=sorted(counts.by_community, key=lambda c: c.community_id or 0),
+    )
+
+
+async def test_dashboard_from_the_daily_table_equals_counting_the_tickets(
+    sql_store: SqlStore,
+) -> None:
+    """The daily table (kept by triggers on ticket) gives the dashboard the figures counting
+    the tickets gives, after a history of filing, routing, resolving, reopening, rating,
+    recategorising, transfers, merges and deletions."""
+    from storage.admin_repositories import _daily_window
+
+    rng = random.Random(13)
+    zone = ZoneInfo("Asia/Shanghai")
+    now = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+    targets = ResolveTargets(
+        by_priority={"urgent": 4 * 3600.0, "normal": 48 * 3600.0},
+        fallback=72 * 3600.0,
+        by_category={"elevator": {"normal": 24 * 3600.0}},
+    )
+    opened = ("submitted", "assigned", "accepted", "in_progress", "reopened")
+    categories = ("noise", "elevator", "parking", "sanitation")
+    async with sql_store.unit() as uow:
+        places = [await uow.registry.add(Community(name=f"社区{i}")) for i in range(3)]
+        grids = {
+            c.id: [await uow.registry.add(Grid(community_id=c.id, name=f"{k}网格")) for k in (1, 2)]
+            for c in places
+        }
+        tickets = []
+        for i in range(120):
+            place = rng.choice([*places, None])
+            # every hour of 20 days: local midnight (16:00 UTC) falls between tickets
+            created = now - timedelta(days=20) + timedelta(hours=rng.uniform(0, 20 * 24))
+            grid = rng.choice(grids[place.id] + [None]) if place else None
+            tickets.append(
+                await uow.tickets.add(
+                    Ticket(
+                        number=f"MH-H{i}",
+                        community_id=place.id if place else None,
+                        category=rng.choice(categories),
+                        priority=rng.choice(("urgent", "normal", "high")),
+                        grid_id=grid.id if grid else None,
+                        created_at=created,
+                    )
+                )
+            )
+    for step in range(600):
+        async with sql_store.unit() as uow:
+            ticket = await uow.tickets.get(rng.choice(tickets).id)
+            if ticket is None:  # deleted earlier
+                continue
+            move = rng.choice(
+                ("route", "accept", "resolve", "reopen", "rate", "recategorise", "transfer",
+                 "move", "merge", "delete")
+            )  # fmt: skip
+            at = ticket.created_at + timedelta(hours=rng.uniform(0.1, 80))
+            if move == "route":
+                ticket.status = "assigned"
+            elif move == "accept":
+                ticket.status, ticket.accepted_at = "accepted", at
+            elif move == "resolve":
+                ticket.status, ticket.resolved_at = "resolved", at
+                ticket.accepted_at = ticket.accepted_at or at - timedelta(minutes=30)
+            elif move == "reopen":
+                ticket.status, ticket.resolved_at = "reopened", None
+            elif move == "rate" and ticket.resolved_at is not None:
+                ticket.status, ticket.rating = "closed", rng.choice((0, 1, 3, 4, 5))
+            elif move == "recategorise":
+                ticket.category = rng.choice(categories)
+            elif move == "transfer" and ticket.community_id is not None:
+                ticket.grid_id = rng.choice([g.id for g in grids[ticket.community_id]] + [None])
+            elif move == "move":
+                place = rng.choice(places)
+                ticket.community_id, ticket.grid_id = place.id, None
+            elif move == "merge":
+                ticket.status = "merged"
+            elif move == "delete" and step % 7 == 0:
+                await uow.session.delete(ticket)
+                continue
+            await uow.tickets.save(ticket)
+    today = now.astimezone(zone).date()
+    filters = [
+        TicketFilter(),
+        TicketFilter(created_from=datetime.combine(today - timedelta(days=9), time(), zone)),
+        TicketFilter(
+            community_ids=(places[0].id,),
+            created_from=datetime.combine(today - timedelta(days=29), time(), zone),
+        ),
+        TicketFilter(
+            community_ids=(places[1].id, places[2].id),
+            created_from=datetime.combine(today - timedelta(days=4), time(), zone),
+        ),
+    ]
+    async with sql_store.unit() as uow:
+        q = uow.ticket_queries
+        for f in filters:
+            assert _daily_window(f, "Asia/Shanghai")[0]
+            got = await q.dashboard(f, open_statuses=opened, targets=targets, zone="Asia/Shanghai")
+            counted = await q.dashboard_from_tickets(
+                f, open_statuses=opened, targets=targets, zone="Asia/Shanghai"
+            )
+            assert _normalised(got) == _normalised(counted)
+            assert got.total > 0
+        everything = await q.dashboard(
+            filters[0], open_statuses=opened, targets=targets, zone="Asia/Shanghai"
+        )
+        # the history reached every figure: some resolved in time and some late, rated, open
+        assert 0 < everything.resolved_in_time < everything.resolved
+        assert everything.ratings and everything.open and len(everything.by_community) == 4
+        assert everything.median_accept_minutes is not None
+        # a window not starting at a local midnight is counted from the tickets
+        assert not _daily_window(TicketFilter(created_from=now), "Asia/Shanghai")[0]
