@@ -217,6 +217,16 @@ class Ticket(SQLModel, table=True):
             ).ddl_if(dialect="postgresql")
             for name in SEARCHED_COLUMNS
         ),
+        # a search within one community: its key and the description's trigrams in one GIN
+        # index (btree_gin, migration 0021_city_daily_search)
+        sa.Index(
+            "ix_ticket_community_description_trgm",
+            "community_id",
+            "description",
+            postgresql_using="gin",
+            postgresql_ops={"description": "gin_trgm_ops"},
+            info={"dialect": "postgresql"},
+        ).ddl_if(dialect="postgresql"),
         # the search's prefix look-ups of a ticket number ("MH-20261207…") and a phone number
         # (storage.admin_repositories._text_match): byte-order b-trees serve LIKE 'x%' under
         # any collation; SQLite scans
@@ -291,11 +301,12 @@ class TicketDaily(SQLModel, table=True):
 
     One row per (local day the tickets were reported, community, figure, value): how many of
     that day's tickets of that community have that status / category / grid / rating / day of
-    resolution. Triggers on ``ticket`` (migration ``0021_ticket_daily``, PostgreSQL and SQLite)
-    take a changed ticket's old values out and put its new ones in, in the ticket change's own
-    transaction, so the whole city's month is ~300,000 small rows instead of ~140,000 tickets
-    (``storage.admin_repositories.SqlTicketQueries.dashboard``). Days are Asia/Shanghai's
-    (``DAILY_ZONE``); ``community_id`` 0 stands for tickets without a community.
+    resolution. Triggers on ``ticket`` (migration ``0021_city_daily_search``, PostgreSQL and
+    SQLite) take a changed ticket's old values out and put its new ones in, in the ticket
+    change's own transaction. The dashboard (``SqlTicketQueries.dashboard``) sums a month of
+    these narrow rows (~250,000 for a 5-million-ticket city: a community reports ~11 tickets a
+    day) in one hashed pass instead of grouping ~130,000 tickets seven ways. Days are
+    Asia/Shanghai's (``DAILY_ZONE``); ``community_id`` 0 stands for tickets without one.
     """
 
     day: date = Field(primary_key=True)

@@ -90,9 +90,13 @@ async def stats(
         )
         # names of what the figures count: one community's grids, not the city's thousands
         grid_ids = [g for g, _ in counts.by_grid if g is not None]
-        grid_names = {
-            g.id: g.name for g in (await uow.registry.grids(ids=grid_ids) if grid_ids else ())
-        }
+        if community_ids is None and grid_ids:
+            # the whole city counts nearly every grid: reading them all (3,600: 20 ms) beats
+            # naming 3,600 ids in an IN list (170–370 ms)
+            grids = await uow.registry.grids()
+        else:
+            grids = await uow.registry.grids(ids=grid_ids) if grid_ids else ()
+        grid_names = {g.id: g.name for g in grids}
         counted = [x.community_id for x in counts.by_community if x.community_id is not None]
         street_of = {
             x.id: x.street_id

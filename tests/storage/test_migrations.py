@@ -37,7 +37,7 @@ CHAIN = (
     "0017_training_home",
     "0018_jobqueue",
     "0020_city_queries",
-    "0021_ticket_daily",
+    "0021_city_daily_search",
 )
 HEAD = CHAIN[-1]
 

@@ -1,7 +1,8 @@
 """the dashboard's daily counts (issue 13): table ticketdaily, kept in step with every ticket
-change by triggers on ticket (PostgreSQL and SQLite), backfilled from the existing tickets
+change by triggers on ticket (PostgreSQL and SQLite), backfilled from the existing tickets; and
+a (community, description) trigram index for a search within one community (PostgreSQL)
 
-Revision ID: 0021_ticket_daily
+Revision ID: 0021_city_daily_search
 Revises: 0020_city_queries
 Create Date: 2026-12-07 23:40:00
 """
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0021_ticket_daily'
+revision: str = '0021_city_daily_search'
 down_revision: str | None = '0020_city_queries'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -173,6 +174,15 @@ def upgrade() -> None:
             f'WHEN ({_pg_changed()}) EXECUTE FUNCTION ticketdaily_trigger()'
         )
         op.execute('SELECT ticketdaily_rebuild()')
+        # a search within one community: the community's key and the words' trigrams in one
+        # GIN index (btree_gin, a trusted extension like pg_trgm), so PostgreSQL intersects
+        # them instead of taking all of a common phrase's matches in the city (127,000 for
+        # '电梯门关不上') and keeping the community's few hundred
+        op.execute('CREATE EXTENSION IF NOT EXISTS btree_gin')
+        op.execute(
+            'CREATE INDEX IF NOT EXISTS ix_ticket_community_description_trgm ON ticket '
+            'USING gin (community_id, description gin_trgm_ops)'
+        )
     else:
         for statement in _sqlite_triggers():
             op.execute(statement)
@@ -181,6 +191,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
+        op.execute('DROP INDEX IF EXISTS ix_ticket_community_description_trgm')
         op.execute('DROP TRIGGER IF EXISTS ticketdaily_update ON ticket')
         op.execute('DROP TRIGGER IF EXISTS ticketdaily_insert_delete ON ticket')
         op.execute('DROP FUNCTION IF EXISTS ticketdaily_rebuild()')
