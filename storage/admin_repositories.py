@@ -504,9 +504,16 @@ _PHONE_PREFIX_DIGITS = 11  # a mobile number or longer: matched from the start o
 _TRIGRAM = re.compile(r"\w{3}")
 
 
+def _pattern(value: str) -> Any:
+    """A LIKE pattern written into the statement, not bound: psycopg prepares a statement run
+    five times, and PostgreSQL's generic plan of ``LIKE $1`` cannot use a trigram or prefix
+    index (it read a community's 12,600 tickets from the heap: 172 ms instead of 9 ms)."""
+    return sa.bindparam(None, value, type_=sa.String(), literal_execute=True)
+
+
 def _text_match(term: str) -> Any:
     """The search condition for ``term`` (stripped, not empty) on both backends."""
-    pattern = f"%{_escape_like(term)}%"
+    pattern = _pattern(f"%{_escape_like(term)}%")
     upper = term.upper()
     digits = term.isascii() and term.isdigit()
     # a term without letters (Chinese, digits) matches the same case-sensitively, and LIKE
@@ -529,11 +536,11 @@ def _text_match(term: str) -> Any:
     ]
     if upper.startswith(_NUMBER_PREFIX):
         # "MH-" begins every number and occurs nowhere else in it: a prefix (an index range)
-        wide.append(col(Ticket.number).like(f"{_escape_like(upper)}%", escape="\\"))
+        wide.append(col(Ticket.number).like(_pattern(f"{_escape_like(upper)}%"), escape="\\"))
     elif set(upper) <= _NUMBER_CHARS and not (digits and len(term) > _LONGEST_DIGIT_RUN_IN_NUMBER):
         wide.append(contains(col(Ticket.number)))
     if digits and len(term) >= _PHONE_PREFIX_DIGITS:
-        wide.append(col(Ticket.contact_phone).like(f"{term}%"))
+        wide.append(col(Ticket.contact_phone).like(_pattern(f"{term}%")))
     elif digits:
         wide.append(contains(col(Ticket.contact_phone)))
     return sa.or_(*wide)

@@ -224,6 +224,17 @@ async def test_search_finds_numbers_phones_and_words_as_a_substring_search_would
             TicketFilter(query="漏水", community_ids=(int(community.id or 0) + 1,))
         )
         assert (list(elsewhere.rows), elsewhere.total) == ([], 0)
+        # the patterns are written into the statement: quotes, backslashes and LIKE's own
+        # characters are searched for as they are
+        await uow.tickets.add(
+            Ticket(number="MH-20261209-0001", community_id=community.id, category="other",
+                   description="满意度100%_好'); DROP TABLE ticket; --\\斜杠", created_at=T0)
+        )  # fmt: skip
+        quoted = ["MH-20261209-0001"]
+        assert await found("0%_好'); DROP TABLE ticket; --") == quoted
+        assert await found("'") == quoted and await found("\\") == quoted
+        assert await found("%_") == quoted and await found("_") == quoted
+        assert await found("满意度100%_好'") == quoted and await found("100__") == []
 
 
 async def test_a_page_counts_matches_up_to_a_bound_then_says_more(sql_store: SqlStore) -> None:
