@@ -751,53 +751,34 @@ class SqlTicketQueries:
             return query
 
         n = sa.func.sum(d.n)
-        status, rating = d.dim == "status", d.dim == "rating"
-        sums = (
-            n.filter(status).label("total"),
-            n.filter(sa.and_(status, d.key.in_(list(open_statuses)))).label("open"),
-            n.filter(d.dim == "resolved").label("resolved"),
-            n.filter(rating).label("rated"),
-            sa.func.sum(d.n * sa.cast(d.key, sa.Integer)).filter(rating).label("rating_sum"),
-        )
+        status = d.dim == "status"
         found: dict[str, list[tuple[str, int]]] = {}
-        communities: list[Any] = []
         created: dict[date, int] = {}
         if self.s.get_bind().dialect.name == "postgresql":
-            # one pass over the month's rows, three groupings
+            # one pass over the month's rows, two groupings
             query = scoped(
                 sa.select(
                     d.dim,
                     d.key,
-                    d.community_id,
                     d.day,
                     sa.func.grouping(d.dim).label("g_figure"),
-                    sa.func.grouping(d.community_id).label("g_community"),
                     n.label("n"),
-                    *sums,
-                ).group_by(
-                    sa.func.grouping_sets(
-                        sa.tuple_(d.dim, d.key), sa.tuple_(d.community_id), sa.tuple_(d.day)
-                    )
-                )
+                    n.filter(status).label("reported"),
+                ).group_by(sa.func.grouping_sets(sa.tuple_(d.dim, d.key), sa.tuple_(d.day)))
             )
-            rows = (await self.s.execute(query.order_by(d.community_id, d.dim, d.key))).all()
-            for row in rows:
+            for row in (await self.s.execute(query.order_by(d.dim, d.key))).all():
                 if row.g_figure == 0:
                     if row.n:
                         found.setdefault(row.dim, []).append((row.key, int(row.n)))
-                elif row.g_community == 0:
-                    communities.append(row)
-                elif row.total:
-                    created[row.day] = int(row.total)
+                elif row.reported:
+                    created[row.day] = int(row.reported)
         else:
             figures = scoped(sa.select(d.dim, d.key, n).group_by(d.dim, d.key).having(n != 0))
             for dim, key, count in (await self.s.execute(figures.order_by(d.dim, d.key))).all():
                 found.setdefault(dim, []).append((key, int(count)))
-            per_community = scoped(sa.select(d.community_id, *sums).group_by(d.community_id))
-            communities = list((await self.s.execute(per_community.order_by(d.community_id))).all())
             per_day = scoped(sa.select(d.day, n).where(status).group_by(d.day).having(n != 0))
             created = {day: int(count) for day, count in (await self.s.execute(per_day)).all()}
-        times = await self._dashboard_times(f, targets, zone)
+        times = await self._dashboard_times(f, open_statuses, targets, zone)
         statuses = found.get("status", [])
         ratings = found.get("rating", [])
         resolved_days = found.get("resolved", [])
@@ -814,41 +795,46 @@ class SqlTicketQueries:
             median_resolve_minutes=times.median_resolve_minutes,
             resolved=sum(count for _, count in resolved_days),
             resolved_in_time=times.resolved_in_time,
-            by_community=[
-                CommunityCounts(
-                    row.community_id or None,
-                    int(row.total or 0),
-                    int(row.open or 0),
-                    int(row.resolved or 0),
-                    times.in_time_by_community.get(row.community_id or None, 0),
-                    int(row.rated or 0),
-                    int(row.rating_sum or 0),
-                )
-                for row in communities
-                if row.total
-            ],
+            by_community=times.by_community,
         )
 
-    async def _dashboard_times(self, f: TicketFilter, targets: ResolveTargets, zone: str) -> _Times:
-        """What the daily counts cannot hold: medians and resolved within target (the targets
-        are the SLA policy of the moment), from the tickets in one pass."""
+    async def _dashboard_times(
+        self, f: TicketFilter, open_statuses: Sequence[str], targets: ResolveTargets, zone: str
+    ) -> _Times:
+        """What the daily counts cannot hold — medians, and resolved within target (the
+        targets are the SLA policy of the moment) — from the tickets, with each community's
+        figures for the per-street table in the same pass (a hash aggregate)."""
         if self.s.get_bind().dialect.name != "postgresql":
-            counts = _dashboard_of(await self.timings(f), (), targets, ZoneInfo(zone))
+            counts = _dashboard_of(await self.timings(f), open_statuses, targets, ZoneInfo(zone))
             return _Times(
                 counts.median_accept_minutes,
                 counts.median_resolve_minutes,
                 counts.resolved_in_time,
-                {c.community_id: c.resolved_in_time for c in counts.by_community},
+                sorted(counts.by_community, key=lambda c: c.community_id or 0),
             )
         t = _dashboard_rows(f, zone)
         target = _target_expression(t.c.category, t.c.priority, targets)
-        in_time = sa.func.count().filter(
-            sa.and_(t.c.resolved_at.is_not(None), t.c.resolve_seconds <= target)
-        )
+        resolved = t.c.resolved_at.is_not(None)
+        rated = sa.and_(t.c.rating.is_not(None), t.c.rating != 0)
         # two statements: a hash aggregate per community, and the two sorts of the medians
         # (one statement with GROUPING SETS sorts the month by community as well: slower)
-        per_community = sa.select(t.c.community_id, in_time).group_by(t.c.community_id)
-        by_community = {c: int(n) for c, n in (await self.s.execute(per_community)).all()}
+        per_community = (
+            sa.select(
+                t.c.community_id,
+                sa.func.count(),
+                sa.func.count().filter(t.c.status.in_(list(open_statuses))),
+                sa.func.count().filter(resolved),
+                sa.func.count().filter(sa.and_(resolved, t.c.resolve_seconds <= target)),
+                sa.func.count().filter(rated),
+                sa.func.coalesce(sa.func.sum(t.c.rating).filter(rated), 0),
+            )
+            .group_by(t.c.community_id)
+            .order_by(t.c.community_id)
+        )
+        by_community = [
+            CommunityCounts(row[0], *(int(x) for x in row[1:]))
+            for row in (await self.s.execute(per_community)).all()
+        ]
         medians = sa.select(
             sa.func.percentile_cont(0.5).within_group(t.c.accept_minutes),
             sa.func.percentile_cont(0.5).within_group(t.c.resolve_seconds / 60),
@@ -857,7 +843,7 @@ class SqlTicketQueries:
         return _Times(
             None if accept is None else float(accept),
             None if resolve is None else float(resolve),
-            sum(by_community.values()),
+            sum(c.resolved_in_time for c in by_community),
             by_community,
         )
 
@@ -949,7 +935,7 @@ class _Times:
     median_accept_minutes: float | None
     median_resolve_minutes: float | None
     resolved_in_time: int
-    in_time_by_community: dict[int | None, int]
+    by_community: list[CommunityCounts]
 
 
 def _daily_window(f: TicketFilter, zone: str) -> tuple[bool, date | None]:
