@@ -191,6 +191,10 @@ _CUES: tuple[tuple[str, _Cue], ...] = (
         ),
         _Cue("trapped", _TRAPPED_WHERE, unless=_NOT_PEOPLE),
     ),
+    (  # a person locked in a room from inside or out ("孩子反锁在屋里"), not a key or a phone
+        r"反锁在|(?:关|锁)在了?(?:屋|房间|房里|家|卫生间|厕所|浴室|洗手间|阳台|储藏室|地下室)",
+        _Cue("trapped", ((_PERSON_C, ("119",)),), unless=_NOT_PEOPLE),
+    ),
     (  # someone inside a lift that is stuck
         _any(
             r"在电梯(?:里|内|中|间)|里[面边头]的(?:人|孩子|小孩|老人)",
