@@ -786,7 +786,7 @@ class SqlTicketQueries:
             total=sum(count for _, count in statuses),
             open=sum(count for key, count in statuses if key in open_statuses),
             by_category=found.get("category", []),
-            by_grid=[(int(key) if key else None, count) for key, count in found.get("grid", [])],
+            by_grid=times.by_grid,
             by_status=statuses,
             created_per_day=created,
             resolved_per_day={date.fromisoformat(key): count for key, count in resolved_days},
@@ -802,8 +802,9 @@ class SqlTicketQueries:
         self, f: TicketFilter, open_statuses: Sequence[str], targets: ResolveTargets, zone: str
     ) -> _Times:
         """What the daily counts cannot hold — medians, and resolved within target (the
-        targets are the SLA policy of the moment) — from the tickets, with each community's
-        figures for the per-street table in the same pass (a hash aggregate)."""
+        targets are the SLA policy of the moment) — from the tickets, with each grid's count
+        and each community's figures for the per-street table in the same pass (a hash
+        aggregate of a few thousand groups)."""
         if self.s.get_bind().dialect.name != "postgresql":
             counts = _dashboard_of(await self.timings(f), open_statuses, targets, ZoneInfo(zone))
             return _Times(
@@ -811,16 +812,18 @@ class SqlTicketQueries:
                 counts.median_resolve_minutes,
                 counts.resolved_in_time,
                 sorted(counts.by_community, key=lambda c: c.community_id or 0),
+                sorted(counts.by_grid, key=lambda g: (g[0] is None, g[0] or 0)),
             )
         t = _dashboard_rows(f, zone)
         target = _target_expression(t.c.category, t.c.priority, targets)
         resolved = t.c.resolved_at.is_not(None)
         rated = sa.and_(t.c.rating.is_not(None), t.c.rating != 0)
-        # two statements: a hash aggregate per community, and the two sorts of the medians
-        # (one statement with GROUPING SETS sorts the month by community as well: slower)
-        per_community = (
+        # two statements: a hash aggregate per community and grid, and the two sorts of the
+        # medians (one statement with GROUPING SETS sorts the month as well: slower)
+        per_grid = (
             sa.select(
                 t.c.community_id,
+                t.c.grid_id,
                 sa.func.count(),
                 sa.func.count().filter(t.c.status.in_(list(open_statuses))),
                 sa.func.count().filter(resolved),
@@ -828,13 +831,18 @@ class SqlTicketQueries:
                 sa.func.count().filter(rated),
                 sa.func.coalesce(sa.func.sum(t.c.rating).filter(rated), 0),
             )
-            .group_by(t.c.community_id)
+            .group_by(t.c.community_id, t.c.grid_id)
             .order_by(t.c.community_id)
         )
-        by_community = [
-            CommunityCounts(row[0], *(int(x) for x in row[1:]))
-            for row in (await self.s.execute(per_community)).all()
-        ]
+        communities: dict[int | None, list[int]] = {}
+        grids: dict[int | None, int] = {}
+        for community_id, grid_id, *figures in (await self.s.execute(per_grid)).all():
+            sums = communities.setdefault(community_id, [0] * len(figures))
+            for i, figure in enumerate(figures):
+                sums[i] += int(figure)
+            grids[grid_id] = grids.get(grid_id, 0) + int(figures[0])
+        by_community = [CommunityCounts(c, *sums) for c, sums in communities.items()]
+        by_grid = sorted(grids.items(), key=lambda g: (g[0] is None, g[0] or 0))
         medians = sa.select(
             sa.func.percentile_cont(0.5).within_group(t.c.accept_minutes),
             sa.func.percentile_cont(0.5).within_group(t.c.resolve_seconds / 60),
@@ -845,6 +853,7 @@ class SqlTicketQueries:
             None if resolve is None else float(resolve),
             sum(c.resolved_in_time for c in by_community),
             by_community,
+            by_grid,
         )
 
     async def recategorised(
@@ -936,6 +945,7 @@ class _Times:
     median_resolve_minutes: float | None
     resolved_in_time: int
     by_community: list[CommunityCounts]
+    by_grid: list[tuple[int | None, int]]
 
 
 def _daily_window(f: TicketFilter, zone: str) -> tuple[bool, date | None]:

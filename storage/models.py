@@ -300,19 +300,21 @@ class TicketDaily(SQLModel, table=True):
     """The dashboard's counts, kept by the database in step with every ticket change.
 
     One row per (local day the tickets were reported, community, figure, value): how many of
-    that day's tickets of that community have that status / category / grid / rating / day of
-    resolution. Triggers on ``ticket`` (migration ``0021_city_daily_search``, PostgreSQL and
-    SQLite) take a changed ticket's old values out and put its new ones in, in the ticket
-    change's own transaction. The dashboard (``SqlTicketQueries.dashboard``) sums a month of
-    these narrow rows (~250,000 for a 5-million-ticket city: a community reports ~11 tickets a
-    day) in one hashed pass instead of grouping ~130,000 tickets seven ways. Days are
-    Asia/Shanghai's (``DAILY_ZONE``); ``community_id`` 0 stands for tickets without one.
+    that day's tickets of that community have that status / category / rating / day of
+    resolution (grids are counted from the tickets with the medians: a city's 3,600 grids
+    would add half as many rows again). Triggers on ``ticket`` (migration
+    ``0021_city_daily_search``, PostgreSQL and SQLite) take a changed ticket's old values out
+    and put its new ones in, in the ticket change's own transaction. The dashboard
+    (``SqlTicketQueries.dashboard``) sums a month of these narrow rows (~170,000 for a
+    5-million-ticket city: a community reports ~11 tickets a day) in one hashed pass instead
+    of grouping ~130,000 tickets seven ways. Days are Asia/Shanghai's (``DAILY_ZONE``);
+    ``community_id`` 0 stands for tickets without one.
     """
 
     day: date = Field(primary_key=True)
     community_id: int = Field(primary_key=True)
-    dim: str = Field(primary_key=True, max_length=10)  # status|category|grid|rating|resolved
-    key: str = Field(primary_key=True, max_length=40)  # grid id / rating as text, '' for none
+    dim: str = Field(primary_key=True, max_length=10)  # status|category|rating|resolved
+    key: str = Field(primary_key=True, max_length=40)  # rating as text, resolved day ISO
     n: int = 0
 
 

@@ -25,7 +25,6 @@ _CHANGED = (
     'community_id',
     'status',
     'category',
-    'grid_id',
     'rating',
     'resolved_at',
 )
@@ -46,7 +45,6 @@ BEGIN
     SELECT d, c, v.dim, v.key, delta
     FROM (VALUES
         ('category', t.category),
-        ('grid', coalesce(t.grid_id::text, '')),
         ('rating', CASE WHEN t.rating <> 0 THEN t.rating::text END),
         ('resolved', to_char({_PG_LOCAL_DAY.format('t.resolved_at')}, 'YYYY-MM-DD')),
         ('status', t.status)
@@ -80,13 +78,13 @@ LANGUAGE sql AS $$
     SELECT day, c, v.dim, v.key, count(*)
     FROM (
         SELECT {_PG_LOCAL_DAY.format('created_at')} AS day, coalesce(community_id, 0) AS c,
-               category, coalesce(grid_id::text, '') AS grid,
+               category,
                CASE WHEN rating <> 0 THEN rating::text END AS rating,
                to_char({_PG_LOCAL_DAY.format('resolved_at')}, 'YYYY-MM-DD') AS resolved, status
         FROM ticket
     ) t
     CROSS JOIN LATERAL (VALUES
-        ('category', t.category), ('grid', t.grid), ('rating', t.rating),
+        ('category', t.category), ('rating', t.rating),
         ('resolved', t.resolved), ('status', t.status)
     ) AS v (dim, key)
     WHERE v.key IS NOT NULL
@@ -108,7 +106,6 @@ def _sqlite_figures(row: str) -> list[tuple[str, str, str]]:
     """(figure, key expression, condition) of one ticket row (NEW or OLD)."""
     return [
         ('category', f'{row}.category', '1'),
-        ('grid', f"coalesce(CAST({row}.grid_id AS TEXT), '')", '1'),
         ('rating', f'CAST({row}.rating AS TEXT)', f'{row}.rating IS NOT NULL AND {row}.rating <> 0'),
         ('resolved', _SQLITE_DAY.format(f'{row}.resolved_at'), f'{row}.resolved_at IS NOT NULL'),
         ('status', f'{row}.status', '1'),
