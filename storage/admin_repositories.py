@@ -658,7 +658,13 @@ class SqlTicketQueries:
             # falls through to the whole table (where its trigram index pays)
             newest = (await self.s.execute(sa.select(sa.func.max(col(Ticket.id))))).scalar()
             if newest is not None and newest > RECENT_WINDOW:
-                recent = query.where(col(Ticket.id) > newest - RECENT_WINDOW)
+                # written into the statement like the patterns: a generic plan of `id > $1`
+                # guesses a third of the city and takes the phrase's trigram bitmap instead
+                # (400 ms instead of 20 once psycopg prepared the statement)
+                since = sa.bindparam(
+                    None, newest - RECENT_WINDOW, type_=sa.Integer(), literal_execute=True
+                )
+                recent = query.where(col(Ticket.id) > since)
                 rows = await self._rows(recent, f, limit, offset)
                 if len(rows) == limit:
                     if await self._count(recent, bound) > bound:
