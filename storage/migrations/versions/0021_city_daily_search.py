@@ -40,7 +40,7 @@ DECLARE
     d date := {_PG_LOCAL_DAY.format('t.created_at')};
     c integer := coalesce(t.community_id, 0);
 BEGIN
-    -- one statement, its rows in a fixed order: concurrent changes lock them in that order
+    -- the ticket's four figures in one statement (rows that reach 0 stay, read as nothing)
     INSERT INTO ticketdaily AS a (day, community_id, dim, key, n)
     SELECT d, c, v.dim, v.key, delta
     FROM (VALUES
