@@ -125,7 +125,10 @@ class WeChatRuntime:
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrent)
-        self._waiting = 0  # owned messages stored and waiting for a processing slot
+        # owned messages from their arrival until they take a processing slot (or turn out to
+        # need none): counted from the admission decision on, so that a burst whose messages
+        # are all still being stored already counts in full
+        self._waiting = 0
         # arrivals not yet stored; above ``max_concurrent`` of them no new processing starts
         # (admission first: see `_admission_first`)
         self._arriving = 0
@@ -368,6 +371,7 @@ class WeChatRuntime:
             # admission control: the queue is long, so this message cannot be answered within
             # the budget; flag it late before the owner starts (the owner pushes the answer)
             await self.sessions.set_value(self._late_key(incoming), "1", ttl_seconds=LATE_SECONDS)
+        self._waiting += 1  # until `_own` takes a processing slot or needs none
         task = self.spawn(
             self._own(incoming, stored, push=push, deadline=deadline, on_stored=on_stored),
             f"wechat:{incoming.key}",
@@ -412,6 +416,28 @@ class WeChatRuntime:
         on_stored: Callable[[], None] | None = None,
     ) -> list[Outbound] | None:
         """Fetch the photo, persist, process; push the replies when nobody waits for them."""
+        queued = True
+
+        def unqueue() -> None:
+            nonlocal queued
+            if queued:
+                queued = False
+                self._waiting -= 1
+
+        try:
+            return await self._own_queued(incoming, stored, unqueue, push, deadline, on_stored)
+        finally:
+            unqueue()
+
+    async def _own_queued(
+        self,
+        incoming: Incoming,
+        stored: asyncio.Event,
+        unqueue: Callable[[], None],
+        push: bool,
+        deadline: float,
+        on_stored: Callable[[], None] | None,
+    ) -> list[Outbound] | None:
         service = self.container.service
         try:
             inbound, direct = await self._complete(incoming)
@@ -431,12 +457,11 @@ class WeChatRuntime:
             replies = [await self._answer_directly(receipt.inbound_id, inbound, direct)]
         else:
             # a bounded number at once keeps the event loop free to answer (holding) replies
-            self._waiting += 1
             try:
                 await self._admission_first(deadline)
                 await self._slots.acquire()
             finally:
-                self._waiting -= 1
+                unqueue()
             try:
                 replies = await service.process(receipt.inbound_id, inbound)
             finally:

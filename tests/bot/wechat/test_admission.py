@@ -84,3 +84,40 @@ async def test_turns_start_at_once_when_few_arrivals_wait(
         assert answer.text and "正在为您处理" not in answer.text
         release.set()
         assert (await later).status == 200
+
+
+async def test_a_burst_beyond_the_admission_queue_gets_the_holding_reply_once_stored(
+    wechat_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one turn at a time, two more may wait for theirs: the rest of a burst of 8 cannot be
+    # answered within the budget and gets the holding reply as soon as it is stored, not at
+    # the deadline (the queue counts a message from its arrival, not from its storing)
+    async with wechat_app(max_concurrent=1, admission_queue=2, passive_budget_seconds=3.0) as w:
+        service = w.container.service
+        process = service.process
+        release = asyncio.Event()
+
+        async def slow_process(inbound_id: int, msg: Any) -> Any:
+            await release.wait()  # the turns are slow (a busy database, a long NLU parse)
+            return await process(inbound_id, msg)
+
+        monkeypatch.setattr(service, "process", slow_process)
+        openids = [f"oQueue{i:06d}" for i in range(8)]
+        answers = await asyncio.gather(
+            *(
+                w.wire.post(payload("text", openid=o, content="你好", msg_id=next_msg_id()))
+                for o in openids
+            )
+        )
+        release.set()
+        assert all(a.status == 200 and a.text for a in answers)
+        held = [
+            openid
+            for openid, a in zip(openids, answers, strict=True)
+            if a.text and "正在为您处理" in a.text and a.elapsed < 1.5
+        ]
+        assert len(held) >= 5, [(a.text, round(a.elapsed, 2)) for a in answers]
+        # each of them gets the turn's answer afterwards, pushed
+        await eventually(
+            lambda: all(w.fake.texts_to(o) for o in held), wait=30, what="the pushed answers"
+        )
