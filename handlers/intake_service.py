@@ -78,8 +78,14 @@ class InboundBatcher:
             StorageUnavailable: the database is unreachable (the caller journals it).
             StorageError: the message could not be stored.
         """
-        future: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Recorded] = loop.create_future()
         future.add_done_callback(_observe)
+        if self._writer is not None and self._writer.get_loop() is not loop:
+            # a new event loop (a CLI command after another): whatever waited on the old one
+            # was abandoned with it
+            self._pending = [(m, f) for m, f in self._pending if f.get_loop() is loop]
+            self._writer = None
         self._pending.append((message, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="inbound-batcher")

@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from handlers.messages import Inbound
+from handlers.service import Receipt
+from storage.errors import StorageError
 
 QUIET = {  # the background loops stay asleep: only the arrivals talk to the database
     "outbox_poll_seconds": 3600,
@@ -77,3 +80,23 @@ async def test_a_retried_message_id_is_still_refused_when_it_arrives_in_a_burst(
         async with app.container.store.unit() as uow:
             rows = await uow.inbound.recent_for_user("web", "r0", limit=50)
         assert sorted(r.message_id for r in rows) == ["earlier-0", "later-0", "later-9"]
+
+
+async def test_one_message_the_database_refuses_does_not_cost_the_others_theirs(
+    start_app: Any,
+) -> None:
+    async with start_app(load_demo=False, **QUIET) as app:
+        if app.container.database.is_sqlite:
+            pytest.skip("SQLite stores an over-long id; PostgreSQL refuses it (varchar(128))")
+        service = app.container.service
+        good = arrivals(3, "fine")
+        bad = Inbound(channel="web", user_id="r-bad", message_id="x" * 200, text="太长")
+        results = await asyncio.gather(
+            *(service.receive(m) for m in [good[0], bad, *good[1:]]), return_exceptions=True
+        )
+        assert isinstance(results[1], StorageError)
+        stored = [r for i, r in enumerate(results) if i != 1]
+        assert all(isinstance(r, Receipt) and r.new for r in stored), results
+        async with app.container.store.unit() as uow:
+            for message in good:
+                assert await uow.inbound.by_message_id("web", message.message_id) is not None
