@@ -12,7 +12,7 @@ sequenceDiagram
     participant DB as store (one transaction)
     participant K as session store
     C->>S: Inbound
-    S->>DB: record inbound (unique channel+message id)
+    S->>DB: record inbound (unique channel+message id; one INSERT for arrivals together)
     S->>K: lock conversation, load state
     S->>S: parse (NLU), step (pure)
     S->>DB: tickets, events, outbox, inbound done — commit
