@@ -250,6 +250,11 @@ async def chat_client(model_dir: Path) -> AsyncIterator[Any]:
             # 600 new residents from one client address in a few minutes: the per-address
             # token buckets (an abuse defence) would answer most of them "too fast".
             rate_limits={"enabled": False},
+            # Conversation state in process, whatever MINHU_REDIS_URL says: residents are named
+            # bench-resident-<i> in every run, so state left in a shared Redis by an earlier run
+            # (an unfinished confirmation, a pending question) would answer this run's first
+            # message (measured: 7 of 22 "filed wrong" came from the previous run's state).
+            redis_url=None,
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):
