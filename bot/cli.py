@@ -61,6 +61,53 @@ def privacy_purge(
     typer.echo(asyncio.run(main()))
 
 
+journal_app = typer.Typer(
+    help="The inbound journal (messages kept in Redis while PostgreSQL was down).",
+    no_args_is_help=True,
+)
+app.add_typer(journal_app, name="journal")
+
+
+@journal_app.command("buried")
+def journal_buried(
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="at most this many")] = 100,
+) -> None:
+    """List journaled messages set aside because they could not be stored (text masked)."""
+    from nlu.pii import mask
+    from storage.errors import StorageError
+    from storage.journal import RedisInboundJournal
+
+    settings = load_settings()
+    if settings.redis_url is None:
+        raise fail("没有配置 Redis（MINHU_REDIS_URL），也就没有入站日志 / no Redis, no journal", 2)
+
+    async def main() -> list[str]:
+        journal = RedisInboundJournal(settings.redis_url or "", prefix=settings.redis_prefix)
+        try:
+            found = await journal.buried(limit)
+        finally:
+            await journal.close()
+        lines = []
+        for b in found:
+            try:
+                entry = json.loads(b.raw)
+                text = str(entry.get("payload", {}).get("text", ""))
+                who = f"{entry.get('channel', '?')} {entry.get('message_id', '?')}"
+            except (ValueError, AttributeError):
+                text, who = b.raw, "?"
+            preview = mask(text)[:60].replace("\n", " ")
+            lines.append(
+                f"{b.entry_id}  {b.buried_at:%Y-%m-%d %H:%M:%S}  {who}  {b.reason}  {preview}"
+            )
+        return lines
+
+    try:
+        lines = asyncio.run(main())
+    except StorageError as e:
+        raise fail(f"读取入站日志失败 / could not read the journal: {e}", 1) from e
+    typer.echo("\n".join(lines) if lines else "没有被搁置的消息 / nothing set aside")
+
+
 objects_app = typer.Typer(help="Photos and models in the object store.", no_args_is_help=True)
 app.add_typer(objects_app, name="objects")
 

@@ -398,6 +398,58 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "· Live wires, sparks or an electric shock: keep away, do not touch, switch off "
         "the mains, then call the power repair line 95598.",
     },
+    # the same number, worded for the hazard that calls for it (danger.advice_text)
+    "advice.119.trapped": {
+        "zh": "· 有人被困在屋里、阳台或其他地方出不来：请立即拨打119请消防救援，让被困的人"
+        "待在安全处、保持冷静，不要冒险攀爬或强行破门。",
+        "en": "· Someone is shut in (a room, a balcony or elsewhere): call 119 (fire and "
+        "rescue) now; keep them calm and somewhere safe, and do not climb or force the door.",
+    },
+    "advice.120.electric_shock": {
+        "zh": "· 有人触电：先拉下电闸（总开关），或用干燥的木棍、塑料把电线挑开，千万不要"
+        "直接用手拉人；然后立即拨打120。",
+        "en": "· Someone has had an electric shock: switch off the mains or push the wire away "
+        "with something dry (wood, plastic), never pull them by hand; then call 120 now.",
+    },
+    "advice.110.fire": {
+        "zh": "· 有人故意放火：请立即拨打110报警，远离放火的人，不要与其对峙。",
+        "en": "· Someone is setting fires: call 110 (police) now and keep away from them.",
+    },
+    "advice.110.injury": {
+        "zh": "· 有人想轻生或有坠楼危险：请立即拨打110，尽量有人陪着、耐心跟他/她说话，"
+        "不要刺激，移开刀具、药品等危险物品。",
+        "en": "· Someone may harm themselves or fall: call 110 now; stay with them, talk "
+        "calmly, do not provoke, and move knives, pills and the like out of reach.",
+    },
+    "advice.110.falling_object": {
+        "zh": "· 有人往楼下扔东西：请立即拨打110报警，远离楼下区域；能安全的话记下大致的楼层"
+        "和窗户位置。",
+        "en": "· Someone is throwing things from above: call 110 (police) now and keep away "
+        "from below; if it is safe, note roughly which floor and window.",
+    },
+    "advice.119.falling_object": {
+        "zh": "· 高处的东西松动、随时可能掉下来：请立即拨打119，远离下方区域并提醒行人绕行。",
+        "en": "· Something high up is loose and may fall: call 119 now, keep away from below "
+        "and warn passers-by.",
+    },
+    "advice.110.vulnerable_person": {
+        "zh": "· 孩子或老人走失、独自在家或处境危险：请立即拨打110求助，说清位置和他们的衣着、"
+        "样貌；能安全陪在旁边的话，请先陪着、安抚他们。",
+        "en": "· A child or an elderly person is missing, alone or at risk: call 110 now and "
+        "say where and what they look like; if you can safely stay with them, do.",
+    },
+    "advice.119.vulnerable_person": {
+        "zh": "· 有人（尤其是孩子和老人）被锁在车里屋里、被卡住、爬到窗台阳台外或掉进水里井里："
+        "请立即拨打119请消防救援；不要大声惊吓，不要独自冒险攀爬、破拆或下水。",
+        "en": "· Someone (above all a child or an elderly person) is locked in a car or a room, "
+        "stuck, out on a ledge or in the water: call 119 (fire and rescue) now; do not "
+        "startle them, and do not climb, break in or go into the water alone.",
+    },
+    "advice.110.call_for_help": {
+        "zh": "· 有人呼救：请立即拨打110报警，说清具体位置；不要独自冒险靠近。",
+        "en": "· Someone is calling for help: call 110 (police) now and say exactly where; do "
+        "not go in alone.",
+    },
     "hazard.trapped": {"zh": "有人被困", "en": "someone trapped"},
     "hazard.electric_shock": {"zh": "有人触电", "en": "electric shock"},
     "hazard.fire": {"zh": "起火/冒烟/火花", "en": "fire, smoke or sparks"},
@@ -429,6 +481,18 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "您有{count}个待办工单，请在指令后写明工单号，如“{command} {number}”。",
         "en": "You have {count} open tasks; add the ticket number, e.g. '{command} {number}'.",
     },
+    "worker.which_free": {
+        "zh": "您有{count}个工单，要{command}哪一个？请点下面的按钮，或写明工单号，"
+        "如“{command} {number} 说明”。",
+        "en": "You have {count} tasks; which one to {command}? Tap one, or add the number, "
+        "e.g. '{command} {number} note'.",
+    },
+    "worker.confirm_free": {
+        "zh": "把这句话作为工单 {number} 的{action}说明发给居民吗？\n{task}\n“{note}”",
+        "en": "Send this to the resident as the {action} note of {number}?\n{task}\n'{note}'",
+    },
+    "worker.button.confirm_free": {"zh": "确认{action}", "en": "Confirm {action}"},
+    "worker.button.as_progress": {"zh": "只记为进展", "en": "Record as progress"},
     "worker.not_found": {
         "zh": "没有找到工单 {number}。",
         "en": "Ticket {number} was not found.",

@@ -78,6 +78,15 @@ def _community_of(
     return found
 
 
+def _refuse_if_any(errors: list[RowError]) -> None:
+    """All or nothing: any bad row refuses the whole file, every bad row said."""
+    if errors:
+        raise ImportFailed(
+            f"有 {len(errors)} 行有误，未导入任何数据",
+            detail=[{"row": e.row, "message": e.message} for e in sorted(errors, key=line_of)],
+        )
+
+
 class RegistryImports:
     """CSV in and out of the registry on behalf of a console account.
 
@@ -153,13 +162,7 @@ class RegistryImports:
                     for line, body, _ in planned
                 ]
                 errors.extend(ambiguities(final))
-            if errors:
-                raise ImportFailed(
-                    f"有 {len(errors)} 行有误，未导入任何数据",
-                    detail=[
-                        {"row": e.row, "message": e.message} for e in sorted(errors, key=line_of)
-                    ],
-                )
+            _refuse_if_any(errors)
             for _, body, existing in plans:
                 row_obj = existing or Building(community_id=body.community_id, name=body.name)
                 row_obj.grid_id = body.grid_id
@@ -170,16 +173,7 @@ class RegistryImports:
                     result.created += 1
                 else:
                     result.updated += 1
-            await audit_service.record(
-                uow,
-                p,
-                "registry.building.import",
-                now=self.clock.now(),
-                target_type="building",
-                summary=f"导入楼栋：新增 {result.created}，更新 {result.updated}",
-                after={"created": result.created, "updated": result.updated},
-                ip=ip,
-            )
+            await self._audit(uow, p, "building", "楼栋", result, ip)
         self.registry.on_change()
         return result
 
@@ -195,6 +189,8 @@ class RegistryImports:
             communities, default = await _import_context(uow, p, community_id)
             errors: list[RowError] = []
             plans: list[tuple[WorkerIn, GridWorker | None]] = []
+            grids_by_community: dict[int, dict[str, Grid]] = {}
+            workers_by_community: dict[int, list[GridWorker]] = {}
             seen: dict[tuple[int, str], int] = {}
             claimed: dict[tuple[str, str], int] = {}
             for line, row in rows:
@@ -202,7 +198,10 @@ class RegistryImports:
                 if community is None or community.id is None:
                     continue
                 cid = community.id
-                grids = {g.name: g for g in await uow.registry.grids(cid)}
+                if cid not in grids_by_community:
+                    grids_by_community[cid] = {g.name: g for g in await uow.registry.grids(cid)}
+                    workers_by_community[cid] = list(await uow.registry.workers(cid))
+                grids = grids_by_community[cid]
                 grid_name = row.get("grid", "")
                 if grid_name and grid_name not in grids:
                     errors.append(RowError(line, f"社区“{community.name}”没有网格“{grid_name}”"))
@@ -234,7 +233,7 @@ class RegistryImports:
                     errors.append(RowError(line, f"“{body.name}”在第 {seen[key]} 行已出现"))
                     continue
                 seen[key] = line
-                same = [w for w in await uow.registry.workers(cid) if w.name == body.name]
+                same = [w for w in workers_by_community[cid] if w.name == body.name]
                 if len(same) > 1:
                     errors.append(RowError(line, f"本社区有多名“{body.name}”，无法确定更新哪一位"))
                     continue
@@ -259,13 +258,7 @@ class RegistryImports:
                         )
                     claimed[(ref.channel, ref.user_id)] = line
                 plans.append((body, existing))
-            if errors:
-                raise ImportFailed(
-                    f"有 {len(errors)} 行有误，未导入任何数据",
-                    detail=[
-                        {"row": e.row, "message": e.message} for e in sorted(errors, key=line_of)
-                    ],
-                )
+            _refuse_if_any(errors)
             for body, existing in plans:
                 worker = existing or GridWorker(name=body.name, community_id=body.community_id)
                 worker.role, worker.grid_id, worker.phone = body.role, body.grid_id, body.phone
@@ -280,18 +273,23 @@ class RegistryImports:
                     result.created += 1
                 else:
                     result.updated += 1
-            await audit_service.record(
-                uow,
-                p,
-                "registry.worker.import",
-                now=self.clock.now(),
-                target_type="worker",
-                summary=f"导入人员：新增 {result.created}，更新 {result.updated}",
-                after={"created": result.created, "updated": result.updated},
-                ip=ip,
-            )
+            await self._audit(uow, p, "worker", "人员", result, ip)
         self.registry.on_change()
         return result
+
+    async def _audit(
+        self, uow: UnitOfWork, p: Principal, target: str, label: str, result: ImportResult, ip: str
+    ) -> None:
+        await audit_service.record(
+            uow,
+            p,
+            f"registry.{target}.import",
+            now=self.clock.now(),
+            target_type=target,
+            summary=f"导入{label}：新增 {result.created}，更新 {result.updated}",
+            after={"created": result.created, "updated": result.updated},
+            ip=ip,
+        )
 
     async def export_buildings(self, p: Principal, community_id: int | None = None) -> str:
         view = await self.registry.load(p, community_id)

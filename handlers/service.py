@@ -60,6 +60,9 @@ from storage.journal import InboundJournal, JournalEntry, new_owner
 
 log = logging.getLogger("minhu.service")
 
+DRAIN_TRIES = 3
+"""Drain passes a journaled message gets before it is set aside (`drain_journal`)."""
+
 
 # --- configuration and results ----------------------------------------------------------------
 
@@ -138,6 +141,7 @@ class MinhuService:
         self.journal = journal
         self._journal_owner = new_owner()
         self._journal_down = False
+        self._drain_failures: dict[str, int] = {}
         self.metrics = metrics or NoMetrics()
         self.sessions = sessions
         self.interpreter = interpreter
@@ -433,10 +437,22 @@ class MinhuService:
         if not await journal.lease(owner, lease_seconds):
             return 0
         drained = 0
+        held: set[tuple[str, str]] = set()  # senders whose earlier message failed this pass
         try:
             for entry in await journal.pending(limit):
-                await self._drain_one(entry)
-                await journal.ack(entry)
+                if (entry.channel, entry.user_id) in held:
+                    continue  # behind their own failed message: theirs keep their order
+                try:
+                    await self._drain_one(entry)
+                except StorageUnavailable:
+                    raise  # the database went away again: stop, everything stays journaled
+                except Exception as e:
+                    if not await self._drain_failed(journal, entry, e):
+                        held.add((entry.channel, entry.user_id))
+                        continue
+                else:
+                    await journal.ack(entry)
+                    self._drain_failures.pop(entry.entry_id, None)
                 drained += 1
                 if not await journal.lease(owner, lease_seconds):
                     break  # our lease lapsed and another process took over
@@ -444,6 +460,35 @@ class MinhuService:
             with contextlib.suppress(StorageError):
                 await journal.release(owner)
         return drained
+
+    async def _drain_failed(
+        self, journal: InboundJournal, entry: JournalEntry, error: Exception
+    ) -> bool:
+        """One entry could not be stored or processed (the database itself answers). Tried
+        again on the next passes while the rest drain; set aside after a few tries, so one bad
+        entry never holds up every message journaled after it. True when set aside."""
+        tries = self._drain_failures.get(entry.entry_id, 0) + 1
+        self._drain_failures[entry.entry_id] = tries
+        log.error(
+            "journaled message %s (%s) failed to drain, try %d of %d: %s",
+            entry.entry_id,
+            entry.channel,
+            tries,
+            DRAIN_TRIES,
+            type(error).__name__,  # the error's text may quote the resident's message
+        )
+        if tries < DRAIN_TRIES:
+            return False
+        await journal.bury(entry, f"{type(error).__name__} after {tries} tries")
+        self._drain_failures.pop(entry.entry_id, None)
+        self.metrics.message(entry.channel, "buried")
+        log.error(
+            "journaled message %s (%s) set aside in the journal's buried list "
+            "(`minhu journal buried`)",
+            entry.entry_id,
+            entry.channel,
+        )
+        return True
 
     async def _drain_one(self, entry: JournalEntry) -> None:
         msg = inbound_from_dict(entry.payload)

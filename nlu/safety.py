@@ -74,6 +74,7 @@ _PERSON = (
     r"人|工人|师傅|小伙|阿姨|大爷|大妈|男的|女的|小哥|保安|保洁|老公|老婆|" + _CHILD + "|" + _ELDER
 )
 _FALL = r"摔|倒|跌|滑|掉"
+_ANIMAL = r"狗|猫|宠物|鸟|鸡|鸭|鹅|兔|鹦鹉|仓鼠|松鼠|蛇"
 
 # --- what cancels a cue -------------------------------------------------------------------
 _NEGATION = re.compile(
@@ -138,6 +139,7 @@ _LIFT_C, _ROOM_C, _ELECTRIC_C, _GAS_C = _c(_LIFT), _c(_ROOM), _c(_ELECTRIC), _c(
 _OBJECT_C, _FALL_C = _c(_OBJECT), _c(_FALL)
 _VULNERABLE_C, _PERSON_C = _c(_CHILD + "|" + _ELDER), _c(_PERSON)
 _ELDER_C = _c(_ELDER)
+_ANIMAL_C = _c(_ANIMAL)
 
 
 def _any(*alternatives: str) -> str:
@@ -190,6 +192,10 @@ _CUES: tuple[tuple[str, _Cue], ...] = (
             r"有人在里面|人还在里面|人在里面|出不来|出不去|下不来",
         ),
         _Cue("trapped", _TRAPPED_WHERE, unless=_NOT_PEOPLE),
+    ),
+    (  # a person locked in a room from inside or out ("孩子反锁在屋里"), not a key or a phone
+        r"反锁在|(?:关|锁)在了?(?:屋|房间|房里|家|卫生间|厕所|浴室|洗手间|阳台|储藏室|地下室)",
+        _Cue("trapped", ((_PERSON_C, ("119",)),), unless=_NOT_PEOPLE),
     ),
     (  # someone inside a lift that is stuck
         _any(
@@ -501,6 +507,12 @@ def _cancelled(text: str, start: int, end: int, cue: _Cue, window: str) -> bool:
     return start >= OPENING and not _PRESENT.search(window)
 
 
+def _animal_only(text: str, start: int, window: str) -> bool:
+    """The one shut in is an animal and no person is named near it ("孩子和狗被关在屋里" and
+    "家里没人，狗关在阳台" both stay urgent: a person word anywhere in the window keeps it)."""
+    return bool(_ANIMAL_C.search(_clause_before(text, start))) and not _PERSON_C.search(window)
+
+
 def detect_hazards(text: str) -> tuple[Hazard, ...]:
     """Hazards a message reports as happening now (what ``Parse.hazards`` holds).
 
@@ -555,6 +567,8 @@ def _consider(
     window = _window(text, start, end)
     if cue.unless is not None and cue.unless.search(window):
         return
+    if cue.kind == "trapped" and _animal_only(text, start, window):
+        return  # "狗被关在阳台上": an animal shut in, nobody with it (an ordinary report)
     advice = next((codes for ctx, codes in cue.options if ctx is None or ctx.search(window)), None)
     if advice is None or _cancelled(text, start, end, cue, window):
         return

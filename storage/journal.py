@@ -20,7 +20,10 @@ Redis layout (under the store's prefix): ``journal`` a stream of entries; ``jour
 hash of ``<channel> <message id>`` → stream id (a retry of a journaled message is not journaled
 twice); ``journal:users`` a hash of ``<channel> <user id>`` → entries waiting (while a
 resident has some, their new messages queue behind them); ``journal:drain`` the lease of the
-one process draining.
+one process draining; ``journal:buried`` a hash of stream id → an entry that could not be
+stored after several tries (or could not be read at all), with the reason — set aside so it
+does not hold up everyone journaled after it, and kept for staff to look at (``minhu journal
+buried``), never dropped.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import json
 import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from redis import asyncio as aioredis
@@ -53,6 +56,28 @@ class JournalEntry:
     user_id: str
     payload: dict[str, Any]
     received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BuriedEntry:
+    """A journaled message set aside: its stream id, why, when, and the entry as journaled
+    (``raw``: the JSON text, which may not decode when it was unreadable)."""
+
+    entry_id: str
+    reason: str
+    buried_at: datetime
+    raw: str
+
+
+def _bury_record(raw: str, reason: str, at: datetime) -> str:
+    return json.dumps({"reason": reason, "at": at.isoformat(), "raw": raw}, ensure_ascii=False)
+
+
+def _buried_from(entry_id: str, record: str) -> BuriedEntry:
+    data = json.loads(record)
+    return BuriedEntry(
+        entry_id, str(data["reason"]), datetime.fromisoformat(data["at"]), str(data["raw"])
+    )
 
 
 class InboundJournal(Protocol):
@@ -84,6 +109,15 @@ class InboundJournal(Protocol):
 
     async def ack(self, entry: JournalEntry) -> None:
         """The entry is in the database now: forget it (idempotent)."""
+        ...
+
+    async def bury(self, entry: JournalEntry, reason: str) -> None:
+        """Set an entry that cannot be stored aside (out of the queue, kept with ``reason``);
+        the sender's later messages no longer wait behind it."""
+        ...
+
+    async def buried(self, limit: int = 100) -> list[BuriedEntry]:
+        """Entries set aside by `bury` (or unreadable), oldest first."""
         ...
 
     async def lease(self, owner: str, seconds: float) -> bool:
@@ -136,6 +170,7 @@ class MemoryInboundJournal:
 
     def __init__(self) -> None:
         self._entries: list[JournalEntry] = []
+        self._buried: list[BuriedEntry] = []
         self._next = 0
         self._owner: str | None = None
         self._until = 0.0
@@ -165,6 +200,14 @@ class MemoryInboundJournal:
 
     async def ack(self, entry: JournalEntry) -> None:
         self._entries = [e for e in self._entries if e.entry_id != entry.entry_id]
+
+    async def bury(self, entry: JournalEntry, reason: str) -> None:
+        if any(e.entry_id == entry.entry_id for e in self._entries):
+            self._entries = [e for e in self._entries if e.entry_id != entry.entry_id]
+            self._buried.append(BuriedEntry(entry.entry_id, reason, _utcnow(), _encode(entry)))
+
+    async def buried(self, limit: int = 100) -> list[BuriedEntry]:
+        return self._buried[:limit]
 
     async def lease(self, owner: str, seconds: float) -> bool:
         now = asyncio.get_running_loop().time()
@@ -198,6 +241,18 @@ if redis.call('HINCRBY', KEYS[3], ARGV[3], -1) <= 0 then redis.call('HDEL', KEYS
 return 1
 """
 
+# KEYS: stream, ids, users, buried; ARGV: stream id, id field, user field, buried record
+# (the id and user fields may be empty: an entry that could not be read names neither)
+_BURY_LUA = """
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
+if ARGV[2] ~= '' then redis.call('HDEL', KEYS[2], ARGV[2]) end
+if ARGV[3] ~= '' and redis.call('HINCRBY', KEYS[3], ARGV[3], -1) <= 0 then
+  redis.call('HDEL', KEYS[3], ARGV[3])
+end
+return 1
+"""
+
 # KEYS: lease; ARGV: owner, ms — take it when free, renew it when ours
 _LEASE_LUA = """
 local holder = redis.call('GET', KEYS[1])
@@ -228,10 +283,12 @@ class RedisInboundJournal:
         self._ids = f"{prefix}journal:ids"
         self._users = f"{prefix}journal:users"
         self._lease = f"{prefix}journal:drain"
+        self._buried = f"{prefix}journal:buried"
         self._append = self._redis.register_script(_APPEND_LUA)
         self._ack = self._redis.register_script(_ACK_LUA)
         self._take = self._redis.register_script(_LEASE_LUA)
         self._give = self._redis.register_script(_RELEASE_LUA)
+        self._bury = self._redis.register_script(_BURY_LUA)
 
     async def _call(self, what: str, op: Awaitable[_T], *, within: float = _CALL_TIMEOUT) -> _T:
         try:
@@ -273,11 +330,44 @@ class RedisInboundJournal:
 
     async def pending(self, limit: int) -> list[JournalEntry]:
         rows = await self._call("read", self._redis.xrange(self._stream, count=limit))
-        return [
-            _decode(str(entry_id), str(fields["entry"]))
-            for entry_id, fields in rows or []
-            if entry_id is not None and fields is not None
-        ]
+        entries = []
+        for entry_id, fields in rows or []:
+            if entry_id is None or fields is None:
+                continue
+            raw = str(fields.get("entry", ""))
+            try:
+                entries.append(_decode(str(entry_id), raw))
+            except (ValueError, KeyError, TypeError) as e:
+                # not an entry this version can read (written by hand, or by a version that
+                # wrote another shape): set it aside rather than stop every drain at it
+                await self._set_aside(str(entry_id), raw, "", "", f"unreadable: {e!r}"[:200])
+        return entries
+
+    async def _set_aside(
+        self, entry_id: str, raw: str, id_field: str, user_field: str, reason: str
+    ) -> None:
+        record = _bury_record(raw, reason, _utcnow())
+        await self._call(
+            "bury",
+            self._bury(
+                keys=[self._stream, self._ids, self._users, self._buried],
+                args=[entry_id, id_field, user_field, record],
+            ),
+        )
+
+    async def bury(self, entry: JournalEntry, reason: str) -> None:
+        await self._set_aside(
+            entry.entry_id,
+            _encode(entry),
+            _id_field(entry.channel, entry.message_id),
+            _user_field(entry.channel, entry.user_id),
+            reason[:200],
+        )
+
+    async def buried(self, limit: int = 100) -> list[BuriedEntry]:
+        found = await self._call("read", self._redis.hgetall(self._buried))
+        rows = sorted((found or {}).items(), key=lambda kv: _stream_order(str(kv[0])))
+        return [_buried_from(str(k), str(v)) for k, v in rows[:limit]]
 
     async def ack(self, entry: JournalEntry) -> None:
         await self._call(
@@ -303,6 +393,15 @@ class RedisInboundJournal:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def _stream_order(entry_id: str) -> tuple[int, ...]:
+    """A stream id ("<ms>-<seq>") as a sortable key (a memory journal's ids are plain numbers)."""
+    return tuple(int(part) for part in entry_id.split("-") if part.isdigit())
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def new_owner() -> str:

@@ -15,7 +15,7 @@ from handlers.dialogue.report import absorb_entities, submit
 from handlers.dialogue.types import CreateTicket, DialogueState, Stage, draft_from_dict
 from handlers.flows import FALLBACK_FLOW
 from handlers.i18n import keys, t
-from nlu.types import Parse
+from nlu.types import ADVICE_ORDER, Hazard, Parse
 
 # the category a hazard files under when the NLU has no confident report intent
 _KIND_FLOW = {
@@ -80,7 +80,7 @@ def on_danger(s: Step, text: str) -> None:
     if "building_id" not in slots and slots.get("building_value"):
         # named but not (uniquely) known: staff place it from the resident's words
         slots.setdefault("location_note", slots["building_value"][:100])
-    s.say(advice_text(parse.advice, s.loc))
+    s.say(advice_text(parse.hazards, s.loc))
     submit(s)
 
 
@@ -117,8 +117,22 @@ def _flow_for(s: Step, parse: Parse, form_flow: str | None) -> str:
     return flow if flow in s.cfg.flows else FALLBACK_FLOW
 
 
-def advice_text(codes: tuple[str, ...], locale: str) -> str:
-    """What to do right now, one line per advice code, the most life-saving first."""
+def advice_text(hazards: tuple[Hazard, ...], locale: str) -> str:
+    """What to do right now: one line per advice code, the most life-saving first.
+
+    Each line is worded for the hazard that called for its code when there is such a wording
+    (``advice.<code>.<kind>``): 110 for a child alone at home is not 110 for a fight, and
+    120 for an electric shock starts with cutting the power.
+    """
     known = keys()
-    lines = [t(f"advice.{code}", locale) for code in codes if f"advice.{code}" in known]
+    codes = {code for hazard in hazards for code in hazard.advice}
+    lines = []
+    for code in (c for c in ADVICE_ORDER if c in codes):
+        worded = [f"advice.{code}.{h.kind}" for h in hazards if code in h.advice]
+        # a child or an elderly person at risk is the most specific reading ("孩子被锁在车里"
+        # is a trapped person too, but the words for a child in a car are the ones to give)
+        worded.sort(key=lambda key: not key.endswith(".vulnerable_person"))
+        key = next((k for k in worded if k in known), f"advice.{code}")
+        if key in known:
+            lines.append(t(key, locale))
     return "\n".join([t("danger.header", locale), *lines, t("danger.filing", locale)])

@@ -4,17 +4,23 @@ answered once, in order, when it is back (storage/journal.py)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from redis import asyncio as aioredis
 
 from handlers.i18n import t
 from handlers.messages import Inbound
 from storage.db import Database
 from storage.errors import StorageError, StorageUnavailable
-from storage.journal import MemoryInboundJournal
+from storage.journal import MemoryInboundJournal, RedisInboundJournal
 from storage.repositories import SqlStore
 from tests.faults.harness import free_port
 
@@ -166,3 +172,100 @@ async def test_a_web_message_is_answered_in_time_however_slow_its_turn(
         assert len(await app.inbox("r-slow", expect=1, wait=0.5)) == 0
         [row] = await rows(app, "r-slow")
         assert row.status == "done"
+
+
+async def test_a_journaled_message_that_cannot_be_stored_is_set_aside_not_blocking_the_rest(
+    app: Any,
+) -> None:
+    """One bad entry (here: written by a version with another media shape) used to stop every
+    drain at it, so nobody journaled after it was ever answered."""
+    service = app.container.service
+    journal = service.journal
+    app.outage.down = True
+    await journal.append(
+        "web",
+        "m-odd",
+        "r-odd",
+        {
+            "channel": "web",
+            "user_id": "r-odd",
+            "message_id": "m-odd",
+            "text": "3幢路灯坏了",
+            "media": [{"kind": "hologram", "ref": 1}],
+        },
+        received_at=service.clock.now(),
+    )
+    # the same resident's next message queues behind their odd one; another resident's too
+    assert [r.text for r in await service.handle(Inbound("web", "r-odd", "m-2", "使用帮助"))] == [
+        SAVED
+    ]
+    assert [r.text for r in await service.handle(Inbound("web", "r-ok", "m-1", "使用帮助"))] == [
+        SAVED
+    ]
+    app.outage.down = False
+
+    assert await service.drain_journal() == 1  # the other resident is not held up
+    assert [(r.message_id, r.status) for r in await rows(app, "r-ok")] == [("m-1", "done")]
+    assert await rows(app, "r-odd") == []  # theirs keep their order: m-2 waits behind m-odd
+    assert await service.drain_journal() == 0  # second try of the odd one
+    assert await journal.buried() == []
+    assert await service.drain_journal() == 2  # third try: set aside, then m-2 goes
+    assert [(r.message_id, r.status) for r in await rows(app, "r-odd")] == [("m-2", "done")]
+    assert await journal.pending(10) == []
+    [buried] = await journal.buried()
+    assert "ValueError" in buried.reason and "3幢路灯坏了" in buried.raw  # kept, not dropped
+    assert await app.inbox("r-odd", expect=1, wait=3)  # m-2's answer was pushed
+
+
+@pytest.mark.services
+async def test_an_unreadable_redis_journal_entry_is_set_aside_and_listed_masked(
+    redis_url: str, redis_prefix: str, tmp_path: Any
+) -> None:
+    journal = RedisInboundJournal(redis_url, prefix=redis_prefix)
+    try:
+        now = datetime.now(UTC)
+        await journal.append("web", "m-1", "r-1", {"text": "a"}, received_at=now)
+        client = aioredis.from_url(redis_url, decode_responses=True)
+        try:
+            await client.xadd(f"{redis_prefix}journal", {"entry": "{not json"})
+        finally:
+            await client.aclose()
+        await journal.append("web", "m-3", "r-3", {"text": "b"}, received_at=now)
+        assert [e.message_id for e in await journal.pending(10)] == ["m-1", "m-3"]
+        [unreadable] = await journal.buried()
+        assert unreadable.reason.startswith("unreadable") and unreadable.raw == "{not json"
+        # an entry set aside by the drain: its sender no longer waits behind it
+        first = (await journal.pending(1))[0]
+        text = "我电话13812345678，3幢路灯坏了"
+        first = replace(first, payload={"text": text})
+        await journal.bury(first, "ValueError after 3 tries")
+        assert not await journal.holds("web", "r-1")
+        assert [e.message_id for e in await journal.pending(10)] == ["m-3"]
+        assert [b.entry_id for b in await journal.buried()] == [
+            first.entry_id,
+            unreadable.entry_id,
+        ]
+    finally:
+        await journal.close()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINHU_")}
+    env.update(
+        MINHU_DATA_DIR=str(tmp_path),
+        MINHU_DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}",
+        MINHU_REDIS_URL=redis_url,
+        MINHU_REDIS_PREFIX=redis_prefix,
+    )
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot.cli", "journal", "buried"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert first.entry_id in lines[0] and "ValueError after 3 tries" in lines[0]
+    assert "3幢路灯坏了" in lines[0] and "13812345678" not in lines[0]  # the phone is masked
+    assert unreadable.entry_id in lines[1] and "unreadable" in lines[1]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from tests.bot.admin.helpers import (
     Other,
@@ -352,3 +353,35 @@ async def test_staff_cannot_bind_a_resident_of_another_community_as_a_worker(
                   "channels": [{"channel": "web", "user_id": "resident-moon"}]},
         )  # fmt: skip
         assert admin.status_code == 201, admin.text
+
+
+async def test_a_large_worker_import_reads_the_communitys_lists_once(start_app: Any) -> None:
+    """4,000 workers city-wide come in by CSV: the grid and worker lists of a community are read
+    once per file, not once per row (the statements do not grow with the rows)."""
+
+    def csv_of(n: int, start: int) -> bytes:
+        rows = [f"导入员{start + i},网格员,第一网格,1380001{start + i:04d},是," for i in range(n)]
+        return ("姓名,角色,网格,电话,在岗,渠道\n" + "\n".join(rows) + "\n").encode()
+
+    async with registry_world(start_app) as r:
+        reads: dict[int, int] = {}
+        for n, start in ((3, 0), (40, 100)):
+            statements: list[str] = []
+
+            def record(
+                conn: Any, cursor: Any, statement: str, *args: Any, into: list[str] = statements
+            ) -> None:
+                into.append(" ".join(statement.split()))
+
+            # every engine: the import runs as a job, on the job runner's own engine
+            sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+            try:
+                done = await upload(r.liu, "workers", csv_of(n, start))
+            finally:
+                sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+            assert done.json() == {"created": n, "updated": 0}, done.text
+            reads[n] = sum(
+                s.startswith("SELECT") and ("FROM grid " in s or "FROM gridworker " in s)
+                for s in statements
+            )
+        assert reads[40] == reads[3], reads

@@ -198,8 +198,38 @@ def test_the_task_card_says_why_it_is_urgent() -> None:
 
 
 def test_advice_text_in_english() -> None:
-    assert "96333" in advice_text(("96333",), "en")
-    assert advice_text(("110",), "en").startswith("⚠️ This is urgent")
+    lift = nlu.detect_hazards("电梯卡住了，里面有人")
+    assert "96333" in advice_text(lift, "en")
+    assert advice_text(nlu.detect_hazards("楼道里有人打架"), "en").startswith("⚠️ This is urgent")
+
+
+@pytest.mark.parametrize(
+    ("text", "says", "never"),
+    [
+        # the words fit the hazard, not only the number: 110 for a child alone is not a fight
+        ("我家孩子反锁在屋里了，才三岁，家里没大人", ("119", "110", "孩子或老人"), ("打架",)),
+        ("老人走丢了，找了一上午", ("110", "衣着"), ("打架", "持械")),
+        ("2幢有人触电了", ("120", "拉下电闸", "不要直接用手拉人"), ()),
+        ("5幢有人要跳楼", ("110", "120", "陪着"), ("打架", "远离现场")),
+        ("孩子被锁在车里了", ("119", "车里"), ("打架",)),
+        ("有人往楼下扔酒瓶", ("110", "楼下"), ("打架",)),
+        ("阳台上的花盆快掉下来了", ("119", "绕行"), ("撤离到安全地带", "不要乘坐电梯")),
+        ("有人在喊救命", ("110", "呼救"), ("打架",)),
+        ("楼道里有人打架，拿着刀", ("110", "打架"), ()),  # the fight's own words stay
+        ("厨房着火了", ("119", "撤离"), ()),
+    ],
+)
+def test_the_advice_is_worded_for_the_hazard(
+    text: str, says: tuple[str, ...], never: tuple[str, ...]
+) -> None:
+    hazards = nlu.detect_hazards(text)
+    assert hazards, text
+    advice = advice_text(hazards, "zh")
+    assert all(word in advice for word in says), advice
+    assert not any(word in advice for word in never), advice
+    english = advice_text(hazards, "en")
+    assert english.count("\n") == advice.count("\n")  # the same lines, in English
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in english), english
 
 
 def test_a_report_held_as_a_duplicate_joins_the_urgent_one() -> None:
