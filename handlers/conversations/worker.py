@@ -245,6 +245,8 @@ class WorkerConversation:
         if guess == Command.ACCEPT:
             command = WorkerCommand(Command.ACCEPT, ticket.number)
             return await self._worker_command(uow, worker, ticket, command, state, locale)
+        if guess == Command.TRANSFER:
+            return [await self._transfer_options(uow, worker, ticket, locale)], state
         state.worker_pending = f"{_HELD}{guess.value}:{ticket.number}:{text}"
         buttons = [Button(t("worker.button.confirm_free", locale, action=word), CONFIRM)]
         if guess == Command.RESOLVE:
