@@ -481,6 +481,18 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "您有{count}个待办工单，请在指令后写明工单号，如“{command} {number}”。",
         "en": "You have {count} open tasks; add the ticket number, e.g. '{command} {number}'.",
     },
+    "worker.which_free": {
+        "zh": "您有{count}个工单，要{command}哪一个？请点下面的按钮，或写明工单号，"
+        "如“{command} {number} 说明”。",
+        "en": "You have {count} tasks; which one to {command}? Tap one, or add the number, "
+        "e.g. '{command} {number} note'.",
+    },
+    "worker.confirm_free": {
+        "zh": "把这句话作为工单 {number} 的{action}说明发给居民吗？\n{task}\n“{note}”",
+        "en": "Send this to the resident as the {action} note of {number}?\n{task}\n'{note}'",
+    },
+    "worker.button.confirm_free": {"zh": "确认{action}", "en": "Confirm {action}"},
+    "worker.button.as_progress": {"zh": "只记为进展", "en": "Record as progress"},
     "worker.not_found": {
         "zh": "没有找到工单 {number}。",
         "en": "Ticket {number} was not found.",

@@ -171,3 +171,52 @@ def parse_button(payload: str) -> WorkerCommand | None:
     if number and not re.fullmatch(r"MH-\d{8}-\d{4}", number, re.IGNORECASE):
         return None
     return WorkerCommand(command, number.upper() or None, target)
+
+
+# --- free sentences: what a worker writes when they do not type a command ----------------------
+# "收到，马上去看" accepts; "搞定了，换了个灯泡" resolves; "下午过去看看" is progress; "不归我管"
+# shows where it can be transferred. Only these, only without a ticket number or command word;
+# resolve/progress are confirmed first (their words go to the resident), a transfer is chosen.
+_DONE = re.compile(
+    r"搞定|处理好|修好|弄好|解决了|已解决|已处理|处理完|完成了|已完成|恢复了|已恢复|清理干净|"
+    r"清理完|已清理|已修复|修复了|换好|已更换|换了(?:新的|个|一个)|清走了|拖走了|已拖走|挪走了|"
+    r"已挪走|已疏通|疏通了|已关闭|关掉了|已制止|制止了|已调解|调解好"
+)
+_NOT_YET = re.compile(r"(?:没|未|还没|没有|不|无法|没法|不能)\S{0,3}$")
+_UNDERWAY = re.compile(
+    r"正在|在修|在处理|已联系|联系了|联系上|已通知|通知了|等(?:配件|材料|厂家|师傅|物业)|明天|后天|"
+    r"下午|上午|晚上|晚点|稍后|待会|一会儿?|过去看|去看看|到现场|在现场|已到|到了|已上门|上门|"
+    r"安排了|已安排|约了|已约"
+)
+_ACK = re.compile(
+    r"^(?:收到|好的?|ok|行|明白|了解|知道了|马上|这就|立即|立刻|我去|我来|接了|已接|没问题|嗯)",
+    re.IGNORECASE,
+)
+_NOT_MINE = re.compile(
+    r"不归我|不是我(?:的|们)?(?:网格|片区|负责|这边|管)|不属于我|不在我(?:的|们)?(?:网格|片区)|"
+    r"派错了?|分错了?|转给别人|应该[是由]?(?:别的|其他|另外的?)网格"
+)
+YES_WORDS = frozenset({"确认", "是", "是的", "对", "好", "好的", "可以", "嗯", "yes", "y", "ok"})
+FREE_NOTE_LIMIT = 200
+
+
+def free_text_command(text: str) -> Command | None:
+    """What a worker's free sentence most likely asks, or None (then the commands are shown).
+
+    Resolve needs words of a finished job not negated just before them ("还没修好" is not done);
+    progress needs words of work under way or a time; accept is an acknowledgement at the start.
+    """
+    words = text.strip()
+    if not words or len(words) > FREE_NOTE_LIMIT:
+        return None
+    for done in _DONE.finditer(words):
+        clause = re.split(r"[，,。.!！?？;；]", words[: done.start()])[-1]
+        if not _NOT_YET.search(clause):
+            return Command.RESOLVE
+    if _NOT_MINE.search(words):
+        return Command.TRANSFER  # the choices are shown; nothing moves without a tap
+    if _UNDERWAY.search(words):
+        return Command.PROGRESS
+    if _ACK.match(words):
+        return Command.ACCEPT
+    return None

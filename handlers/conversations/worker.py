@@ -24,8 +24,10 @@ from handlers.ticket_service import TicketService, department_ref
 from handlers.worker import (
     ACTION_NAMES,
     NEEDS_NOTE,
+    YES_WORDS,
     Command,
     WorkerCommand,
+    free_text_command,
     parse_button,
     parse_command,
 )
@@ -100,9 +102,19 @@ class WorkerConversation:
         # a message written as a reply to a task card (Telegram) is about that card's ticket
         card_number = await self._card_number(uow, msg)
         command: WorkerCommand | None = None
-        if msg.button:
+        held = _held(state)  # a free sentence read as resolve/progress, awaiting "确认"
+        if held is not None:
+            state.worker_pending = None
+            if msg.button in (CONFIRM, AS_PROGRESS) or (
+                not msg.button and word_key(text) in YES_WORDS
+            ):
+                progress = msg.button == AS_PROGRESS
+                command = replace(held, command=Command.PROGRESS) if progress else held
+            elif not msg.button and word_key(text) in CANCEL_WORDS:
+                return [Outbound(text=t("worker.cancelled", locale))], state
+        if command is None and msg.button:
             command = parse_button(msg.button)
-        elif text or photos:
+        elif command is None and (text or photos):
             note = text or t("worker.photo_note", locale)
             command = parse_command(text) if text else None
             if command is not None and command.command == Command.NOTICE and not _publishes(worker):
@@ -126,6 +138,10 @@ class WorkerConversation:
                 command = WorkerCommand(Command.PROGRESS, card_number, note)
             elif command is not None and command.number is None and card_number is not None:
                 command = replace(command, number=card_number)
+            if command is None and pending is None and not photos:
+                guess = free_text_command(text)
+                if guess is not None:
+                    return await self._free_sentence(uow, worker, text, guess, state, locale)
         state.worker_pending = None
         if command is None:
             if msg.media:
@@ -185,6 +201,66 @@ class WorkerConversation:
             if ticket is None:  # pragma: no cover - just listed
                 return [Outbound(text=t("worker.no_tasks", locale))], state
         return await self._worker_command(uow, worker, ticket, command, state, locale, photos)
+
+    async def _free_sentence(
+        self,
+        uow: UnitOfWork,
+        worker: GridWorker,
+        text: str,
+        guess: Command,
+        state: DialogueState,
+        locale: str,
+    ) -> tuple[list[Outbound], DialogueState]:
+        """A sentence instead of a command: "收到" accepts the one ticket waiting; words of a
+        finished job or of work under way are confirmed first (they go to the resident)."""
+        tasks = list(await uow.tickets.for_worker(worker.id or 0))
+        if guess == Command.ACCEPT:
+            candidates = [tk for tk in tasks if is_waiting(tk.status)]
+            if not candidates:  # "好的" with nothing to accept: what they have, not an error
+                return [await self._task_list(uow, worker, tasks, locale)], state
+        else:
+            candidates = [tk for tk in tasks if is_open(tk.status)]
+            if not candidates:
+                return [Outbound(text=t("worker.no_tasks", locale))], state
+        word = ACTION_NAMES[guess][locale if locale in ("zh", "en") else "zh"]
+        if len(candidates) > 1:
+            return [
+                Outbound(
+                    text=t(
+                        "worker.which_free",
+                        locale,
+                        count=len(candidates),
+                        command=word,
+                        number=candidates[0].number,
+                    ),
+                    buttons=tuple(
+                        Button(f"{word} {tk.number}", f"{guess.value}:{tk.number}")
+                        for tk in candidates[:8]
+                    ),
+                )
+            ], state
+        ticket = await uow.tickets.lock(candidates[0].id or 0)
+        if ticket is None:  # pragma: no cover - just listed
+            return [Outbound(text=t("worker.no_tasks", locale))], state
+        if guess == Command.ACCEPT:
+            command = WorkerCommand(Command.ACCEPT, ticket.number)
+            return await self._worker_command(uow, worker, ticket, command, state, locale)
+        if guess == Command.TRANSFER:
+            return [await self._transfer_options(uow, worker, ticket, locale)], state
+        state.worker_pending = f"{_HELD}{guess.value}:{ticket.number}:{text}"
+        buttons = [Button(t("worker.button.confirm_free", locale, action=word), CONFIRM)]
+        if guess == Command.RESOLVE:
+            buttons.append(Button(t("worker.button.as_progress", locale), AS_PROGRESS))
+        buttons.append(Button(t("button.cancel", locale), "tasks"))
+        ask = t(
+            "worker.confirm_free",
+            locale,
+            number=ticket.number,
+            action=word,
+            task=task_line(ticket, locale),
+            note=text,
+        )
+        return [Outbound(text=ask, buttons=tuple(buttons))], state
 
     async def _card_number(self, uow: UnitOfWork, msg: Inbound) -> str | None:
         """The ticket number of the task card this message replies to, if it is one."""
@@ -546,6 +622,16 @@ class WorkerConversation:
                 text=t("worker.transferred_ok", locale, number=ticket.number, target=target_name)
             )
         ]
+
+
+_HELD = "confirm|"  # worker_pending of a free sentence awaiting confirmation
+CONFIRM, AS_PROGRESS = "pending:yes", "pending:progress"
+
+
+def _held(state: DialogueState) -> WorkerCommand | None:
+    """The resolve/progress a free sentence was read as, while it waits for "确认"."""
+    pending = state.worker_pending or ""
+    return parse_button(pending.removeprefix(_HELD)) if pending.startswith(_HELD) else None
 
 
 def _publishes(worker: GridWorker) -> bool:

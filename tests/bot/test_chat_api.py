@@ -286,3 +286,66 @@ async def test_readyz_is_503_when_the_database_is_down(start_app: Any) -> None:
         assert response.status_code == 503
         assert response.json()["checks"]["database"] == "error: StorageError"
         assert (await app.client.get("/healthz")).status_code == 200
+
+
+async def test_a_worker_can_answer_in_plain_words(start_app: Any) -> None:
+    """ "收到" accepts the one waiting ticket; "搞定了…" is confirmed, then resolves it with
+    those words; progress words go to the resident as progress once confirmed."""
+    async with start_app() as app:
+        number = await file_report(app, "r-plain", "6幢楼道灯坏了，晚上很黑")
+        await app.inbox("worker-li", expect=1)
+        accepted = await app.say("worker-li", "收到，马上去看")
+        assert f"已接单 {number}" in accepted[0]["text"]
+        # "not mine" shows where it can go; nothing moves until one is chosen
+        choices = await app.say("worker-li", "这个不归我管")
+        assert any(b["payload"].startswith(f"transfer:{number}:") for b in choices[0]["buttons"])
+
+        asked = await app.say("worker-li", "已联系物业电工，下午过来")
+        assert number in asked[0]["text"] and "进展" in asked[0]["text"]
+        assert "已联系物业电工，下午过来" in asked[0]["text"]
+        async with app.container.store.unit() as uow:
+            ticket = await uow.tickets.by_number(number)
+        assert ticket is not None and ticket.status == "accepted"  # nothing yet: not confirmed
+        done = await app.say("worker-li", "确认")
+        assert f"{number}" in done[0]["text"] and "进展" in done[0]["text"]
+        told = await app.inbox("r-plain", expect=2, wait=3)
+        assert any("已联系物业电工，下午过来" in m["text"] for m in told)
+
+        asked = await app.say("worker-li", "搞定了，换了个新灯泡")
+        payloads = [b["payload"] for b in asked[0]["buttons"]]
+        assert payloads == ["pending:yes", "pending:progress", "tasks"]
+        cancelled = await app.say("worker-li", "取消")
+        assert "已取消" in cancelled[0]["text"]
+        async with app.container.store.unit() as uow:
+            ticket = await uow.tickets.by_number(number)
+        assert ticket is not None and ticket.status == "in_progress"
+
+        await app.say("worker-li", "搞定了，换了个新灯泡")
+        resolved = await app.say("worker-li", button="pending:yes")
+        assert f"{number} 已办结" in resolved[0]["text"]
+        async with app.container.store.unit() as uow:
+            ticket = await uow.tickets.by_number(number)
+        assert ticket is not None and ticket.status == "resolved"
+        told = await app.inbox("r-plain", expect=1, wait=3)
+        assert any("换了个新灯泡" in m["text"] and "已办结" in m["text"] for m in told)
+
+        # nothing waiting any more: an acknowledgement shows the list, not a wall of commands
+        after = await app.say("worker-li", "好的")
+        assert "没有识别出指令" not in after[0]["text"]
+
+
+async def test_a_workers_plain_words_with_several_tickets_ask_which(start_app: Any) -> None:
+    async with start_app() as app:
+        first = await file_report(app, "r-p1", "6幢楼下有辆车堵住了消防通道")
+        second = await file_report(app, "r-p2", "7号楼垃圾桶满了好几天没人清")
+        await app.inbox("worker-li", expect=2)
+        replies = await app.say("worker-li", "修好了")
+        assert "要办结哪一个" in replies[0]["text"]
+        assert {b["payload"] for b in replies[0]["buttons"]} == {
+            f"resolve:{first}",
+            f"resolve:{second}",
+        }
+        async with app.container.store.unit() as uow:
+            for number in (first, second):
+                ticket = await uow.tickets.by_number(number)
+                assert ticket is not None and ticket.status == "assigned"

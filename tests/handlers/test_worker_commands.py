@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.worker import Command, WorkerCommand, parse_button, parse_command
+from handlers.worker import (
+    Command,
+    WorkerCommand,
+    free_text_command,
+    parse_button,
+    parse_command,
+)
 
 N = "MH-20261122-0007"
 
@@ -48,3 +54,33 @@ def test_buttons_parse_and_forged_ones_are_refused(
     payload: str, expected: WorkerCommand | None
 ) -> None:
     assert parse_button(payload) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("收到，马上去看", Command.ACCEPT),
+        ("好的", Command.ACCEPT),
+        ("OK", Command.ACCEPT),
+        ("我来处理", Command.ACCEPT),
+        ("好的我下午过去看看", Command.PROGRESS),
+        ("已联系物业，明天上午来修", Command.PROGRESS),
+        ("还没修好，等配件", Command.PROGRESS),  # negated "done" is not done
+        ("搞定了，换了个灯泡", Command.RESOLVE),
+        ("修好了", Command.RESOLVE),
+        ("车已经挪走了", Command.RESOLVE),
+        ("管道已疏通，现在排水正常", Command.RESOLVE),
+        ("今天天气不错", None),
+        ("这个不归我管", Command.TRANSFER),
+        ("派错了，这不是我的网格", Command.TRANSFER),
+        ("这栋楼应该是别的网格", Command.TRANSFER),
+        ("我不管了", None),
+        ("没法处理", None),
+        ("帮我订个外卖", None),
+        ("修" * 300, None),  # a wall of text is not guessed at
+    ],
+)
+def test_a_workers_free_sentence_is_read_as_accept_progress_or_resolve(
+    text: str, expected: Command | None
+) -> None:
+    assert free_text_command(text) == expected
