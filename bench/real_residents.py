@@ -8,7 +8,8 @@
     trained here on nlu/data) parses every community-dev message twice: the full text (title +
     text) and the chat text a resident would type (the title when present, else the opening
     sentence(s)). Reported: plain intent macro-F1 (the classifier's top intent, no thresholds)
-    over the labels with >= 10 examples (``other`` = ``report_other``), per-label P/R/F1, a
+    over the labels with >= 10 examples (``other`` = ``report_other``; again on community-dev's
+    dev split alone and on the messages labelled with high confidence alone), per-label P/R/F1, a
     confusion matrix (gold x plain top intent; intents outside those labels are "rest"), and the
     outcome per message at the NLU level with the model's thresholds:
       confident right   top intent = gold report intent, confidence >= clarify
@@ -128,6 +129,9 @@ def nlu_outcome(parse: Any, gold: str, clarify: float) -> str:
 class NluResult:
     macro_f1: float
     dev_macro_f1: float  # the 81 messages of community-dev's own dev split
+    # the messages labelled with high confidence only (their labels with >= MIN_SUPPORT)
+    high_macro_f1: float
+    high_labels: int
     per_label: dict[str, tuple[float, float, float, int]]
     outcomes: Counter[str]
     flagged_urgent: list[str]
@@ -158,6 +162,10 @@ def run_nlu(model: Any, rows: list[dict[str, Any]], texts: list[str]) -> NluResu
     score, per = macro_f1(gold, plain, labels)
     dev = [i for i, row in enumerate(rows) if row.get("split") == "dev"]
     dev_score = macro_f1([gold[i] for i in dev], [plain[i] for i in dev], labels)[0]
+    high = [i for i, row in enumerate(rows) if row.get("confidence") == "high"]
+    high_gold = [gold[i] for i in high]
+    high_labels = sorted(label for label, n in Counter(high_gold).items() if n >= MIN_SUPPORT)
+    high_score = macro_f1(high_gold, [plain[i] for i in high], high_labels)[0]
     clarify = model.thresholds.clarify
     outcomes: Counter[str] = Counter()
     flagged: list[str] = []
@@ -171,7 +179,18 @@ def run_nlu(model: Any, rows: list[dict[str, Any]], texts: list[str]) -> NluResu
             flagged.append(row["id"])
     n_non_safety = sum(g != "report_safety" for g in gold)
     confusion = Counter(zip(gold, plain, strict=True))
-    return NluResult(score, dev_score, per, outcomes, flagged, n_non_safety, examples, confusion)
+    return NluResult(
+        score,
+        dev_score,
+        high_score,
+        len(high_labels),
+        per,
+        outcomes,
+        flagged,
+        n_non_safety,
+        examples,
+        confusion,
+    )
 
 
 # ------------------------------------------------------------------------------ (b) chat
@@ -250,6 +269,11 @@ async def chat_client(model_dir: Path) -> AsyncIterator[Any]:
             # 600 new residents from one client address in a few minutes: the per-address
             # token buckets (an abuse defence) would answer most of them "too fast".
             rate_limits={"enabled": False},
+            # Conversation state in process, whatever MINHU_REDIS_URL says: residents are named
+            # bench-resident-<i> in every run, so state left in a shared Redis by an earlier run
+            # (an unfinished confirmation, a pending question) would answer this run's first
+            # message (measured: 7 of 22 "filed wrong" came from the previous run's state).
+            redis_url=None,
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):
@@ -447,6 +471,12 @@ def print_nlu(results: dict[str, NluResult], n: int) -> None:
         + " | ".join(f"{results[m].dev_macro_f1:.4f}" for m in modes)
         + " |"
     )
+    print(
+        "| the same, messages labelled with high confidence only "
+        f"({results[modes[0]].high_labels} labels) | "
+        + " | ".join(f"{results[m].high_macro_f1:.4f}" for m in modes)
+        + " |"
+    )
     for outcome in NLU_OUTCOMES:
         print(
             f"| {outcome.replace('_', ' ')} | "
@@ -565,6 +595,7 @@ def main() -> None:
             out[mode] = {
                 "macro_f1": result.macro_f1,
                 "dev_macro_f1": result.dev_macro_f1,
+                "high_confidence_macro_f1": result.high_macro_f1,
                 "outcomes": dict(result.outcomes),
                 "per_label": result.per_label,
                 "flagged_urgent": result.flagged_urgent,

@@ -199,7 +199,7 @@ def serve(
         )
         return
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_heap=True),
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,

@@ -351,6 +351,10 @@ class Settings(BaseSettings):
     # typed messages in a row the bot cannot make sense of before a person takes over
     stuck_handoff_after: int = Field(default=3, ge=2, le=20)
     lock_timeout_seconds: float = Field(default=15.0, gt=0)
+    # arrivals are stored in batches (handlers/intake_service.py): how long a message that
+    # finds nothing being written waits for others, and how many rows one INSERT holds
+    intake_window_seconds: float = Field(default=0.005, ge=0, le=0.1)
+    intake_max_rows: int = Field(default=64, ge=1, le=500)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_send_timeout_seconds: float = Field(default=10.0, gt=0)
     model_watch_seconds: float = Field(default=2.0, gt=0)

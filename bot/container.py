@@ -234,6 +234,8 @@ async def build(
                 base_backoff_seconds=settings.reliability.recovery_backoff_seconds,
             ),
             sms=settings.sms is not None,
+            intake_window_seconds=settings.intake_window_seconds,
+            intake_max_rows=settings.intake_max_rows,
         ),
         on_outbox=dispatcher.kick,
         rates=rate_limits(settings, limiter),

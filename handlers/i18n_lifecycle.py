@@ -219,6 +219,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "请写明两个工单号：合并 被合并的工单号 保留的工单号。",
         "en": "Name both tickets: merge <ticket to merge> <ticket to keep>.",
     },
+    "worker.notice_not_staff": {
+        "zh": "只有网格长或社区工作人员可以发布通知。需要发通知，请联系网格长或社区。",
+        "en": "Only grid leaders and community staff can publish notices; ask them to.",
+    },
     "worker.not_staff": {
         "zh": "只有网格长或社区工作人员可以合并工单。",
         "en": "Only grid leaders and community staff can merge tickets.",

@@ -12,7 +12,7 @@ sequenceDiagram
     participant DB as store (one transaction)
     participant K as session store
     C->>S: Inbound
-    S->>DB: record inbound (unique channel+message id)
+    S->>DB: record inbound (unique channel+message id; one INSERT for arrivals together)
     S->>K: lock conversation, load state
     S->>S: parse (NLU), step (pure)
     S->>DB: tickets, events, outbox, inbound done — commit
@@ -46,6 +46,7 @@ from handlers.desk_report_service import DeskReports
 from handlers.dialogue import DialogueConfig, DialogueState
 from handlers.helper_registry_service import HelperRegistry
 from handlers.i18n import locale_of, t
+from handlers.intake_service import InboundBatcher
 from handlers.messages import Inbound, Outbound
 from handlers.notice_service import NoticeService
 from handlers.people_service import PeopleService
@@ -55,7 +56,7 @@ from handlers.throttle_service import RateLimits
 from handlers.ticket_service import LifecycleConfig, TicketService
 from nlu.types import Parse
 from storage.errors import StorageError, StorageUnavailable
-from storage.interfaces import SessionStore, Store, UnitOfWork
+from storage.interfaces import NewInbound, SessionStore, Store, UnitOfWork
 from storage.journal import InboundJournal, JournalEntry, new_owner
 
 log = logging.getLogger("minhu.service")
@@ -79,6 +80,10 @@ class ServiceConfig:
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     recovery: RecoveryPolicy = field(default_factory=lambda: RecoveryPolicy())
     sms: bool = False  # text messages can be sent (residents who reported by phone)
+    # arrivals are stored in batches (handlers/intake_service.py): how long one waits for
+    # company when nothing is being written, and how many one INSERT holds
+    intake_window_seconds: float = 0.005
+    intake_max_rows: int = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +154,13 @@ class MinhuService:
         self.config = config or ServiceConfig()
         self._on_outbox = on_outbox or (lambda: None)
         self._registry = RegistryCache(store, self.config.registry_cache_seconds)
+        self.intake = InboundBatcher(
+            store,
+            clock,
+            on_outbox=self._on_outbox,
+            window_seconds=self.config.intake_window_seconds,
+            max_rows=self.config.intake_max_rows,
+        )
         self.tickets = tickets or TicketService(
             store=store, clock=clock, config=self.config.lifecycle, on_outbox=self._on_outbox
         )
@@ -297,25 +309,17 @@ class MinhuService:
         return Receipt(0, False, "journaled")
 
     async def _record(self, msg: Inbound) -> Receipt:
-        async with self.store.unit() as uow:
-            now = self.clock.now()
-            row, new = await uow.inbound.record(
-                msg.channel, msg.message_id, msg.user_id, inbound_to_dict(msg), now=now
-            )
-            if new:
-                # they wrote, so the channel reaches them again: what waited for them goes now
-                woken = await uow.recovery.welcome_back(msg.channel, msg.user_id, now)
-                if woken:
-                    uow.queued += woken
-            replies = tuple(outbound_from_dict(r) for r in row.replies or [])
-            if row.id is None:  # pragma: no cover - flushed rows have ids
-                raise RuntimeError("inbound row without id")
-            woke = uow.queued > 0
-        if woke:
-            self._on_outbox()
-        if not new:  # a platform retry or a replayed message id
+        # stored together with whatever else arrives meanwhile (handlers/intake_service.py)
+        stored = await self.intake.record(
+            NewInbound(msg.channel, msg.message_id, msg.user_id, inbound_to_dict(msg))
+        )
+        row = stored.row
+        if row.id is None:  # pragma: no cover - inserted rows have ids
+            raise RuntimeError("inbound row without id")
+        if not stored.new:  # a platform retry or a replayed message id
             self.metrics.message(msg.channel, "duplicate")
-        return Receipt(row.id, new, row.status, replies)
+        replies = tuple(outbound_from_dict(r) for r in row.replies or [])
+        return Receipt(row.id, stored.new, row.status, replies)
 
     async def process(self, inbound_id: int, msg: Inbound) -> list[Outbound]:
         """Handle a stored message under the conversation lock; apologise on any failure.

@@ -174,9 +174,9 @@ def parse_button(payload: str) -> WorkerCommand | None:
 
 
 # --- free sentences: what a worker writes when they do not type a command ----------------------
-# "收到，马上去看" accepts; "搞定了，换了个灯泡" resolves; "下午过去看看" is progress. Only these
-# three, only without a ticket number or command word, and resolve/progress are confirmed first
-# (their words go to the resident).
+# "收到，马上去看" accepts; "搞定了，换了个灯泡" resolves; "下午过去看看" is progress; "不归我管"
+# shows where it can be transferred. Only these, only without a ticket number or command word;
+# resolve/progress are confirmed first (their words go to the resident), a transfer is chosen.
 _DONE = re.compile(
     r"搞定|处理好|修好|弄好|解决了|已解决|已处理|处理完|完成了|已完成|恢复了|已恢复|清理干净|"
     r"清理完|已清理|已修复|修复了|换好|已更换|换了(?:新的|个|一个)|清走了|拖走了|已拖走|挪走了|"
@@ -191,6 +191,10 @@ _UNDERWAY = re.compile(
 _ACK = re.compile(
     r"^(?:收到|好的?|ok|行|明白|了解|知道了|马上|这就|立即|立刻|我去|我来|接了|已接|没问题|嗯)",
     re.IGNORECASE,
+)
+_NOT_MINE = re.compile(
+    r"不归我|不是我(?:的|们)?(?:网格|片区|负责|这边|管)|不属于我|不在我(?:的|们)?(?:网格|片区)|"
+    r"派错了?|分错了?|转给别人|应该[是由]?(?:别的|其他|另外的?)网格"
 )
 YES_WORDS = frozenset({"确认", "是", "是的", "对", "好", "好的", "可以", "嗯", "yes", "y", "ok"})
 FREE_NOTE_LIMIT = 200
@@ -209,6 +213,8 @@ def free_text_command(text: str) -> Command | None:
         clause = re.split(r"[，,。.!！?？;；]", words[: done.start()])[-1]
         if not _NOT_YET.search(clause):
             return Command.RESOLVE
+    if _NOT_MINE.search(words):
+        return Command.TRANSFER  # the choices are shown; nothing moves without a tap
     if _UNDERWAY.search(words):
         return Command.PROGRESS
     if _ACK.match(words):

@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.errors import NotFound, StorageError
+from storage.interfaces import NewInbound
 from storage.models import (
     Attachment,
     InboundMessage,
@@ -88,6 +89,77 @@ class SqlInbound:
         if existing is None:  # pragma: no cover - the conflict means it exists
             raise StorageError("inbound message vanished after insert")
         return existing, False
+
+    async def record_many(
+        self, messages: Sequence[NewInbound], *, now: datetime
+    ) -> list[tuple[InboundMessage, bool]]:
+        """`record` for many: one multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (a
+        burst of arrivals costs one round trip, not one each), then one SELECT of the rows that
+        existed already (platform retries), if any."""
+        if not messages:
+            return []
+        table = table_of(InboundMessage)
+        first: dict[tuple[str, str], NewInbound] = {}
+        for m in messages:  # the same key twice in one call: the first one is the message
+            first.setdefault((m.channel, m.message_id), m)
+        values = [
+            {
+                "channel": m.channel,
+                "message_id": m.message_id,
+                "user_id": m.user_id,
+                "payload": m.payload,
+                "status": "received",
+                "replies": [],
+                "received_at": now,
+            }
+            for m in first.values()
+        ]
+        stmt = (
+            insert_of(self.s, InboundMessage)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+            .returning(table.c.id, table.c.channel, table.c.message_id)
+        )
+        # RETURNING's row order is not promised to follow VALUES: match rows by key
+        inserted = {(c, k): int(i) for i, c, k in (await self.s.execute(stmt)).all()}
+        existing: dict[tuple[str, str], InboundMessage] = {}
+        missing = [key for key in first if key not in inserted]
+        if missing:
+            query = select(InboundMessage).where(
+                sa.tuple_(col(InboundMessage.channel), col(InboundMessage.message_id)).in_(missing)
+            )
+            rows = await self.s.exec(query.execution_options(populate_existing=True))
+            existing = {(r.channel, r.message_id): r for r in rows.all()}
+        results: list[tuple[InboundMessage, bool]] = []
+        claimed: set[tuple[str, str]] = set()
+        for m in messages:
+            key = (m.channel, m.message_id)
+            if key in inserted and key not in claimed:
+                claimed.add(key)  # new once; a repeat in the same call is its duplicate
+                row = InboundMessage(
+                    id=inserted[key],
+                    channel=m.channel,
+                    message_id=m.message_id,
+                    user_id=m.user_id,
+                    payload=m.payload,
+                    status="received",
+                    replies=[],
+                    received_at=now,
+                )
+                results.append((row, True))
+            elif key in inserted:
+                results.append((await self._row(inserted[key]), False))
+            elif key in existing:
+                results.append((existing[key], False))
+            else:  # pragma: no cover - the conflict means it exists
+                raise StorageError("inbound message vanished after insert")
+        return results
+
+    async def _row(self, inbound_id: int) -> InboundMessage:
+        row = await self.s.get(InboundMessage, inbound_id)
+        if row is None:  # pragma: no cover - inserted in this transaction
+            raise StorageError("inbound message vanished after insert")
+        return row
 
     async def get(self, inbound_id: int) -> InboundMessage | None:
         return await self.s.get(InboundMessage, inbound_id)

@@ -73,6 +73,16 @@ class RoutingScope:
     street_of: dict[int, int] = field(default_factory=dict)  # community id → street id
 
 
+@dataclass(frozen=True, slots=True)
+class NewInbound:
+    """One arriving message for `InboundRepository.record_many`."""
+
+    channel: str
+    message_id: str
+    user_id: str
+    payload: dict[str, Any]
+
+
 class RegistryRepository(Protocol):
     """Communities, grids, buildings, workers, residents and their channel identities."""
 
@@ -283,6 +293,16 @@ class InboundRepository(Protocol):
         """Store a message unless its (channel, message_id) exists; say whether it is new."""
         ...
 
+    async def record_many(
+        self, messages: Sequence[NewInbound], *, now: datetime
+    ) -> list[tuple[InboundMessage, bool]]:
+        """`record` for many messages in one INSERT; results in the order given.
+
+        A message whose key exists (or repeats an earlier one of the same call) is not
+        stored again: its stored row comes back with ``False``.
+        """
+        ...
+
     async def get(self, inbound_id: int) -> InboundMessage | None: ...
 
     async def by_message_id(self, channel: str, message_id: str) -> InboundMessage | None:
@@ -352,6 +372,10 @@ class RecoveryRepository(Protocol):
 
     async def welcome_back(self, channel: str, recipient: str, now: datetime) -> int:
         """``set_reachable``, ``wake`` and ``resurrect`` at once; outbox items due now."""
+        ...
+
+    async def welcome_back_many(self, senders: Sequence[tuple[str, str]], now: datetime) -> int:
+        """`welcome_back` for many (channel, recipient) pairs in one statement."""
         ...
 
     async def dead_letters(self, *, limit: int = 200) -> Sequence[Outbox]: ...
@@ -736,6 +760,7 @@ __all__ = [
     "FollowerRepository",
     "InboundRepository",
     "MailboxRepository",
+    "NewInbound",
     "NluDataRepository",
     "OutboxRepository",
     "RecoveryRepository",

@@ -35,7 +35,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -125,7 +125,55 @@ class WeChatRuntime:
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrent)
-        self._waiting = 0  # owned messages stored and waiting for a processing slot
+        # owned messages from their arrival until they take a processing slot (or turn out to
+        # need none): counted from the admission decision on, so that a burst whose messages
+        # are all still being stored already counts in full
+        self._waiting = 0
+        # arrivals not yet stored; above ``max_concurrent`` of them no new processing starts
+        # (admission first: see `_admission_first`)
+        self._arriving = 0
+        self._calm = asyncio.Event()
+        self._calm.set()
+
+    # --- admission first ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def arrival(self) -> Iterator[Callable[[], None]]:
+        """Counts one request from its arrival until its message is stored (the callable it
+        yields) or the request ends, whichever comes first."""
+        counted = True
+        self._arriving += 1
+        if self._arriving > self.settings.max_concurrent:
+            self._calm.clear()
+
+        def stored() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self._arriving -= 1
+                if self._arriving <= self.settings.max_concurrent:
+                    self._calm.set()
+
+        try:
+            yield stored
+        finally:
+            stored()
+
+    async def _admission_first(self, deadline: float) -> None:
+        """Before a turn starts: wait while a burst of arrivals is still being stored.
+
+        One event loop does both; a turn costs ~25 ms of CPU, storing and answering an arrival
+        a few ms. While more than ``max_concurrent`` arrivals wait to be stored, starting turns
+        would make all of them late: each would then get neither its answer nor the holding
+        reply within WeChat's 5 s. The wait ends when the burst is stored or at the message's
+        own deadline (its sender then has the holding reply; the turn still runs and pushes).
+        """
+        if self._calm.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                await self._calm.wait()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -265,7 +313,9 @@ class WeChatRuntime:
 
     # --- one turn ----------------------------------------------------------------------------
 
-    async def turn(self, incoming: Incoming, deadline: float) -> Rendered | None:
+    async def turn(
+        self, incoming: Incoming, deadline: float, stored: Callable[[], None] | None = None
+    ) -> Rendered | None:
         """Answer one conversational message exactly once; None means reply ``success``.
 
         Whoever finds no stored row and wins the claim owns the message. Everyone else polls
@@ -278,9 +328,13 @@ class WeChatRuntime:
             # claim first: a new message (the usual case) costs no database read here; the
             # unique insert in receive() still decides when the claim of a stored one expired
             if await self.sessions.claim(f"wechat:msg:{incoming.key}", ttl_seconds=CLAIM_SECONDS):
-                ours, answer = await self._own_and_answer(incoming, deadline, push=push)
+                ours, answer = await self._own_and_answer(
+                    incoming, deadline, push=push, on_stored=stored
+                )
                 if ours:
                     return answer
+            if stored is not None:
+                stored()  # another request stores this message: this one stops counting
             row = await self._stored(incoming)
             if row is not None and row.status in ("done", "failed"):
                 if push:
@@ -303,7 +357,12 @@ class WeChatRuntime:
         return Rendered(say("holding"))
 
     async def _own_and_answer(
-        self, incoming: Incoming, deadline: float, *, push: bool
+        self,
+        incoming: Incoming,
+        deadline: float,
+        *,
+        push: bool,
+        on_stored: Callable[[], None] | None = None,
     ) -> tuple[bool, Rendered | None]:
         """Own the message; (False, None) when another process had stored it first."""
         stored = asyncio.Event()
@@ -312,7 +371,11 @@ class WeChatRuntime:
             # admission control: the queue is long, so this message cannot be answered within
             # the budget; flag it late before the owner starts (the owner pushes the answer)
             await self.sessions.set_value(self._late_key(incoming), "1", ttl_seconds=LATE_SECONDS)
-        task = self.spawn(self._own(incoming, stored, push=push), f"wechat:{incoming.key}")
+        self._waiting += 1  # until `_own` takes a processing slot or needs none
+        task = self.spawn(
+            self._own(incoming, stored, push=push, deadline=deadline, on_stored=on_stored),
+            f"wechat:{incoming.key}",
+        )
         loop = asyncio.get_running_loop()
         if not admitted:
             with contextlib.suppress(TimeoutError):
@@ -344,15 +407,45 @@ class WeChatRuntime:
         return True, await self._passive(incoming, replies)
 
     async def _own(
-        self, incoming: Incoming, stored: asyncio.Event, *, push: bool
+        self,
+        incoming: Incoming,
+        stored: asyncio.Event,
+        *,
+        push: bool,
+        deadline: float,
+        on_stored: Callable[[], None] | None = None,
     ) -> list[Outbound] | None:
         """Fetch the photo, persist, process; push the replies when nobody waits for them."""
+        queued = True
+
+        def unqueue() -> None:
+            nonlocal queued
+            if queued:
+                queued = False
+                self._waiting -= 1
+
+        try:
+            return await self._own_queued(incoming, stored, unqueue, push, deadline, on_stored)
+        finally:
+            unqueue()
+
+    async def _own_queued(
+        self,
+        incoming: Incoming,
+        stored: asyncio.Event,
+        unqueue: Callable[[], None],
+        push: bool,
+        deadline: float,
+        on_stored: Callable[[], None] | None,
+    ) -> list[Outbound] | None:
         service = self.container.service
         try:
             inbound, direct = await self._complete(incoming)
             receipt = await service.receive(inbound)
         finally:
             stored.set()
+            if on_stored is not None:
+                on_stored()
         if receipt.status == "journaled":
             # PostgreSQL is down and the message waits in the journal; its drain pushes the
             # answer, so no late passive retry may push it a second time
@@ -364,11 +457,11 @@ class WeChatRuntime:
             replies = [await self._answer_directly(receipt.inbound_id, inbound, direct)]
         else:
             # a bounded number at once keeps the event loop free to answer (holding) replies
-            self._waiting += 1
             try:
+                await self._admission_first(deadline)
                 await self._slots.acquire()
             finally:
-                self._waiting -= 1
+                unqueue()
             try:
                 replies = await service.process(receipt.inbound_id, inbound)
             finally:
@@ -541,6 +634,12 @@ def build_router(settings: WeChatSettings) -> APIRouter:
         # the passive budget counts from arrival (stamped by the app's outermost middleware)
         started = request.scope.get("state", {}).get("arrived") or asyncio.get_running_loop().time()
         runtime = _runtime(request)
+        with runtime.arrival() as stored:
+            return await _receive(request, runtime, started, stored)
+
+    async def _receive(
+        request: Request, runtime: WeChatRuntime, started: float, stored: Callable[[], None]
+    ) -> Response:
         q = request.query_params
         timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
         encrypted = q.get("encrypt_type", "raw").lower() == "aes"
@@ -582,7 +681,7 @@ def build_router(settings: WeChatSettings) -> APIRouter:
         if incoming is None:
             return PlainTextResponse("success")
         deadline = started + settings.passive_budget_seconds
-        rendered = await runtime.turn(incoming, deadline)
+        rendered = await runtime.turn(incoming, deadline, stored)
         if rendered is None or not rendered.text:
             return PlainTextResponse("success")
         xml_reply = runtime.reply_xml(message, rendered.text, nonce, encrypted)

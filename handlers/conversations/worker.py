@@ -117,6 +117,7 @@ class WorkerConversation:
         elif command is None and (text or photos):
             note = text or t("worker.photo_note", locale)
             command = parse_command(text) if text else None
+            typed = command  # what the words say, before it is read as a note
             if command is not None and command.command == Command.NOTICE and not _publishes(worker):
                 command = None  # "通知 物业…" from a grid worker is a note, not a notice
             if (
@@ -138,7 +139,10 @@ class WorkerConversation:
                 command = WorkerCommand(Command.PROGRESS, card_number, note)
             elif command is not None and command.number is None and card_number is not None:
                 command = replace(command, number=card_number)
-            if command is None and pending is None and not photos:
+            if command is None and pending is None and card_number is None and typed is not None:
+                if typed.command == Command.NOTICE:  # "通知 5幢 …" from a grid worker
+                    return [Outbound(text=t("worker.notice_not_staff", locale))], state
+            elif command is None and pending is None and not photos:
                 guess = free_text_command(text)
                 if guess is not None:
                     return await self._free_sentence(uow, worker, text, guess, state, locale)
@@ -245,6 +249,8 @@ class WorkerConversation:
         if guess == Command.ACCEPT:
             command = WorkerCommand(Command.ACCEPT, ticket.number)
             return await self._worker_command(uow, worker, ticket, command, state, locale)
+        if guess == Command.TRANSFER:
+            return [await self._transfer_options(uow, worker, ticket, locale)], state
         state.worker_pending = f"{_HELD}{guess.value}:{ticket.number}:{text}"
         buttons = [Button(t("worker.button.confirm_free", locale, action=word), CONFIRM)]
         if guess == Command.RESOLVE:

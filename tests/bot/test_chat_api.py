@@ -296,6 +296,9 @@ async def test_a_worker_can_answer_in_plain_words(start_app: Any) -> None:
         await app.inbox("worker-li", expect=1)
         accepted = await app.say("worker-li", "收到，马上去看")
         assert f"已接单 {number}" in accepted[0]["text"]
+        # "not mine" shows where it can go; nothing moves until one is chosen
+        choices = await app.say("worker-li", "这个不归我管")
+        assert any(b["payload"].startswith(f"transfer:{number}:") for b in choices[0]["buttons"])
 
         asked = await app.say("worker-li", "已联系物业电工，下午过来")
         assert number in asked[0]["text"] and "进展" in asked[0]["text"]

@@ -71,7 +71,10 @@ def test_buttons_parse_and_forged_ones_are_refused(
         ("车已经挪走了", Command.RESOLVE),
         ("管道已疏通，现在排水正常", Command.RESOLVE),
         ("今天天气不错", None),
-        ("这个不归我管", None),
+        ("这个不归我管", Command.TRANSFER),
+        ("派错了，这不是我的网格", Command.TRANSFER),
+        ("这栋楼应该是别的网格", Command.TRANSFER),
+        ("我不管了", None),
         ("没法处理", None),
         ("帮我订个外卖", None),
         ("修" * 300, None),  # a wall of text is not guessed at
