@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -511,6 +513,42 @@ def _pattern(value: str) -> Any:
     return sa.bindparam(None, value, type_=sa.String(), literal_execute=True)
 
 
+class _DigitsPrefix(sa.sql.expression.ColumnElement[bool]):
+    """``column`` starts with ``digits``. On PostgreSQL a range of the ``text_pattern_ops``
+    index: written as ``LIKE '137…%'`` the planner chose the column's trigram index, whose
+    trigrams ("000", "137") are in tens of thousands of a city's phones (880 ms for one phone
+    in 5 million tickets; as a range, 1 ms). Elsewhere ``LIKE``."""
+
+    inherit_cache = True
+    type = sa.Boolean()
+    _traverse_internals = [  # noqa: RUF012 -- SQLAlchemy's own declaration, read per class
+        ("column", InternalTraversal.dp_clauseelement),
+        ("digits", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: Any, digits: str) -> None:
+        if not (digits.isascii() and digits.isdigit()):
+            raise ValueError("a digits prefix takes digits only")
+        self.column = column
+        self.digits = digits
+
+
+@compiles(_DigitsPrefix)
+def _digits_prefix(element: _DigitsPrefix, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column.like(_pattern(f"{element.digits}%")), **kw))
+
+
+@compiles(_DigitsPrefix, "postgresql")
+def _digits_prefix_range(element: _DigitsPrefix, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    low = compiler.render_literal_value(element.digits, sa.String())
+    # the first string after every one that starts with the digits ("9" + 1 is ":")
+    high = element.digits[:-1] + chr(ord(element.digits[-1]) + 1)
+    return (
+        f"({column} ~>=~ {low} AND {column} ~<~ {compiler.render_literal_value(high, sa.String())})"
+    )
+
+
 def _text_match(term: str) -> Any:
     """The search condition for ``term`` (stripped, not empty) on both backends."""
     pattern = _pattern(f"%{_escape_like(term)}%")
@@ -540,7 +578,7 @@ def _text_match(term: str) -> Any:
     elif set(upper) <= _NUMBER_CHARS and not (digits and len(term) > _LONGEST_DIGIT_RUN_IN_NUMBER):
         wide.append(contains(col(Ticket.number)))
     if digits and len(term) >= _PHONE_PREFIX_DIGITS:
-        wide.append(col(Ticket.contact_phone).like(_pattern(f"{term}%")))
+        wide.append(_DigitsPrefix(col(Ticket.contact_phone), term))
     elif digits:
         wide.append(contains(col(Ticket.contact_phone)))
     return sa.or_(*wide)
