@@ -185,22 +185,7 @@ class WorkerConversation:
             if not tasks:
                 return [Outbound(text=t("worker.no_tasks", locale))], state
             if len(tasks) > 1:
-                word = ACTION_NAMES.get(command.command, {}).get(locale, command.command.value)
-                return [
-                    Outbound(
-                        text=t(
-                            "worker.which",
-                            locale,
-                            count=len(tasks),
-                            command=word,
-                            number=tasks[0].number,
-                        ),
-                        buttons=tuple(
-                            Button(f"{word} {tk.number}", f"{command.command.value}:{tk.number}")
-                            for tk in tasks[:8]
-                        ),
-                    )
-                ], state
+                return [_which("worker.which", command.command, tasks, locale)], state
             ticket = await uow.tickets.lock(tasks[0].id or 0)
             if ticket is None:  # pragma: no cover - just listed
                 return [Outbound(text=t("worker.no_tasks", locale))], state
@@ -226,23 +211,9 @@ class WorkerConversation:
             candidates = [tk for tk in tasks if is_open(tk.status)]
             if not candidates:
                 return [Outbound(text=t("worker.no_tasks", locale))], state
-        word = ACTION_NAMES[guess][locale if locale in ("zh", "en") else "zh"]
         if len(candidates) > 1:
-            return [
-                Outbound(
-                    text=t(
-                        "worker.which_free",
-                        locale,
-                        count=len(candidates),
-                        command=word,
-                        number=candidates[0].number,
-                    ),
-                    buttons=tuple(
-                        Button(f"{word} {tk.number}", f"{guess.value}:{tk.number}")
-                        for tk in candidates[:8]
-                    ),
-                )
-            ], state
+            return [_which("worker.which_free", guess, candidates, locale)], state
+        word = ACTION_NAMES[guess][locale if locale in ("zh", "en") else "zh"]
         ticket = await uow.tickets.lock(candidates[0].id or 0)
         if ticket is None:  # pragma: no cover - just listed
             return [Outbound(text=t("worker.no_tasks", locale))], state
@@ -626,6 +597,17 @@ class WorkerConversation:
                 text=t("worker.transferred_ok", locale, number=ticket.number, target=target_name)
             )
         ]
+
+
+def _which(key: str, command: Command, tasks: Sequence[Ticket], locale: str) -> Outbound:
+    """Several tickets could be meant: one button per ticket (at most 8) to run ``command``."""
+    word = ACTION_NAMES.get(command, {}).get(locale, command.value)
+    return Outbound(
+        text=t(key, locale, count=len(tasks), command=word, number=tasks[0].number),
+        buttons=tuple(
+            Button(f"{word} {tk.number}", f"{command.value}:{tk.number}") for tk in tasks[:8]
+        ),
+    )
 
 
 _HELD = "confirm|"  # worker_pending of a free sentence awaiting confirmation
